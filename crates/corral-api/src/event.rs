@@ -1,0 +1,20 @@
+//! Events: an append-only record of lifecycle changes and audit.
+
+use serde::{Deserialize, Serialize};
+
+/// One event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event {
+    /// Monotonic sequence number.
+    pub seq: u64,
+    /// Time, seconds since the Unix epoch.
+    pub time: u64,
+    /// Who or what caused it (a user name or `corral`).
+    pub actor: String,
+    /// What it concerns, e.g. `clusters/demo/nodes/node-0`.
+    pub target: String,
+    /// Kind, e.g. `node.running`.
+    pub kind: String,
+    /// Words for people.
+    pub message: String,
+}

@@ -1,0 +1,57 @@
+//! Images: content-addressed layers plus config, with an owner and a visibility.
+
+use serde::{Deserialize, Serialize};
+
+/// Who may use an image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Visibility {
+    /// Only its owner.
+    Private,
+    /// Every user.
+    Public,
+}
+
+/// How an image came to be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ImageSource {
+    /// Built by `corral image build`.
+    Built,
+    /// Imported from a tarball or OCI archive.
+    Imported,
+    /// Saved from a node.
+    Saved,
+}
+
+/// An image as the API returns it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Image {
+    /// Image name.
+    pub name: String,
+    /// Owner (`admin` for built-in images).
+    pub owner: String,
+    /// Who may use it.
+    pub visibility: Visibility,
+    /// sha256 digest of its manifest.
+    pub digest: String,
+    /// Number of layers.
+    pub layers: usize,
+    /// Unpacked size in bytes.
+    pub size_bytes: u64,
+    /// How it was made.
+    pub source: ImageSource,
+    /// Creation time, seconds since the Unix epoch.
+    pub created_at: u64,
+}
+
+/// Body of `POST /v1/images/build`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BuildImageRequest {
+    /// Recipe: `minimal` (busybox) or `debian` (debootstrap bookworm).
+    pub recipe: String,
+    /// Image name; defaults to the recipe's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}

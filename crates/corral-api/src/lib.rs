@@ -1,0 +1,20 @@
+//! Wire types of Corral's REST API: one set of request and response types shared by
+//! the server, the CLI and the web UI, so a field has one name everywhere.
+
+pub mod cluster;
+pub mod error;
+pub mod event;
+pub mod image;
+pub mod names;
+pub mod node;
+pub mod operation;
+pub mod quantity;
+pub mod user;
+
+pub use cluster::*;
+pub use error::{ApiError, ErrorCode};
+pub use event::Event;
+pub use image::*;
+pub use node::*;
+pub use operation::*;
+pub use user::*;

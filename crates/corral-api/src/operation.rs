@@ -1,0 +1,40 @@
+//! Operations: asynchronous requests in flight.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::ApiError;
+
+/// Where an operation is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OperationStatus {
+    /// Still in progress.
+    Running,
+    /// Done.
+    Succeeded,
+    /// Ended with an error.
+    Failed,
+}
+
+/// An operation as the API returns it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Operation {
+    /// Identifier.
+    pub id: String,
+    /// What it does, e.g. `cluster.create`.
+    pub kind: String,
+    /// What it acts on, e.g. `clusters/demo`.
+    pub target: String,
+    /// Who asked.
+    pub owner: String,
+    /// Status.
+    pub status: OperationStatus,
+    /// Progress in words, e.g. `2/3 nodes running`.
+    pub progress: String,
+    /// Error when failed.
+    pub error: Option<ApiError>,
+    /// Creation time, seconds since the Unix epoch.
+    pub created_at: u64,
+    /// Last change, seconds since the Unix epoch.
+    pub updated_at: u64,
+}

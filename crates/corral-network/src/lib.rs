@@ -1,0 +1,32 @@
+//! Cluster networks on a host: one Linux bridge per segment (named by its VNI), one
+//! veth pair per node into a network namespace, nftables for isolation and NAT.
+//!
+//! The [`Network`] trait is the seam; [`bridge::BridgeNetwork`] is the driver. Every
+//! method is idempotent and keyed by stable names.
+
+pub mod bridge;
+mod spec;
+
+pub use spec::{AttachSpec, NetworkError, SegmentSpec};
+
+use std::path::PathBuf;
+
+/// What a network driver does for the agent.
+pub trait Network: Send + Sync {
+    /// Installs the host-wide rules (isolation between segments, no access from nodes
+    /// to the host's own ports, NAT). Called once at agent start; idempotent.
+    fn ensure_host(&self) -> Result<(), NetworkError>;
+    /// Makes the segment's bridge, gateway address and rules exist.
+    fn ensure_segment(&self, seg: &SegmentSpec) -> Result<(), NetworkError>;
+    /// Removes a segment's bridge and rules.
+    fn remove_segment(&self, vni: u32) -> Result<(), NetworkError>;
+    /// Makes the node's network namespace and its link into the segment exist, with
+    /// address, MAC, default route and loopback up; returns the namespace path.
+    fn attach(&self, seg: &SegmentSpec, node: &AttachSpec) -> Result<PathBuf, NetworkError>;
+    /// Removes the node's link and namespace.
+    fn detach(&self, node_id: &str) -> Result<(), NetworkError>;
+    /// VNIs of the segments present on this host.
+    fn list_segments(&self) -> Result<Vec<u32>, NetworkError>;
+    /// Node ids with a namespace on this host.
+    fn list_attachments(&self) -> Result<Vec<String>, NetworkError>;
+}

@@ -1,0 +1,50 @@
+//! What the agent asks of a network driver.
+
+use std::net::Ipv4Addr;
+
+use ipnet::Ipv4Net;
+
+/// One cluster's segment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SegmentSpec {
+    /// 24-bit segment id; the bridge is named after it.
+    pub vni: u32,
+    /// Subnet.
+    pub subnet: Ipv4Net,
+    /// Gateway address on the host's bridge.
+    pub gateway: Ipv4Addr,
+    /// MTU of the segment.
+    pub mtu: u32,
+}
+
+/// One node's attachment to a segment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttachSpec {
+    /// Stable node id (as the runtime's).
+    pub node_id: String,
+    /// Address in the segment.
+    pub address: Ipv4Addr,
+    /// MAC address, kept across restarts and moves.
+    pub mac: [u8; 6],
+}
+
+/// Errors of a network driver.
+#[derive(Debug, thiserror::Error)]
+pub enum NetworkError {
+    /// A command failed.
+    #[error("{command} failed: {message}")]
+    Command {
+        /// The command line.
+        command: String,
+        /// What it printed.
+        message: String,
+    },
+    /// An I/O error with what was being done.
+    #[error("{context}: {source}")]
+    Io {
+        /// What was being done.
+        context: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+}
