@@ -1,1 +1,15 @@
-//! Corral agent.
+//! The host agent: watches the nodes assigned to its host, drives the runtime and the
+//! network towards them, and reports what it observes.
+//!
+//! Every step is idempotent and keyed by the node's stable id, so a crash at any
+//! point is repaired by running the loop again; on start the agent adopts what
+//! already runs and removes what no longer belongs.
+
+mod agent;
+mod control_plane;
+mod hosts_file;
+mod node_files;
+mod reconcile;
+
+pub use agent::{Agent, AgentConfig};
+pub use control_plane::{AgentError, ControlPlane};

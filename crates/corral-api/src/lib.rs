@@ -1,6 +1,7 @@
 //! Wire types of Corral's REST API: one set of request and response types shared by
 //! the server, the CLI and the web UI, so a field has one name everywhere.
 
+pub mod agent;
 pub mod cluster;
 pub mod error;
 pub mod event;

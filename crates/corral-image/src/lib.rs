@@ -2,6 +2,22 @@
 //! of their content, images are manifests listing layers; stored once however many
 //! nodes use them. Names, owners and visibility live in the server's store, not here.
 
-mod store;
+#![warn(missing_docs)]
 
-pub use store::{ImageConfig, ImageError, ImageManifest, ImageStore};
+mod build;
+mod digest;
+mod error;
+mod gc;
+mod import;
+mod layer;
+mod manifest;
+mod oci;
+mod save;
+mod staging;
+mod store;
+mod unpack;
+
+pub use error::ImageError;
+pub use gc::GcReport;
+pub use manifest::{ImageConfig, ImageManifest};
+pub use store::ImageStore;

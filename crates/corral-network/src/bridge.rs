@@ -1,1 +1,298 @@
-//! The bridge driver.
+//! The bridge driver: a Linux bridge per segment, a veth pair per node, nftables sets.
+//!
+//! Every method reads what exists (procfs, nft listings), then issues the few commands
+//! that bring the kernel to the wanted state; running it again after a crash at any
+//! point finishes the job.
+
+use std::path::PathBuf;
+
+use crate::ip::{self, NetnsState};
+use crate::names::{self, NETNS_DIR};
+use crate::{cmd, nft, AttachSpec, Network, NetworkError, SegmentSpec};
+
+/// Smallest MTU IPv4 allows.
+const MIN_MTU: u32 = 68;
+
+/// The bridge + veth + nftables network driver.
+#[derive(Debug, Default, Clone)]
+pub struct BridgeNetwork;
+
+impl BridgeNetwork {
+    /// A driver acting on the calling thread's network namespace.
+    pub fn new() -> Self {
+        Self
+    }
+}
+
+impl Network for BridgeNetwork {
+    fn ensure_host(&self) -> Result<(), NetworkError> {
+        nft::apply_host()?;
+        enable_forwarding()
+    }
+
+    fn ensure_segment(&self, seg: &SegmentSpec) -> Result<(), NetworkError> {
+        check_segment(seg)?;
+        let bridge = names::bridge_name(seg.vni)?;
+        let exists = ip::link_exists(&bridge)?;
+        let lines = ip::bridge_lines(&bridge, exists, seg.gateway, seg.subnet, seg.mtu);
+        cmd::ip_batch(None, &lines)?;
+        let current = nft::list_subnets()?;
+        cmd::nft_script(&nft::segment_script(seg.vni, &bridge, seg.subnet, &current))
+    }
+
+    fn remove_segment(&self, vni: u32) -> Result<(), NetworkError> {
+        let bridge = names::bridge_name(vni)?;
+        let current = nft::list_subnets()?;
+        match cmd::nft_script(&nft::remove_script(vni, &bridge, &current)) {
+            // No table: nothing was ever registered here.
+            Err(err) if cmd::is_not_found(&err) => {}
+            other => other?,
+        }
+        if ip::link_exists(&bridge)? {
+            cmd::ip_batch(None, &[format!("link del {bridge}")])?;
+        }
+        Ok(())
+    }
+
+    fn attach(&self, seg: &SegmentSpec, node: &AttachSpec) -> Result<PathBuf, NetworkError> {
+        check_segment(seg)?;
+        check_address(seg, node)?;
+        if !ip::link_exists(&names::bridge_name(seg.vni)?)? {
+            self.ensure_segment(seg)?;
+        }
+        Attachment::new(seg, node)?.ensure()
+    }
+
+    fn detach(&self, node_id: &str) -> Result<(), NetworkError> {
+        let host = names::veth_name(node_id)?;
+        let netns = names::netns_name(node_id)?;
+        let mut lines = Vec::new();
+        // The host end goes first: it takes the node end with it even when some process
+        // still holds the namespace open.
+        if ip::link_exists(&host)? {
+            lines.push(format!("link del {host}"));
+        }
+        if ip::netns_state(&names::netns_path(node_id)?)? != NetnsState::Missing {
+            lines.push(format!("netns del {netns}"));
+        }
+        cmd::ip_batch(None, &lines)
+    }
+
+    fn list_segments(&self) -> Result<Vec<u32>, NetworkError> {
+        // Elements count too, so a segment half removed is still reported and finished.
+        let bridges = ip::links()?;
+        let from_links = bridges.iter().filter_map(|name| names::vni_of_bridge(name));
+        let from_sets = nft::list_subnets()?.into_iter().filter_map(|e| e.vni);
+        let mut vnis: Vec<u32> = from_links.chain(from_sets).collect();
+        vnis.sort_unstable();
+        vnis.dedup();
+        Ok(vnis)
+    }
+
+    fn list_attachments(&self) -> Result<Vec<String>, NetworkError> {
+        let mut ids: Vec<String> = netns_entries()?
+            .iter()
+            .filter_map(|name| names::node_of_netns(name))
+            .map(str::to_string)
+            .collect();
+        ids.sort();
+        Ok(ids)
+    }
+}
+
+/// One node's link, with the names it lives under.
+struct Attachment<'a> {
+    seg: &'a SegmentSpec,
+    node: &'a AttachSpec,
+    bridge: String,
+    host: String,
+    netns: String,
+    path: PathBuf,
+}
+
+impl<'a> Attachment<'a> {
+    fn new(seg: &'a SegmentSpec, node: &'a AttachSpec) -> Result<Self, NetworkError> {
+        Ok(Self {
+            seg,
+            node,
+            bridge: names::bridge_name(seg.vni)?,
+            host: names::veth_name(&node.node_id)?,
+            netns: names::netns_name(&node.node_id)?,
+            path: names::netns_path(&node.node_id)?,
+        })
+    }
+
+    /// Two `ip` processes in the common cases: one on the host side, one in the node.
+    fn ensure(&self) -> Result<PathBuf, NetworkError> {
+        let state = ip::netns_state(&self.path)?;
+        if state == NetnsState::Mounted && ip::link_exists(&self.host)? {
+            let host_line = ip::veth_set_line(&self.host, &self.bridge, self.seg.mtu);
+            cmd::ip_batch(None, &[host_line])?;
+            match self.configure_node() {
+                // The host end exists but its peer is not our eth0 (the namespace was
+                // replaced under it): rebuild the pair.
+                Err(err) if cmd::is_not_found(&err) => {}
+                other => return other.map(|()| self.path.clone()),
+            }
+        }
+        self.create(state)?;
+        self.configure_node()?;
+        Ok(self.path.clone())
+    }
+
+    /// Makes the namespace (if needed) and a fresh veth pair into it.
+    fn create(&self, state: NetnsState) -> Result<(), NetworkError> {
+        if state == NetnsState::Stale {
+            remove_stale_netns(&self.path)?;
+        }
+        if state == NetnsState::Mounted {
+            // A leftover eth0 would block creating the peer under that name.
+            let ns = Some(self.netns.as_str());
+            ignore_missing(cmd::ip_batch(
+                ns,
+                &[format!("link del {}", names::NODE_IFNAME)],
+            ))?;
+        }
+        let mut lines = Vec::new();
+        if state != NetnsState::Mounted {
+            lines.push(format!("netns add {}", self.netns));
+        }
+        if ip::link_exists(&self.host)? {
+            lines.push(format!("link del {}", self.host));
+        }
+        let (seg, node) = (self.seg, self.node);
+        lines.push(ip::veth_add_line(
+            &self.host,
+            &self.bridge,
+            &self.netns,
+            node.mac,
+            seg.mtu,
+        ));
+        cmd::ip_batch(None, &lines)
+    }
+
+    fn configure_node(&self) -> Result<(), NetworkError> {
+        let (seg, node) = (self.seg, self.node);
+        let lines = ip::node_lines(node.mac, node.address, seg.subnet, seg.gateway, seg.mtu);
+        cmd::ip_batch(Some(&self.netns), &lines)
+    }
+}
+
+fn check_segment(seg: &SegmentSpec) -> Result<(), NetworkError> {
+    names::bridge_name(seg.vni)?;
+    if !seg.subnet.contains(&seg.gateway) || seg.gateway == seg.subnet.network() {
+        return Err(invalid(
+            "gateway",
+            format!("{} in {}", seg.gateway, seg.subnet),
+        ));
+    }
+    if seg.mtu < MIN_MTU || seg.mtu > u32::from(u16::MAX) {
+        return Err(invalid("mtu", seg.mtu.to_string()));
+    }
+    Ok(())
+}
+
+fn check_address(seg: &SegmentSpec, node: &AttachSpec) -> Result<(), NetworkError> {
+    let inside = seg.subnet.contains(&node.address)
+        && node.address != seg.gateway
+        && node.address != seg.subnet.network()
+        && node.address != seg.subnet.broadcast();
+    if !inside {
+        return Err(invalid(
+            "address",
+            format!("{} in {}", node.address, seg.subnet),
+        ));
+    }
+    Ok(())
+}
+
+fn invalid(what: &'static str, value: String) -> NetworkError {
+    NetworkError::Invalid { what, value }
+}
+
+fn enable_forwarding() -> Result<(), NetworkError> {
+    let path = "/proc/sys/net/ipv4/ip_forward";
+    std::fs::write(path, "1").map_err(|source| NetworkError::Io {
+        context: format!("writing {path}"),
+        source,
+    })
+}
+
+/// `ip netns add` died between creating the file and mounting on it.
+fn remove_stale_netns(path: &std::path::Path) -> Result<(), NetworkError> {
+    std::fs::remove_file(path).map_err(|source| NetworkError::Io {
+        context: format!("removing stale {}", path.display()),
+        source,
+    })
+}
+
+fn ignore_missing(result: Result<(), NetworkError>) -> Result<(), NetworkError> {
+    match result {
+        Err(err) if cmd::is_not_found(&err) => Ok(()),
+        other => other,
+    }
+}
+
+/// Names under /run/netns; none when the directory was never made.
+pub(crate) fn netns_entries() -> Result<Vec<String>, NetworkError> {
+    let dir = match std::fs::read_dir(NETNS_DIR) {
+        Ok(dir) => dir,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(source) => {
+            return Err(NetworkError::Io {
+                context: format!("listing {NETNS_DIR}"),
+                source,
+            })
+        }
+    };
+    Ok(dir
+        .filter_map(Result::ok)
+        .filter_map(|entry| entry.file_name().into_string().ok())
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seg() -> SegmentSpec {
+        SegmentSpec {
+            vni: 7,
+            subnet: "10.1.0.0/24".parse().unwrap(),
+            gateway: "10.1.0.1".parse().unwrap(),
+            mtu: 1450,
+        }
+    }
+
+    fn node(address: &str) -> AttachSpec {
+        AttachSpec {
+            node_id: "n1".to_string(),
+            address: address.parse().unwrap(),
+            mac: [2, 0, 0, 0, 0, 1],
+        }
+    }
+
+    #[test]
+    fn segments_are_checked() {
+        assert!(check_segment(&seg()).is_ok());
+        let outside = SegmentSpec {
+            gateway: "10.2.0.1".parse().unwrap(),
+            ..seg()
+        };
+        assert!(check_segment(&outside).is_err());
+        assert!(check_segment(&SegmentSpec { mtu: 10, ..seg() }).is_err());
+        assert!(check_segment(&SegmentSpec {
+            vni: 1 << 24,
+            ..seg()
+        })
+        .is_err());
+    }
+
+    #[test]
+    fn node_addresses_are_checked() {
+        assert!(check_address(&seg(), &node("10.1.0.5")).is_ok());
+        for bad in ["10.1.0.1", "10.1.0.0", "10.1.0.255", "10.2.0.5"] {
+            assert!(check_address(&seg(), &node(bad)).is_err(), "{bad}");
+        }
+    }
+}

@@ -5,8 +5,15 @@
 //! method is idempotent and keyed by stable names.
 
 pub mod bridge;
+mod cmd;
+mod ip;
+mod leftovers;
+pub mod names;
+mod nft;
 mod spec;
 
+pub use bridge::BridgeNetwork;
+pub use leftovers::leftovers;
 pub use spec::{AttachSpec, NetworkError, SegmentSpec};
 
 use std::path::PathBuf;

@@ -39,6 +39,14 @@ pub enum NetworkError {
         /// What it printed.
         message: String,
     },
+    /// An input the driver cannot turn into kernel names.
+    #[error("invalid {what}: {value}")]
+    Invalid {
+        /// Which input.
+        what: &'static str,
+        /// The offending value.
+        value: String,
+    },
     /// An I/O error with what was being done.
     #[error("{context}: {source}")]
     Io {

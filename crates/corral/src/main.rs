@@ -1,1 +1,47 @@
-fn main() {}
+//! `corral`: one binary with the server, the agent, `up` (both in one process) and
+//! the command-line client.
+
+mod up;
+
+use clap::{Parser, Subcommand};
+
+/// Corral: isolated, elastic virtual clusters on a pool of Linux hosts.
+#[derive(Debug, Parser)]
+#[command(name = "corral", version, about, propagate_version = true)]
+struct Cli {
+    #[command(flatten)]
+    client: corral_cli::ClientOptions,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the controller and an agent for this machine in one process, with the
+    /// embedded store
+    Up(up::UpArgs),
+    #[command(flatten)]
+    Client(corral_cli::Command),
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CORRAL_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Up(args) => {
+            init_tracing();
+            let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            rt.block_on(up::run(args))
+        }
+        Command::Client(cmd) => {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            let code = rt.block_on(corral_cli::run(cmd, &cli.client))?;
+            std::process::exit(code);
+        }
+    }
+}

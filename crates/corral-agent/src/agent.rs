@@ -1,0 +1,396 @@
+//! The agent: the loop that follows the server's assignments for this host.
+
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use corral_api::agent::{Assignments, HostCapacity, NodeAssignment, NodeReport};
+use corral_api::node::NodeState;
+use corral_image::ImageStore;
+use corral_network::Network;
+use corral_runtime::{Runtime, RuntimeState};
+use tokio::sync::Semaphore;
+
+use crate::control_plane::{AgentError, ControlPlane};
+use crate::reconcile::{self, Outcome};
+
+/// How an agent is set up.
+#[derive(Debug, Clone)]
+pub struct AgentConfig {
+    /// Host name as the server knows it.
+    pub host: String,
+    /// Directory for the agent's own files (hosts files).
+    pub data_dir: PathBuf,
+    /// How many nodes are made or removed at once.
+    pub parallelism: usize,
+    /// How often running nodes are checked.
+    pub health_interval: Duration,
+}
+
+#[derive(Default)]
+struct AgentState {
+    /// Latest assignment of every node this host must hold.
+    desired: HashMap<String, NodeAssignment>,
+    /// Fingerprint of the assignment last applied successfully, per node.
+    applied: HashMap<String, String>,
+    /// Nodes being worked on, so one node never has two steps at once.
+    busy: HashSet<String>,
+    /// Nodes whose work must run again once the current step ends.
+    again: HashSet<String>,
+    /// Last report sent per node, to send only changes.
+    reported: HashMap<String, NodeReport>,
+    /// Whether the first assignment set was seen (adoption of leftovers then).
+    adopted: bool,
+}
+
+/// A host agent.
+pub struct Agent {
+    cfg: AgentConfig,
+    runtime: Arc<dyn Runtime>,
+    network: Arc<dyn Network>,
+    images: ImageStore,
+    resolv_conf: String,
+    state: Mutex<AgentState>,
+    limiter: Semaphore,
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// A short digest of an assignment: a change of it means the node needs work.
+fn fingerprint(a: &NodeAssignment) -> String {
+    use sha2::Digest;
+    let bytes = serde_json::to_vec(a).unwrap_or_default();
+    hex::encode(&sha2::Sha256::digest(bytes)[..12])
+}
+
+impl Agent {
+    /// An agent over the given drivers.
+    pub fn new(
+        cfg: AgentConfig,
+        runtime: Arc<dyn Runtime>,
+        network: Arc<dyn Network>,
+        images: ImageStore,
+    ) -> Arc<Self> {
+        let resolv_conf = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+        let parallelism = cfg.parallelism.max(1);
+        Arc::new(Agent {
+            cfg,
+            runtime,
+            network,
+            images,
+            resolv_conf,
+            state: Mutex::new(AgentState::default()),
+            limiter: Semaphore::new(parallelism),
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, AgentState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The host's capacity as the kernel reports it.
+    pub fn capacity() -> HostCapacity {
+        let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) as u64;
+        let mem_kib = std::fs::read_to_string("/proc/meminfo")
+            .ok()
+            .and_then(|m| {
+                m.lines()
+                    .find(|l| l.starts_with("MemTotal:"))
+                    .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse::<u64>().ok()))
+            })
+            .unwrap_or(0);
+        HostCapacity {
+            cpu_millis: cpus * 1000,
+            memory_bytes: mem_kib * 1024,
+        }
+    }
+
+    /// A command running `argv` inside a node on this host.
+    pub fn exec_command(
+        &self,
+        id: &str,
+        argv: &[String],
+        tty: bool,
+    ) -> Result<std::process::Command, AgentError> {
+        Ok(self.runtime.exec_command(id, argv, tty)?)
+    }
+
+    /// The writable layer of a node on this host.
+    pub fn upper_dir(&self, id: &str) -> PathBuf {
+        self.runtime.upper_dir(id)
+    }
+
+    /// Runs the agent until the process ends: registers, then follows assignments.
+    pub async fn run(self: Arc<Self>, cp: Arc<dyn ControlPlane>) -> Result<(), AgentError> {
+        let net = self.network.clone();
+        tokio::task::spawn_blocking(move || net.ensure_host())
+            .await
+            .map_err(|e| AgentError::Invalid(e.to_string()))??;
+        cp.register(&self.cfg.host, Self::capacity()).await?;
+        tokio::spawn(self.clone().health_loop(cp.clone()));
+        let mut revision = 0;
+        loop {
+            match cp.assignments(&self.cfg.host, revision).await {
+                Ok(a) => {
+                    revision = a.revision;
+                    self.clone().apply(a, cp.clone()).await;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot read assignments; retrying");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+        }
+    }
+
+    /// Takes a new assignment set and starts work on every node that differs.
+    async fn apply(self: Arc<Self>, a: Assignments, cp: Arc<dyn ControlPlane>) {
+        let first = !self.lock().adopted;
+        let mut present: HashSet<String> = HashSet::new();
+        if first {
+            // Adoption: whatever the runtime or network holds that is not assigned
+            // any more is removed; what is assigned and runs is kept as it is.
+            let me = self.clone();
+            let found = tokio::task::spawn_blocking(move || {
+                let mut ids = me.runtime.list().unwrap_or_default();
+                ids.extend(me.network.list_attachments().unwrap_or_default());
+                ids
+            })
+            .await
+            .unwrap_or_default();
+            present.extend(found);
+        }
+        let (work, gone) = {
+            let mut st = self.lock();
+            st.adopted = true;
+            present.extend(st.desired.keys().cloned());
+            st.desired = a.nodes.into_iter().map(|n| (n.id.clone(), n)).collect();
+            let gone: Vec<String> = present
+                .into_iter()
+                .filter(|id| !st.desired.contains_key(id))
+                .collect();
+            let work: Vec<String> = st
+                .desired
+                .iter()
+                .filter(|(id, n)| st.applied.get(*id) != Some(&fingerprint(n)))
+                .map(|(id, _)| id.clone())
+                .collect();
+            (work, gone)
+        };
+        for id in work.into_iter().chain(gone) {
+            self.clone().schedule(id, cp.clone());
+        }
+    }
+
+    /// Starts work on one node unless it is already being worked on, in which case
+    /// the work runs again when the current step ends.
+    fn schedule(self: Arc<Self>, id: String, cp: Arc<dyn ControlPlane>) {
+        {
+            let mut st = self.lock();
+            if st.busy.contains(&id) {
+                st.again.insert(id);
+                return;
+            }
+            st.busy.insert(id.clone());
+        }
+        tokio::spawn(async move {
+            loop {
+                self.step(&id, &cp).await;
+                let mut st = self.lock();
+                if !st.again.remove(&id) {
+                    st.busy.remove(&id);
+                    break;
+                }
+            }
+        });
+    }
+
+    /// One idempotent step towards the latest assignment of a node.
+    async fn step(self: &Arc<Self>, id: &str, cp: &Arc<dyn ControlPlane>) {
+        let Ok(_permit) = self.limiter.acquire().await else {
+            return;
+        };
+        let assignment = self.lock().desired.get(id).cloned();
+        let me = self.clone();
+        let node_id = id.to_string();
+        let result = tokio::task::spawn_blocking(move || match &assignment {
+            Some(a) => reconcile::converge(&me.reconcile_ctx(), a).map(|o| (o, assignment)),
+            None => reconcile::remove(&me.reconcile_ctx(), &node_id).map(|o| (o, None)),
+        })
+        .await;
+        let report = match result {
+            Ok(Ok((outcome, assignment))) => {
+                if let Some(a) = &assignment {
+                    self.lock().applied.insert(id.to_string(), fingerprint(a));
+                } else {
+                    self.gc_segments().await;
+                }
+                self.report_for(id, outcome)
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(node = id, error = %e, "node step failed");
+                self.lock().applied.remove(id);
+                self.report_for(id, Outcome::Failed(e.to_string()))
+            }
+            Err(e) => self.report_for(id, Outcome::Failed(format!("agent task failed: {e}"))),
+        };
+        if let Some(r) = report {
+            if let Err(e) = cp.report(&self.cfg.host, vec![r]).await {
+                tracing::warn!(node = id, error = %e, "cannot report node state");
+            }
+        }
+    }
+
+    fn reconcile_ctx(&self) -> reconcile::Ctx<'_> {
+        reconcile::Ctx {
+            runtime: self.runtime.as_ref(),
+            network: self.network.as_ref(),
+            images: &self.images,
+            hosts_dir: self.cfg.data_dir.join("hosts"),
+            resolv_conf: &self.resolv_conf,
+        }
+    }
+
+    /// Removes segments no assigned node uses any more.
+    async fn gc_segments(self: &Arc<Self>) {
+        let used: HashSet<u32> = self.lock().desired.values().map(|a| a.network.vni).collect();
+        let net = self.network.clone();
+        let _ = tokio::task::spawn_blocking(move || {
+            for vni in net.list_segments().unwrap_or_default() {
+                if !used.contains(&vni) {
+                    if let Err(e) = net.remove_segment(vni) {
+                        tracing::warn!(vni, error = %e, "cannot remove segment");
+                    }
+                }
+            }
+        })
+        .await;
+    }
+
+    /// Builds the report for an outcome; `None` when nothing changed since the last.
+    fn report_for(&self, id: &str, outcome: Outcome) -> Option<NodeReport> {
+        let oom_kills = self.runtime.oom_kills(id).unwrap_or(0);
+        let mut st = self.lock();
+        let prev = st.reported.get(id).cloned();
+        let started_at = |was: &Option<NodeReport>| match was {
+            Some(p) if p.state == NodeState::Running => p.started_at,
+            _ => Some(now()),
+        };
+        let report = match outcome {
+            Outcome::Running => NodeReport {
+                id: id.to_string(),
+                state: NodeState::Running,
+                error: None,
+                oom_kills,
+                started_at: started_at(&prev),
+                removed: false,
+            },
+            Outcome::Stopped => NodeReport {
+                id: id.to_string(),
+                state: NodeState::Stopped,
+                error: None,
+                oom_kills,
+                started_at: None,
+                removed: false,
+            },
+            Outcome::Removed => NodeReport {
+                id: id.to_string(),
+                state: NodeState::Deleting,
+                error: None,
+                oom_kills,
+                started_at: None,
+                removed: true,
+            },
+            Outcome::Failed(e) => NodeReport {
+                id: id.to_string(),
+                state: NodeState::Failed,
+                error: Some(e),
+                oom_kills,
+                started_at: None,
+                removed: false,
+            },
+        };
+        if report.removed {
+            st.reported.remove(id);
+            st.applied.remove(id);
+            return Some(report);
+        }
+        if prev.as_ref() == Some(&report) {
+            return None;
+        }
+        st.reported.insert(id.to_string(), report.clone());
+        Some(report)
+    }
+
+    /// Watches running nodes: restarts the ones whose init died, retries failed ones
+    /// and reports OOM kills.
+    async fn health_loop(self: Arc<Self>, cp: Arc<dyn ControlPlane>) {
+        let mut tick = tokio::time::interval(self.cfg.health_interval);
+        loop {
+            tick.tick().await;
+            let me = self.clone();
+            let checks = tokio::task::spawn_blocking(move || me.health_pass()).await;
+            let Ok((redo, reports)) = checks else { continue };
+            if !reports.is_empty() {
+                let _ = cp.report(&self.cfg.host, reports).await;
+            }
+            for id in redo {
+                self.clone().schedule(id, cp.clone());
+            }
+        }
+    }
+
+    fn health_pass(&self) -> (Vec<String>, Vec<NodeReport>) {
+        let nodes: Vec<(String, bool, bool)> = {
+            let st = self.lock();
+            st.desired
+                .iter()
+                .map(|(id, a)| {
+                    let want_running = a.desired == corral_api::agent::DesiredState::Running;
+                    (id.clone(), want_running, st.applied.contains_key(id))
+                })
+                .collect()
+        };
+        let mut redo = Vec::new();
+        let mut reports = Vec::new();
+        for (id, want_running, applied) in nodes {
+            if !applied {
+                redo.push(id);
+                continue;
+            }
+            if !want_running {
+                continue;
+            }
+            match self.runtime.state(&id) {
+                Ok(RuntimeState::Running { .. }) => {
+                    if let Some(r) = self.oom_report(&id) {
+                        reports.push(r);
+                    }
+                }
+                _ => {
+                    tracing::warn!(node = %id, "node is not running any more; restarting it");
+                    self.lock().applied.remove(&id);
+                    redo.push(id);
+                }
+            }
+        }
+        (redo, reports)
+    }
+
+    fn oom_report(&self, id: &str) -> Option<NodeReport> {
+        let kills = self.runtime.oom_kills(id).ok()?;
+        let mut st = self.lock();
+        let prev = st.reported.get_mut(id)?;
+        if prev.oom_kills == kills {
+            return None;
+        }
+        prev.oom_kills = kills;
+        Some(prev.clone())
+    }
+}

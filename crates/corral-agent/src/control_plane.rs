@@ -1,0 +1,45 @@
+//! The agent's view of the server: a seam with an in-process implementation (in
+//! `corral up`) and a network one (between `corral agent` and `corral server`).
+
+use async_trait::async_trait;
+use corral_api::agent::{Assignments, HostCapacity, NodeReport};
+
+/// Errors the agent meets.
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    /// The server could not be reached or refused.
+    #[error("control plane: {0}")]
+    ControlPlane(String),
+    /// The runtime failed.
+    #[error(transparent)]
+    Runtime(#[from] corral_runtime::RuntimeError),
+    /// The network driver failed.
+    #[error(transparent)]
+    Network(#[from] corral_network::NetworkError),
+    /// The image store failed.
+    #[error(transparent)]
+    Image(#[from] corral_image::ImageError),
+    /// A value in an assignment is unusable.
+    #[error("invalid assignment: {0}")]
+    Invalid(String),
+    /// An I/O error with what was being done.
+    #[error("{context}: {source}")]
+    Io {
+        /// What was being done.
+        context: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+}
+
+/// What the agent needs from the server.
+#[async_trait]
+pub trait ControlPlane: Send + Sync {
+    /// Announces the host and its capacity.
+    async fn register(&self, host: &str, capacity: HostCapacity) -> Result<(), AgentError>;
+    /// The nodes assigned to `host`; waits (up to a server-chosen timeout) until the
+    /// assignments change after store revision `after`.
+    async fn assignments(&self, host: &str, after: u64) -> Result<Assignments, AgentError>;
+    /// Observed state of some nodes.
+    async fn report(&self, host: &str, reports: Vec<NodeReport>) -> Result<(), AgentError>;
+}

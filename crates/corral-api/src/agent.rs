@@ -1,0 +1,105 @@
+//! The server–agent protocol: what a host is told to run and what it reports back.
+//! Used in-process by `corral up` and over the network between `corral server` and
+//! `corral agent`.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::cluster::{LifecycleScripts, NetworkInfo};
+use crate::node::NodeState;
+
+/// What the server wants of one node on a host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DesiredState {
+    /// Running.
+    Running,
+    /// Stopped with its writable layer kept.
+    Stopped,
+}
+
+/// SSH material placed in a node.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SshMaterial {
+    /// The cluster's private key (OpenSSH format), so nodes reach each other.
+    pub private_key: String,
+    /// The cluster's public key.
+    pub public_key: String,
+    /// Keys allowed to log in as root: the cluster's and the owner's.
+    pub authorized_keys: Vec<String>,
+}
+
+/// One node a host must run (or keep stopped).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeAssignment {
+    /// Stable runtime id on the host: `<cluster uid>-<node name>`.
+    pub id: String,
+    /// Cluster name.
+    pub cluster: String,
+    /// Cluster's unique id.
+    pub cluster_uid: String,
+    /// Node name (hostname).
+    pub name: String,
+    /// What it should be.
+    pub desired: DesiredState,
+    /// Image manifest digest.
+    pub image_digest: String,
+    /// Cpu limit in millicpus.
+    pub cpu_millis: u32,
+    /// Memory limit in bytes.
+    pub memory_bytes: u64,
+    /// Process limit.
+    pub pids_max: u32,
+    /// Address in the cluster's subnet.
+    pub address: String,
+    /// MAC address, `aa:bb:..`.
+    pub mac: String,
+    /// The cluster's network.
+    pub network: NetworkInfo,
+    /// Every node of the cluster: (name, address), for the hosts file.
+    pub peers: Vec<(String, String)>,
+    /// Environment.
+    pub env: BTreeMap<String, String>,
+    /// Lifecycle scripts.
+    pub scripts: LifecycleScripts,
+    /// SSH keys.
+    pub ssh: SshMaterial,
+    /// Whether this node was recreated after its host was lost.
+    pub recovered: bool,
+}
+
+/// The full set of nodes a host must hold, at a store revision.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Assignments {
+    /// Store revision this set was read at.
+    pub revision: u64,
+    /// Nodes; any node the host has that is not listed must go.
+    pub nodes: Vec<NodeAssignment>,
+}
+
+/// What a host observed of one node.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeReport {
+    /// Runtime id.
+    pub id: String,
+    /// Observed state.
+    pub state: NodeState,
+    /// Why it failed, if it did.
+    pub error: Option<String>,
+    /// OOM kills inside the node so far.
+    pub oom_kills: u64,
+    /// When init last started, seconds since the Unix epoch.
+    pub started_at: Option<u64>,
+    /// True when the node is gone from the host entirely.
+    pub removed: bool,
+}
+
+/// Capacity a host offers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostCapacity {
+    /// Cpus in millicpus.
+    pub cpu_millis: u64,
+    /// Memory in bytes.
+    pub memory_bytes: u64,
+}

@@ -1,0 +1,65 @@
+//! `corral node ...`: list, show and save nodes.
+
+use clap::{Args, Subcommand};
+use corral_api::{Image, Node, Operation, SaveNodeRequest};
+
+use super::Ctx;
+use crate::node_ref::NodeRef;
+
+/// Verbs of `corral node`.
+#[derive(Debug, Subcommand)]
+pub enum NodeCommand {
+    /// List the nodes of a cluster
+    List {
+        /// Cluster name
+        cluster: String,
+    },
+    /// Show one node
+    Show {
+        /// The node, as CLUSTER/NODE
+        node: NodeRef,
+    },
+    /// Save a node's filesystem as a new image
+    Save(SaveArgs),
+}
+
+/// Arguments of `corral node save`.
+#[derive(Debug, Args)]
+pub struct SaveArgs {
+    /// The node, as CLUSTER/NODE
+    pub node: NodeRef,
+    /// Name of the new image
+    #[arg(long = "as", value_name = "IMAGE")]
+    pub as_image: String,
+    /// Return once the request is accepted instead of waiting for the image
+    #[arg(long = "async")]
+    pub no_wait: bool,
+}
+
+/// Runs one `corral node` verb.
+pub async fn run(cmd: NodeCommand, ctx: &mut Ctx<'_>) -> anyhow::Result<i32> {
+    match cmd {
+        NodeCommand::List { cluster } => {
+            let nodes: Vec<Node> = ctx
+                .client
+                .get(&["v1", "clusters", &cluster, "nodes"])
+                .await?;
+            ctx.show(&nodes)?;
+        }
+        NodeCommand::Show { node } => {
+            let node: Node = ctx.client.get(&node.segments(&[])).await?;
+            ctx.show(&node)?;
+        }
+        NodeCommand::Save(a) => {
+            let body = SaveNodeRequest {
+                as_image: a.as_image.clone(),
+            };
+            let op: Operation = ctx.client.post(&a.node.segments(&["save"]), &body).await?;
+            if ctx.accepted(op, a.no_wait).await?.is_some() {
+                let image: Image = ctx.client.get(&["v1", "images", &a.as_image]).await?;
+                ctx.show(&image)?;
+            }
+        }
+    }
+    Ok(0)
+}

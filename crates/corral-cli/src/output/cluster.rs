@@ -1,0 +1,178 @@
+//! Human rendering of clusters.
+
+use corral_api::{Cluster, NodeState};
+
+use super::{age, fields, table, wire_name, Render};
+
+/// `running/desired`, the one number people look at first.
+fn node_counts(c: &Cluster) -> String {
+    let desired: u32 = c.spec.groups().iter().map(|g| g.count).sum();
+    let running = c
+        .nodes
+        .iter()
+        .filter(|n| n.state == NodeState::Running)
+        .count();
+    format!("{running}/{desired}")
+}
+
+impl Render for Vec<Cluster> {
+    fn table(&self, now: u64) -> String {
+        let rows = self
+            .iter()
+            .map(|c| {
+                vec![
+                    c.name.clone(),
+                    wire_name(&c.state),
+                    node_counts(c),
+                    c.spec.image.clone(),
+                    c.network.subnet.clone(),
+                    age(now, c.created_at),
+                ]
+            })
+            .collect();
+        table(&["NAME", "STATE", "NODES", "IMAGE", "SUBNET", "AGE"], rows)
+    }
+}
+
+impl Render for Cluster {
+    fn table(&self, now: u64) -> String {
+        let groups = self
+            .spec
+            .groups()
+            .iter()
+            .map(|g| format!("{} x{}", g.name, g.count))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let r = &self.spec.resources;
+        let net = &self.network;
+        let mut pairs = vec![
+            ("Name", self.name.clone()),
+            ("Owner", self.owner.clone()),
+            ("State", wire_name(&self.state)),
+            ("Image", self.spec.image.clone()),
+            ("Nodes", format!("{} running ({groups})", node_counts(self))),
+            (
+                "Resources",
+                format!("cpu {}, memory {}, pids {}", r.cpu, r.memory, r.pids),
+            ),
+            (
+                "Network",
+                format!(
+                    "{} (gateway {}, vni {}, mtu {})",
+                    net.subnet, net.gateway, net.vni, net.mtu
+                ),
+            ),
+        ];
+        if !self.spec.env.is_empty() {
+            let env = self
+                .spec
+                .env
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(" ");
+            pairs.push(("Env", env));
+        }
+        let s = &self.spec.scripts;
+        let scripts: Vec<&str> = [
+            ("on_create", &s.on_create),
+            ("on_destroy", &s.on_destroy),
+            ("on_recovery", &s.on_recovery),
+        ]
+        .iter()
+        .filter(|(_, v)| v.is_some())
+        .map(|(k, _)| *k)
+        .collect();
+        if !scripts.is_empty() {
+            pairs.push(("Scripts", scripts.join(", ")));
+        }
+        pairs.push(("Age", age(now, self.created_at)));
+        let mut out = fields(&pairs);
+        out.push('\n');
+        out.push_str(&self.nodes.table(now));
+        out
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use corral_api::{ClusterSpec, ClusterState, NetworkInfo, Node, Resources};
+
+    use super::*;
+
+    pub(crate) fn node(name: &str, state: NodeState) -> Node {
+        Node {
+            cluster: "demo".into(),
+            name: name.into(),
+            group: "node".into(),
+            state,
+            address: "10.20.0.2".into(),
+            host: Some("host-a".into()),
+            image: "minimal".into(),
+            cpu_millis: 1000,
+            memory_bytes: 1 << 30,
+            pids_max: 1024,
+            oom_kills: 0,
+            error: None,
+            created_at: 940,
+            started_at: Some(950),
+        }
+    }
+
+    pub(crate) fn cluster() -> Cluster {
+        Cluster {
+            name: "demo".into(),
+            owner: "alice".into(),
+            spec: ClusterSpec {
+                name: "demo".into(),
+                image: "minimal".into(),
+                node_groups: vec![],
+                nodes: Some(2),
+                resources: Resources {
+                    cpu: "1".into(),
+                    memory: "1GiB".into(),
+                    pids: 1024,
+                },
+                scripts: Default::default(),
+                env: [("A".to_string(), "1".to_string())].into(),
+                subnet: None,
+            },
+            state: ClusterState::Creating,
+            network: NetworkInfo {
+                vni: 7,
+                subnet: "10.20.0.0/24".into(),
+                gateway: "10.20.0.1".into(),
+                mtu: 1450,
+            },
+            nodes: vec![
+                node("node-0", NodeState::Running),
+                node("node-1", NodeState::Pending),
+            ],
+            created_at: 880,
+        }
+    }
+
+    #[test]
+    fn list_has_the_promised_columns() {
+        let text = vec![cluster()].table(1000);
+        let mut lines = text.lines();
+        let header: Vec<&str> = lines.next().unwrap().split_whitespace().collect();
+        assert_eq!(header, ["NAME", "STATE", "NODES", "IMAGE", "SUBNET", "AGE"]);
+        let row: Vec<&str> = lines.next().unwrap().split_whitespace().collect();
+        assert_eq!(
+            row,
+            ["demo", "creating", "1/2", "minimal", "10.20.0.0/24", "2m"]
+        );
+    }
+
+    #[test]
+    fn show_prints_fields_then_nodes() {
+        let text = cluster().table(1000);
+        assert!(text.starts_with("Name:"), "{text}");
+        assert!(text.contains("Nodes:      1/2 running (node x2)"), "{text}");
+        assert!(text.contains("Env:        A=1"), "{text}");
+        let (_, nodes) = text.split_once("\n\n").unwrap();
+        assert!(nodes.starts_with("NAME"), "{nodes}");
+        assert!(nodes.contains("node-1"), "{nodes}");
+    }
+}

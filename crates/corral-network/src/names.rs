@@ -1,0 +1,160 @@
+//! Kernel names derived from Corral ids, so every step can find its objects again.
+
+use std::path::PathBuf;
+
+use sha2::{Digest, Sha256};
+
+use crate::NetworkError;
+
+/// Largest VNI: VXLAN ids are 24 bits.
+pub const MAX_VNI: u32 = 0x00ff_ffff;
+
+/// Prefix of every segment bridge; the nftables rules match on it.
+pub const BRIDGE_PREFIX: &str = "cb-";
+
+/// Prefix of every node namespace under /run/netns.
+pub const NETNS_PREFIX: &str = "corral-";
+
+/// Where `ip netns` keeps its namespaces (compiled into iproute2).
+pub const NETNS_DIR: &str = "/run/netns";
+
+/// Name of the node's interface inside its namespace.
+pub const NODE_IFNAME: &str = "eth0";
+
+/// Hex digits of the node-id hash in the host-side veth name (15-char limit).
+const VETH_HASH_HEX: usize = 10;
+
+/// The bridge anchoring segment `vni`, e.g. `cb-4097`.
+pub fn bridge_name(vni: u32) -> Result<String, NetworkError> {
+    check_vni(vni)?;
+    Ok(format!("{BRIDGE_PREFIX}{vni}"))
+}
+
+/// The VNI of a bridge name, if it is one of ours.
+pub fn vni_of_bridge(name: &str) -> Option<u32> {
+    let digits = name.strip_prefix(BRIDGE_PREFIX)?;
+    // Reject forms such as "cb-+1" or "cb-007" that would not round-trip.
+    let vni: u32 = digits.parse().ok()?;
+    (vni <= MAX_VNI && vni.to_string() == digits).then_some(vni)
+}
+
+/// The host-side veth of a node: node ids are longer than 15 chars, so hash them.
+pub fn veth_name(node_id: &str) -> Result<String, NetworkError> {
+    check_node_id(node_id)?;
+    let digest = hex::encode(Sha256::digest(node_id.as_bytes()));
+    Ok(format!("cv{}", &digest[..VETH_HASH_HEX]))
+}
+
+/// The namespace name of a node, as given to `ip netns`.
+pub fn netns_name(node_id: &str) -> Result<String, NetworkError> {
+    check_node_id(node_id)?;
+    Ok(format!("{NETNS_PREFIX}{node_id}"))
+}
+
+/// The namespace path of a node, which runtimes join.
+pub fn netns_path(node_id: &str) -> Result<PathBuf, NetworkError> {
+    Ok(PathBuf::from(NETNS_DIR).join(netns_name(node_id)?))
+}
+
+/// The node id of a namespace name, if it is one of ours.
+pub fn node_of_netns(name: &str) -> Option<&str> {
+    name.strip_prefix(NETNS_PREFIX)
+        .filter(|id| check_node_id(id).is_ok())
+}
+
+/// The comment tagging a segment's element in the subnet set; it maps subnet back to VNI.
+pub fn vni_comment(vni: u32) -> String {
+    format!("vni {vni}")
+}
+
+/// The VNI of a set element's comment, if it is one of ours.
+pub fn vni_of_comment(comment: &str) -> Option<u32> {
+    comment.strip_prefix("vni ")?.parse().ok()
+}
+
+fn check_vni(vni: u32) -> Result<(), NetworkError> {
+    if vni > MAX_VNI {
+        return Err(invalid("vni", vni.to_string()));
+    }
+    Ok(())
+}
+
+/// Node ids become file names and command arguments: keep them to a safe alphabet.
+fn check_node_id(node_id: &str) -> Result<(), NetworkError> {
+    let safe = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
+    let ok = !node_id.is_empty()
+        && node_id.len() <= 200
+        && !node_id.starts_with('.')
+        && node_id.chars().all(safe);
+    if ok {
+        Ok(())
+    } else {
+        Err(invalid("node id", node_id.to_string()))
+    }
+}
+
+fn invalid(what: &'static str, value: String) -> NetworkError {
+    NetworkError::Invalid { what, value }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bridge_names_fit_and_round_trip() {
+        let name = bridge_name(MAX_VNI).unwrap();
+        assert_eq!(name, "cb-16777215");
+        assert!(name.len() <= 15);
+        assert_eq!(vni_of_bridge(&name), Some(MAX_VNI));
+        assert!(bridge_name(MAX_VNI + 1).is_err());
+    }
+
+    #[test]
+    fn foreign_bridge_names_are_not_ours() {
+        for name in [
+            "cb-",
+            "cb-x",
+            "cb-+1",
+            "cb-007",
+            "cb-99999999",
+            "br0",
+            "cv12",
+        ] {
+            assert_eq!(vni_of_bridge(name), None, "{name}");
+        }
+    }
+
+    #[test]
+    fn veth_names_are_short_stable_and_distinct() {
+        let a = veth_name("c1-worker-0-with-a-long-suffix").unwrap();
+        assert_eq!(a.len(), 12);
+        assert!(a.starts_with("cv"));
+        assert_eq!(a, veth_name("c1-worker-0-with-a-long-suffix").unwrap());
+        assert_ne!(a, veth_name("c1-worker-1-with-a-long-suffix").unwrap());
+    }
+
+    #[test]
+    fn netns_names_round_trip() {
+        assert_eq!(netns_name("n1").unwrap(), "corral-n1");
+        assert_eq!(
+            netns_path("n1").unwrap(),
+            PathBuf::from("/run/netns/corral-n1")
+        );
+        assert_eq!(node_of_netns("corral-n1"), Some("n1"));
+        assert_eq!(node_of_netns("other"), None);
+    }
+
+    #[test]
+    fn unsafe_node_ids_are_refused() {
+        for id in ["", "..", ".hidden", "a/b", "a b", "a;b"] {
+            assert!(veth_name(id).is_err(), "{id:?}");
+        }
+    }
+
+    #[test]
+    fn comments_round_trip() {
+        assert_eq!(vni_of_comment(&vni_comment(42)), Some(42));
+        assert_eq!(vni_of_comment("other"), None);
+    }
+}

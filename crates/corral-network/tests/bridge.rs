@@ -1,0 +1,357 @@
+//! Root-only tests against the real kernel. Each test makes its own segments (random
+//! VNIs in a high range, subnets derived from them) and nodes, removes them through a
+//! Drop guard even when it fails, and sends traffic only between its own namespaces and
+//! the host end of its own bridges.
+
+use std::collections::hash_map::RandomState;
+use std::hash::{BuildHasher, Hasher};
+use std::io::ErrorKind;
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::process::Command;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use corral_network::{leftovers, names, AttachSpec, BridgeNetwork, Network, SegmentSpec};
+use nix::sched::{setns, CloneFlags};
+
+/// Segments per test process before the derived subnets could repeat.
+const SLOTS: u32 = 4096;
+/// Test VNIs start here, far above what the server hands out in other tests.
+const VNI_BASE: u32 = 0x00f0_0000;
+
+static NEXT: AtomicU32 = AtomicU32::new(0);
+
+fn random_u32() -> u32 {
+    let mut hasher = RandomState::new().build_hasher();
+    hasher.write_u128(std::time::UNIX_EPOCH.elapsed().unwrap().as_nanos());
+    hasher.write_u32(std::process::id());
+    hasher.finish() as u32
+}
+
+fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .map(|s| {
+            s.lines()
+                .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
+        })
+        .unwrap_or(false)
+}
+
+/// Skips (passes) when not root, so `cargo test` stays usable without privileges.
+macro_rules! require_root {
+    () => {
+        if !is_root() {
+            eprintln!("skipped: needs root");
+            return;
+        }
+    };
+}
+
+/// Owns what a test creates and removes it on drop, pass or fail.
+struct Lab {
+    net: BridgeNetwork,
+    tag: String,
+    segments: Vec<SegmentSpec>,
+    nodes: Vec<String>,
+}
+
+impl Lab {
+    fn new() -> Self {
+        let net = BridgeNetwork::new();
+        net.ensure_host().expect("ensure_host");
+        Self {
+            net,
+            tag: format!("{:08x}", random_u32()),
+            segments: Vec::new(),
+            nodes: Vec::new(),
+        }
+    }
+
+    /// A fresh segment: VNI and 10.224.0.0/11 subnet from one per-process slot.
+    fn segment(&mut self) -> SegmentSpec {
+        static BASE: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+        let base = *BASE.get_or_init(random_u32);
+        let slot = base.wrapping_add(NEXT.fetch_add(1, Ordering::SeqCst)) % SLOTS;
+        let third = u8::try_from(slot % 256).unwrap();
+        let second = 224 + u8::try_from(slot / 256).unwrap();
+        let seg = SegmentSpec {
+            vni: VNI_BASE + slot,
+            subnet: format!("10.{second}.{third}.0/24").parse().unwrap(),
+            gateway: Ipv4Addr::new(10, second, third, 1),
+            mtu: 1450,
+        };
+        self.segments.push(seg.clone());
+        self.net.ensure_segment(&seg).expect("ensure_segment");
+        seg
+    }
+
+    /// A node spec with host number `host` in `seg`.
+    fn node(&mut self, seg: &SegmentSpec, host: u8) -> AttachSpec {
+        let id = format!("t{}-{}-{host}", self.tag, seg.vni);
+        self.nodes.push(id.clone());
+        let octets = seg.subnet.network().octets();
+        AttachSpec {
+            node_id: id,
+            address: Ipv4Addr::new(octets[0], octets[1], octets[2], host),
+            mac: [0x02, 0xc0, octets[1], octets[2], host, 0x01],
+        }
+    }
+
+    fn attach(&mut self, seg: &SegmentSpec, host: u8) -> AttachSpec {
+        let node = self.node(seg, host);
+        self.net.attach(seg, &node).expect("attach");
+        node
+    }
+
+    fn vnis(&self) -> Vec<u32> {
+        self.segments.iter().map(|s| s.vni).collect()
+    }
+
+    fn leftovers(&self) -> Vec<String> {
+        leftovers(&self.nodes, &self.vnis()).expect("leftovers")
+    }
+
+    fn teardown(&self) {
+        for id in &self.nodes {
+            self.net.detach(id).expect("detach");
+        }
+        for vni in self.vnis() {
+            self.net.remove_segment(vni).expect("remove_segment");
+        }
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        for id in &self.nodes {
+            let _ = self.net.detach(id);
+        }
+        for vni in self.vnis() {
+            let _ = self.net.remove_segment(vni);
+        }
+    }
+}
+
+fn ping(from: &AttachSpec, to: Ipv4Addr) -> bool {
+    let ns = names::netns_name(&from.node_id).unwrap();
+    Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &ns,
+            "ping",
+            "-q",
+            "-c1",
+            "-W1",
+            &to.to_string(),
+        ])
+        .output()
+        .expect("run ping")
+        .status
+        .success()
+}
+
+/// Runs `f` on a thread that has joined the node's network namespace.
+fn in_node<T: Send + 'static>(node: &AttachSpec, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let path = names::netns_path(&node.node_id).unwrap();
+    std::thread::spawn(move || {
+        let fd = std::fs::File::open(&path).expect("open netns");
+        setns(&fd, CloneFlags::CLONE_NEWNET).expect("setns");
+        f()
+    })
+    .join()
+    .expect("thread in netns")
+}
+
+/// A listener inside the node; it lives on after its thread ends.
+fn listen_in(node: &AttachSpec) -> TcpListener {
+    let addr = SocketAddr::from((node.address, 0));
+    in_node(node, move || TcpListener::bind(addr).expect("bind in node"))
+}
+
+fn connect_from(node: &AttachSpec, to: SocketAddr) -> std::io::Result<()> {
+    in_node(node, move || {
+        TcpStream::connect_timeout(&to, Duration::from_secs(1)).map(drop)
+    })
+}
+
+#[test]
+fn nodes_reach_their_segment_and_nothing_else() {
+    require_root!();
+    let mut lab = Lab::new();
+    let (red, blue) = (lab.segment(), lab.segment());
+    let (red1, red2) = (lab.attach(&red, 2), lab.attach(&red, 3));
+    let (blue1, blue2) = (lab.attach(&blue, 2), lab.attach(&blue, 3));
+
+    assert!(ping(&red1, red2.address), "red nodes talk");
+    assert!(ping(&blue2, blue1.address), "blue nodes talk");
+    assert!(!ping(&red1, blue1.address), "red cannot ping blue");
+    assert!(!ping(&blue2, red2.address), "blue cannot ping red");
+
+    let red_port = listen_in(&red2);
+    connect_from(&red1, red_port.local_addr().unwrap()).expect("tcp inside a segment");
+    let blue_port = listen_in(&blue1);
+    let err = connect_from(&red1, blue_port.local_addr().unwrap()).unwrap_err();
+    assert_eq!(
+        err.kind(),
+        ErrorKind::TimedOut,
+        "dropped, not refused: {err}"
+    );
+
+    lab.teardown();
+    assert_eq!(lab.leftovers(), Vec::<String>::new());
+}
+
+#[test]
+fn nodes_cannot_reach_the_host() {
+    require_root!();
+    let mut lab = Lab::new();
+    let seg = lab.segment();
+    let node = lab.attach(&seg, 2);
+    let host = TcpListener::bind("0.0.0.0:0").unwrap();
+    let port = host.local_addr().unwrap().port();
+
+    TcpStream::connect(("127.0.0.1", port)).expect("the host reaches its own listener");
+    let err = connect_from(&node, SocketAddr::from((seg.gateway, port))).unwrap_err();
+    assert_eq!(
+        err.kind(),
+        ErrorKind::TimedOut,
+        "dropped, not refused: {err}"
+    );
+    assert!(!ping(&node, seg.gateway), "no ping to the gateway either");
+}
+
+#[test]
+fn ensure_host_again_keeps_registered_segments() {
+    require_root!();
+    let mut lab = Lab::new();
+    let seg = lab.segment();
+    let before = rules_text();
+    lab.net.ensure_host().unwrap();
+    lab.net.ensure_host().unwrap();
+    let left = lab.leftovers();
+    assert!(
+        left.iter()
+            .any(|l| l.contains(&format!("(vni {})", seg.vni))),
+        "{left:?}"
+    );
+    assert!(left.iter().any(|l| l.contains("same_bridge")), "{left:?}");
+    assert!(lab.net.list_segments().unwrap().contains(&seg.vni));
+    assert_eq!(rules_text(), before, "rules do not pile up");
+}
+
+fn rules_text() -> String {
+    let out = Command::new("nft")
+        .args(["list", "chain", "inet", "corral", "forward"])
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn attach_twice_is_harmless_and_teardown_leaves_nothing() {
+    require_root!();
+    let mut lab = Lab::new();
+    let seg = lab.segment();
+    let a = lab.attach(&seg, 2);
+    let b = lab.attach(&seg, 3);
+    let path = lab.net.attach(&seg, &a).unwrap();
+    assert_eq!(path, names::netns_path(&a.node_id).unwrap());
+    assert!(ping(&a, b.address) && ping(&b, a.address));
+    let attached = lab.net.list_attachments().unwrap();
+    assert!(attached.contains(&a.node_id) && attached.contains(&b.node_id));
+
+    lab.teardown();
+    assert_eq!(lab.leftovers(), Vec::<String>::new());
+    assert!(!lab.net.list_attachments().unwrap().contains(&a.node_id));
+    assert!(!lab.net.list_segments().unwrap().contains(&seg.vni));
+    lab.teardown();
+}
+
+#[test]
+fn attach_repairs_partial_state() {
+    require_root!();
+    let mut lab = Lab::new();
+    let seg = lab.segment();
+    let peer = lab.attach(&seg, 2);
+
+    // Crash after `ip netns add`, before the veth.
+    let only_ns = lab.node(&seg, 3);
+    ip(&[
+        "netns",
+        "add",
+        &names::netns_name(&only_ns.node_id).unwrap(),
+    ]);
+    lab.net.attach(&seg, &only_ns).unwrap();
+    assert!(ping(&only_ns, peer.address));
+
+    // Crash inside `ip netns add`: the file exists, nothing is mounted on it.
+    let stale = lab.node(&seg, 4);
+    std::fs::write(names::netns_path(&stale.node_id).unwrap(), "").unwrap();
+    lab.net.attach(&seg, &stale).unwrap();
+    assert!(ping(&stale, peer.address));
+
+    // Someone removed the link; then the namespace itself.
+    ip(&["link", "del", &names::veth_name(&stale.node_id).unwrap()]);
+    lab.net.attach(&seg, &stale).unwrap();
+    assert!(ping(&stale, peer.address));
+    ip(&["netns", "del", &names::netns_name(&stale.node_id).unwrap()]);
+    lab.net.attach(&seg, &stale).unwrap();
+    assert!(ping(&stale, peer.address));
+
+    // The bridge vanished: attaching makes it again, re-attaching re-enslaves the rest.
+    ip(&["link", "del", &names::bridge_name(seg.vni).unwrap()]);
+    lab.net.attach(&seg, &stale).unwrap();
+    lab.net.attach(&seg, &peer).unwrap();
+    assert!(ping(&stale, peer.address));
+}
+
+#[test]
+fn removal_tolerates_missing_pieces() {
+    require_root!();
+    let mut lab = Lab::new();
+    let seg = lab.segment();
+    let node = lab.attach(&seg, 2);
+    lab.net.detach("never-attached-node").unwrap();
+    lab.net.remove_segment(VNI_BASE - 1).unwrap();
+
+    // Half-removed: bridge gone, elements still there; the node's namespace gone.
+    ip(&["link", "del", &names::bridge_name(seg.vni).unwrap()]);
+    ip(&["netns", "del", &names::netns_name(&node.node_id).unwrap()]);
+    assert!(lab.net.list_segments().unwrap().contains(&seg.vni));
+    lab.teardown();
+    assert_eq!(lab.leftovers(), Vec::<String>::new());
+}
+
+#[test]
+fn attach_is_fast() {
+    require_root!();
+    const NODES: u8 = 16;
+    let mut lab = Lab::new();
+    let seg = lab.segment();
+    let specs: Vec<_> = (0..NODES).map(|i| lab.node(&seg, 10 + i)).collect();
+    let start = Instant::now();
+    for node in &specs {
+        lab.net.attach(&seg, node).unwrap();
+    }
+    let fresh = start.elapsed() / u32::from(NODES);
+    let start = Instant::now();
+    for node in &specs {
+        lab.net.attach(&seg, node).unwrap();
+    }
+    let again = start.elapsed() / u32::from(NODES);
+    let start = Instant::now();
+    for node in &specs {
+        lab.net.detach(&node.node_id).unwrap();
+    }
+    let detach = start.elapsed() / u32::from(NODES);
+    eprintln!("per node: attach {fresh:?}, re-attach {again:?}, detach {detach:?}");
+    // Generous bound for a loaded 2-core machine; the point is catching a regression
+    // to many spawns or sleeps.
+    assert!(fresh < Duration::from_millis(250), "attach took {fresh:?}");
+}
+
+fn ip(args: &[&str]) {
+    let status = Command::new("ip").args(args).status().unwrap();
+    assert!(status.success(), "ip {args:?}");
+}

@@ -1,0 +1,555 @@
+//! Clusters: validation and admission of requests, and the desired state they write.
+//! Nothing here touches a host; the scheduler and agents act on what is written.
+
+use std::collections::{BTreeMap, HashSet};
+use std::net::Ipv4Addr;
+
+use corral_api::agent::SshMaterial;
+use corral_api::quantity::{format_bytes, parse_bytes, parse_millicpu};
+use corral_api::{
+    names, ApiError, Cluster, ClusterSpec, ClusterState, ErrorCode, NetworkInfo, NodeGroupSpec, NodeState,
+    ScaleRequest,
+};
+use corral_store::{typed, Compare, Op};
+use ipnet::Ipv4Net;
+use serde::{Deserialize, Serialize};
+
+use crate::context::Context;
+use crate::error::{Result, ServerError};
+use crate::node::{self, Desired, NodeRecord};
+use crate::operation::{self, OperationRecord, WaitFor};
+use crate::user::UserRecord;
+use crate::{event, host, image, ipam, keys};
+
+/// Most nodes in one group.
+pub const MAX_GROUP_NODES: u32 = 1000;
+/// Least memory a node may have: below it even a shell does not start reliably.
+pub const MIN_NODE_MEMORY: u64 = 16 << 20;
+
+/// A stored cluster.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ClusterRecord {
+    /// Unique id (8 hex characters), part of node ids.
+    pub uid: String,
+    /// Name.
+    pub name: String,
+    /// Owner.
+    pub owner: String,
+    /// Spec with explicit node groups and their current desired sizes.
+    pub spec: ClusterSpec,
+    /// Network.
+    pub network: NetworkInfo,
+    /// SSH key pair of the cluster.
+    pub ssh: SshMaterial,
+    /// Whether nodes should run or be stopped.
+    pub desired: Desired,
+    /// Whether the cluster is being deleted.
+    pub deleting: bool,
+    /// Creation time.
+    pub created_at: u64,
+}
+
+/// A node group's resolved resources and image.
+#[derive(Debug, Clone)]
+struct GroupPlan {
+    name: String,
+    count: u32,
+    cpu_millis: u32,
+    memory_bytes: u64,
+    pids_max: u32,
+    image: String,
+    image_digest: String,
+}
+
+fn conflict(msg: String) -> ServerError {
+    ApiError::new(ErrorCode::Conflict, msg).into()
+}
+
+/// Checks a spec and resolves its groups; changes nothing.
+fn plan(ctx: &Context, user: &UserRecord, spec: &ClusterSpec) -> Result<Vec<GroupPlan>> {
+    names::validate_name("cluster", &spec.name)?;
+    if !spec.node_groups.is_empty() && spec.nodes.is_some() {
+        return Err(ApiError::invalid("give either `nodes` or `node_groups`, not both").into());
+    }
+    for k in spec.env.keys() {
+        let ok = k.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !ok {
+            return Err(ApiError::invalid(format!("invalid environment variable name {k:?}")).into());
+        }
+    }
+    let groups = spec.groups();
+    let mut seen = HashSet::new();
+    let mut out = Vec::new();
+    for g in &groups {
+        names::validate_name("node group", &g.name)?;
+        if !seen.insert(g.name.clone()) {
+            return Err(ApiError::invalid(format!("node group {:?} appears twice", g.name)).into());
+        }
+        if g.count > MAX_GROUP_NODES {
+            return Err(ApiError::invalid(format!(
+                "node group {:?} asks for {} nodes; at most {MAX_GROUP_NODES}",
+                g.name, g.count
+            ))
+            .into());
+        }
+        out.push(plan_group(ctx, user, spec, g)?);
+    }
+    Ok(out)
+}
+
+fn plan_group(ctx: &Context, user: &UserRecord, spec: &ClusterSpec, g: &NodeGroupSpec) -> Result<GroupPlan> {
+    let res = g.resources.as_ref().unwrap_or(&spec.resources);
+    let cpu_millis = parse_millicpu(&res.cpu)?;
+    let memory_bytes = parse_bytes(&res.memory)?;
+    if memory_bytes < MIN_NODE_MEMORY {
+        return Err(ApiError::invalid(format!(
+            "memory {} is too small: at least {}",
+            res.memory,
+            format_bytes(MIN_NODE_MEMORY)
+        ))
+        .into());
+    }
+    if !(16..=1_000_000).contains(&res.pids) {
+        return Err(ApiError::invalid(format!("pids {} out of range 16..1000000", res.pids)).into());
+    }
+    let image_name = g.image.as_deref().unwrap_or(&spec.image);
+    let img = image::resolve(ctx, user, image_name)?.ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::UnknownImage,
+            format!("unknown image {image_name:?}: see `corral image list`, or build it with `corral image build {image_name}`"),
+        )
+    })?;
+    Ok(GroupPlan {
+        name: g.name.clone(),
+        count: g.count,
+        cpu_millis,
+        memory_bytes,
+        pids_max: res.pids,
+        image: image_name.to_string(),
+        image_digest: img.digest,
+    })
+}
+
+/// What a set of new nodes needs.
+#[derive(Debug, Default, Clone, Copy)]
+struct Demand {
+    nodes: u64,
+    cpu_millis: u64,
+    memory_bytes: u64,
+    largest_memory: u64,
+    largest_cpu: u64,
+}
+
+impl Demand {
+    fn add(&mut self, count: u32, cpu: u32, mem: u64) {
+        if count == 0 {
+            return;
+        }
+        self.nodes += count as u64;
+        self.cpu_millis += count as u64 * cpu as u64;
+        self.memory_bytes += count as u64 * mem;
+        self.largest_memory = self.largest_memory.max(mem);
+        self.largest_cpu = self.largest_cpu.max(cpu as u64);
+    }
+}
+
+/// Refuses a demand the pool or the user's quota cannot hold. Called under the
+/// admission lock, so the check and the write that follows are one step.
+fn admit(ctx: &Context, user: &UserRecord, demand: Demand) -> Result<()> {
+    if demand.nodes == 0 {
+        return Ok(());
+    }
+    let hosts = host::all(ctx)?;
+    let live: Vec<NodeRecord> = node::all(ctx)?
+        .into_iter()
+        .map(|d| d.value)
+        .filter(|n| n.desired != Desired::Deleted)
+        .collect();
+    let insufficient = |m: String| -> ServerError { ApiError::new(ErrorCode::InsufficientCapacity, m).into() };
+    let cap_mem: u64 = hosts.iter().map(|h| h.capacity.memory_bytes).sum();
+    let cap_cpu = hosts.iter().map(|h| h.capacity.cpu_millis).sum::<u64>() as f64 * ctx.cfg.cpu_overcommit;
+    let max_host_mem = hosts.iter().map(|h| h.capacity.memory_bytes).max().unwrap_or(0);
+    let max_host_cpu = hosts.iter().map(|h| h.capacity.cpu_millis).max().unwrap_or(0);
+    if demand.largest_memory > max_host_mem {
+        return Err(insufficient(format!(
+            "a node with {} of memory fits on no host (largest host has {})",
+            format_bytes(demand.largest_memory),
+            format_bytes(max_host_mem)
+        )));
+    }
+    if demand.largest_cpu > max_host_cpu {
+        return Err(insufficient(format!(
+            "a node with {} cpus fits on no host (largest host has {})",
+            demand.largest_cpu as f64 / 1000.0,
+            max_host_cpu as f64 / 1000.0
+        )));
+    }
+    let used_mem: u64 = live.iter().map(|n| n.memory_bytes).sum();
+    let used_cpu: u64 = live.iter().map(|n| n.cpu_millis as u64).sum();
+    if used_mem + demand.memory_bytes > cap_mem {
+        return Err(insufficient(format!(
+            "not enough memory in the pool: {} asked, {} free of {}",
+            format_bytes(demand.memory_bytes),
+            format_bytes(cap_mem.saturating_sub(used_mem)),
+            format_bytes(cap_mem)
+        )));
+    }
+    if (used_cpu + demand.cpu_millis) as f64 > cap_cpu {
+        return Err(insufficient(format!(
+            "not enough cpu in the pool: {} asked, {:.1} free",
+            demand.cpu_millis as f64 / 1000.0,
+            (cap_cpu - used_cpu as f64).max(0.0) / 1000.0
+        )));
+    }
+    if !user.is_admin() {
+        let mine: Vec<&NodeRecord> = live.iter().filter(|n| n.owner == user.name).collect();
+        let quota = |what: &str, used: u64, asked: u64, max: u64, fmt: &dyn Fn(u64) -> String| -> Result<()> {
+            if used + asked > max {
+                return Err(ApiError::new(
+                    ErrorCode::QuotaExceeded,
+                    format!("quota exceeded: {what} {} in use + {} asked > {} allowed", fmt(used), fmt(asked), fmt(max)),
+                )
+                .into());
+            }
+            Ok(())
+        };
+        let plain = |v: u64| v.to_string();
+        let cpus = |v: u64| format!("{:.1}", v as f64 / 1000.0);
+        let bytes = |v: u64| format_bytes(v);
+        quota("nodes", mine.len() as u64, demand.nodes, ctx.cfg.quota_nodes as u64, &plain)?;
+        let cpu: u64 = mine.iter().map(|n| n.cpu_millis as u64).sum();
+        quota("cpu", cpu, demand.cpu_millis, ctx.cfg.quota_cpu_millis, &cpus)?;
+        let mem: u64 = mine.iter().map(|n| n.memory_bytes).sum();
+        quota("memory", mem, demand.memory_bytes, ctx.cfg.quota_memory_bytes, &bytes)?;
+    }
+    Ok(())
+}
+
+/// Generates the cluster's SSH key pair with ssh-keygen.
+fn ssh_keypair(ctx: &Context, label: &str) -> Result<(String, String)> {
+    let dir = ctx.cfg.data_dir.join("tmp");
+    std::fs::create_dir_all(&dir).map_err(|e| ServerError::Internal(format!("creating {}: {e}", dir.display())))?;
+    let path = dir.join(format!("key-{}", crate::user::random_secret(6)));
+    let out = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", label, "-f"])
+        .arg(&path)
+        .output()
+        .map_err(|e| ServerError::Internal(format!("running ssh-keygen: {e}")))?;
+    let read = |p: &std::path::Path| std::fs::read_to_string(p).unwrap_or_default();
+    let private = read(&path);
+    let public = read(&path.with_extension("pub")).trim().to_string();
+    let _ = std::fs::remove_file(&path);
+    let _ = std::fs::remove_file(path.with_extension("pub"));
+    if !out.status.success() || private.is_empty() {
+        return Err(ServerError::Internal(format!(
+            "ssh-keygen failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )));
+    }
+    Ok((private, public))
+}
+
+fn new_node(c: &ClusterRecord, g: &GroupPlan, index: u32, address: Ipv4Addr) -> NodeRecord {
+    let name = format!("{}-{index}", g.name);
+    let id = NodeRecord::make_id(&c.uid, &name);
+    NodeRecord {
+        mac: node::mac_for(&id),
+        id,
+        cluster_uid: c.uid.clone(),
+        cluster: c.name.clone(),
+        owner: c.owner.clone(),
+        name,
+        group: g.name.clone(),
+        index,
+        address: address.to_string(),
+        host: None,
+        desired: c.desired,
+        image: g.image.clone(),
+        image_digest: g.image_digest.clone(),
+        cpu_millis: g.cpu_millis,
+        memory_bytes: g.memory_bytes,
+        pids_max: g.pids_max,
+        state: NodeState::Pending,
+        error: None,
+        oom_kills: 0,
+        started_at: None,
+        created_at: crate::time::now(),
+        recovered: false,
+    }
+}
+
+/// Validates, admits and writes a new cluster; returns the operation to watch.
+pub async fn create(ctx: &Context, user: &UserRecord, spec: ClusterSpec) -> Result<OperationRecord> {
+    let groups = plan(ctx, user, &spec)?;
+    let mut demand = Demand::default();
+    for g in &groups {
+        demand.add(g.count, g.cpu_millis, g.memory_bytes);
+    }
+    let key = keys::cluster(&user.name, &spec.name);
+    if ctx.store.get(&key)?.is_some() {
+        return Err(already_exists(&spec.name));
+    }
+    let (private_key, public_key) = ssh_keypair(ctx, &format!("corral-cluster-{}", spec.name))?;
+    let _guard = ctx.admission.lock().await;
+    admit(ctx, user, demand)?;
+    let subnet = ipam::choose_subnet(ctx, spec.subnet.as_deref())?;
+    let vni = ipam::choose_vni(ctx)?;
+    let mut stored_spec = spec.clone();
+    stored_spec.nodes = None;
+    stored_spec.subnet = Some(subnet.to_string());
+    stored_spec.node_groups = spec.groups();
+    let mut authorized = vec![public_key.clone()];
+    authorized.extend(user.ssh_keys.iter().cloned());
+    let c = ClusterRecord {
+        uid: crate::user::random_secret(4),
+        name: spec.name.clone(),
+        owner: user.name.clone(),
+        spec: stored_spec,
+        network: NetworkInfo {
+            vni,
+            subnet: subnet.to_string(),
+            gateway: ipam::gateway(&subnet).to_string(),
+            mtu: ctx.cfg.mtu,
+        },
+        ssh: SshMaterial {
+            private_key,
+            public_key,
+            authorized_keys: authorized,
+        },
+        desired: Desired::Running,
+        deleting: false,
+        created_at: crate::time::now(),
+    };
+    let total: usize = groups.iter().map(|g| g.count as usize).sum();
+    let mut addrs = ipam::free_addresses(&subnet, &HashSet::new(), total)?.into_iter();
+    let mut ops = vec![typed::put_op(&key, &c)?];
+    for g in &groups {
+        for i in 0..g.count {
+            let n = new_node(&c, g, i, addrs.next().expect("counted above"));
+            ops.push(typed::put_op(&keys::node(&c.uid, &n.name), &n)?);
+        }
+    }
+    let op = operation::new("cluster.create", &format!("clusters/{}", c.name), &user.name, WaitFor::ClusterRunning { uid: c.uid.clone() });
+    ops.push(operation::put_op(&op)?);
+    ops.push(Op::Put(keys::subnet_claim(&subnet.to_string()), c.uid.as_bytes().to_vec()));
+    ops.push(Op::Put(keys::vni_claim(vni), c.uid.as_bytes().to_vec()));
+    let compares = [
+        Compare::Absent(key),
+        Compare::Absent(keys::subnet_claim(&subnet.to_string())),
+        Compare::Absent(keys::vni_claim(vni)),
+    ];
+    if ctx.store.txn(&compares, &ops)?.is_none() {
+        return Err(already_exists(&spec.name));
+    }
+    event::record(ctx, &user.name, &format!("clusters/{}", c.name), "cluster.created", format!("created with {total} nodes in {subnet}"));
+    Ok(op)
+}
+
+fn already_exists(name: &str) -> ServerError {
+    ApiError::new(ErrorCode::AlreadyExists, format!("cluster {name:?} already exists")).into()
+}
+
+/// Reads a cluster the user may see; others' clusters are simply not found.
+pub fn get(ctx: &Context, user: &UserRecord, owner: Option<&str>, name: &str) -> Result<typed::Doc<ClusterRecord>> {
+    let owner = owner.unwrap_or(&user.name);
+    if !user.may_access(owner) {
+        return Err(ApiError::not_found("cluster", name).into());
+    }
+    typed::get::<ClusterRecord>(ctx.store.as_ref(), &keys::cluster(owner, name))?
+        .ok_or_else(|| ApiError::not_found("cluster", name).into())
+}
+
+/// The clusters a user sees: their own, or every one for the admin.
+pub fn list(ctx: &Context, user: &UserRecord) -> Result<Vec<ClusterRecord>> {
+    let prefix = if user.is_admin() { keys::CLUSTERS.to_string() } else { keys::clusters_of(&user.name) };
+    Ok(typed::list::<ClusterRecord>(ctx.store.as_ref(), &prefix)?.into_iter().map(|d| d.value).collect())
+}
+
+/// The state of a cluster, from its nodes.
+pub fn state_of(c: &ClusterRecord, nodes: &[NodeRecord]) -> ClusterState {
+    if c.deleting {
+        return ClusterState::Deleting;
+    }
+    let live: Vec<&NodeRecord> = nodes.iter().filter(|n| n.desired != Desired::Deleted).collect();
+    if c.desired == Desired::Stopped {
+        return if live.iter().all(|n| n.state == NodeState::Stopped) { ClusterState::Stopped } else { ClusterState::Stopping };
+    }
+    if live.iter().any(|n| n.state == NodeState::Failed) {
+        return ClusterState::Degraded;
+    }
+    if live.iter().all(|n| n.state == NodeState::Running) {
+        ClusterState::Running
+    } else {
+        ClusterState::Creating
+    }
+}
+
+/// The API view of a cluster.
+pub fn view(ctx: &Context, c: &ClusterRecord) -> Result<Cluster> {
+    let nodes: Vec<NodeRecord> = node::of_cluster(ctx, &c.uid)?.into_iter().map(|d| d.value).collect();
+    let mut sorted = nodes.clone();
+    sorted.sort_by(|a, b| (&a.group, a.index).cmp(&(&b.group, b.index)));
+    Ok(Cluster {
+        name: c.name.clone(),
+        owner: c.owner.clone(),
+        spec: c.spec.clone(),
+        state: state_of(c, &nodes),
+        network: c.network.clone(),
+        nodes: sorted.iter().filter(|n| n.desired != Desired::Deleted).map(|n| n.to_api()).collect(),
+        created_at: c.created_at,
+    })
+}
+
+/// Changes the size of a node group.
+pub async fn scale(ctx: &Context, user: &UserRecord, owner: Option<&str>, name: &str, req: ScaleRequest) -> Result<OperationRecord> {
+    let _guard = ctx.admission.lock().await;
+    let doc = get(ctx, user, owner, name)?;
+    let mut c = doc.value.clone();
+    if c.deleting {
+        return Err(conflict(format!("cluster {name:?} is being deleted")));
+    }
+    let group_name = match (&req.group, c.spec.node_groups.as_slice()) {
+        (Some(g), _) => g.clone(),
+        (None, [only]) => only.name.clone(),
+        (None, _) => return Err(ApiError::invalid("the cluster has several node groups: say which with `group`").into()),
+    };
+    let gi = c.spec.node_groups.iter().position(|g| g.name == group_name)
+        .ok_or_else(|| ApiError::not_found("node group", &group_name))?;
+    if req.nodes > MAX_GROUP_NODES {
+        return Err(ApiError::invalid(format!("at most {MAX_GROUP_NODES} nodes in a group")).into());
+    }
+    let owner_rec = crate::user::get(ctx, &c.owner)?.unwrap_or_else(|| user.clone());
+    let g = plan_group(ctx, &owner_rec, &c.spec, &c.spec.node_groups[gi])?;
+    let nodes = node::of_cluster(ctx, &c.uid)?;
+    let live: Vec<&typed::Doc<NodeRecord>> = nodes.iter().filter(|d| d.value.desired != Desired::Deleted && d.value.group == group_name).collect();
+    let current = live.len() as u32;
+    let mut ops = Vec::new();
+    let mut compares = vec![Compare::ModRevision(doc.key.clone(), doc.revision)];
+    if req.nodes > current {
+        let mut demand = Demand::default();
+        demand.add(req.nodes - current, g.cpu_millis, g.memory_bytes);
+        admit(ctx, &owner_rec, demand)?;
+        let subnet: Ipv4Net = c.network.subnet.parse().map_err(|_| ServerError::Internal("bad stored subnet".into()))?;
+        let used: HashSet<Ipv4Addr> = nodes.iter().filter_map(|d| d.value.address.parse().ok()).collect();
+        let taken: HashSet<String> = nodes.iter().map(|d| d.value.name.clone()).collect();
+        let mut addrs = ipam::free_addresses(&subnet, &used, (req.nodes - current) as usize)?.into_iter();
+        let mut index = 0;
+        for _ in current..req.nodes {
+            while taken.contains(&format!("{group_name}-{index}")) {
+                index += 1;
+            }
+            let n = new_node(&c, &g, index, addrs.next().expect("counted above"));
+            let key = keys::node(&c.uid, &n.name);
+            compares.push(Compare::Absent(key.clone()));
+            ops.push(typed::put_op(&key, &n)?);
+            index += 1;
+        }
+    } else {
+        // Scale in removes the highest-numbered nodes first: names stay dense.
+        let mut victims: Vec<&&typed::Doc<NodeRecord>> = live.iter().collect();
+        victims.sort_by_key(|d| std::cmp::Reverse(d.value.index));
+        for d in victims.into_iter().take((current - req.nodes) as usize) {
+            let mut n = d.value.clone();
+            n.desired = Desired::Deleted;
+            n.state = NodeState::Deleting;
+            compares.push(Compare::ModRevision(d.key.clone(), d.revision));
+            ops.push(typed::put_op(&d.key, &n)?);
+        }
+    }
+    c.spec.node_groups[gi].count = req.nodes;
+    ops.push(typed::put_op(&doc.key, &c)?);
+    let op = operation::new("cluster.scale", &format!("clusters/{name}"), &user.name, WaitFor::ClusterRunning { uid: c.uid.clone() });
+    ops.push(operation::put_op(&op)?);
+    if ctx.store.txn(&compares, &ops)?.is_none() {
+        return Err(conflict(format!("cluster {name:?} changed meanwhile; try again")));
+    }
+    event::record(ctx, &user.name, &format!("clusters/{name}"), "cluster.scaled", format!("scaled {group_name} {current}→{}", req.nodes));
+    Ok(op)
+}
+
+/// Sets every node of a cluster to run or to stop.
+pub async fn set_running(ctx: &Context, user: &UserRecord, owner: Option<&str>, name: &str, run: bool) -> Result<OperationRecord> {
+    let _guard = ctx.admission.lock().await;
+    let doc = get(ctx, user, owner, name)?;
+    let mut c = doc.value.clone();
+    if c.deleting {
+        return Err(conflict(format!("cluster {name:?} is being deleted")));
+    }
+    let desired = if run { Desired::Running } else { Desired::Stopped };
+    c.desired = desired;
+    let mut compares = vec![Compare::ModRevision(doc.key.clone(), doc.revision)];
+    let mut ops = vec![typed::put_op(&doc.key, &c)?];
+    for d in node::of_cluster(ctx, &c.uid)? {
+        if d.value.desired == Desired::Deleted || d.value.desired == desired {
+            continue;
+        }
+        let mut n = d.value.clone();
+        n.desired = desired;
+        compares.push(Compare::ModRevision(d.key.clone(), d.revision));
+        ops.push(typed::put_op(&d.key, &n)?);
+    }
+    let (kind, wait) = if run {
+        ("cluster.start", WaitFor::ClusterRunning { uid: c.uid.clone() })
+    } else {
+        ("cluster.stop", WaitFor::ClusterStopped { uid: c.uid.clone() })
+    };
+    let op = operation::new(kind, &format!("clusters/{name}"), &user.name, wait);
+    ops.push(operation::put_op(&op)?);
+    if ctx.store.txn(&compares, &ops)?.is_none() {
+        return Err(conflict(format!("cluster {name:?} changed meanwhile; try again")));
+    }
+    event::record(ctx, &user.name, &format!("clusters/{name}"), kind, if run { "starting" } else { "stopping" });
+    Ok(op)
+}
+
+/// Marks a cluster and all its nodes for deletion.
+pub async fn delete(ctx: &Context, user: &UserRecord, owner: Option<&str>, name: &str) -> Result<OperationRecord> {
+    let _guard = ctx.admission.lock().await;
+    let doc = get(ctx, user, owner, name)?;
+    let mut c = doc.value.clone();
+    c.deleting = true;
+    let mut compares = vec![Compare::ModRevision(doc.key.clone(), doc.revision)];
+    let mut ops = vec![typed::put_op(&doc.key, &c)?];
+    for d in node::of_cluster(ctx, &c.uid)? {
+        if d.value.desired == Desired::Deleted {
+            continue;
+        }
+        let mut n = d.value.clone();
+        n.desired = Desired::Deleted;
+        n.state = NodeState::Deleting;
+        compares.push(Compare::ModRevision(d.key.clone(), d.revision));
+        ops.push(typed::put_op(&d.key, &n)?);
+    }
+    let op = operation::new("cluster.delete", &format!("clusters/{name}"), &user.name, WaitFor::ClusterGone { uid: c.uid.clone(), key: doc.key.clone() });
+    ops.push(operation::put_op(&op)?);
+    if ctx.store.txn(&compares, &ops)?.is_none() {
+        return Err(conflict(format!("cluster {name:?} changed meanwhile; try again")));
+    }
+    event::record(ctx, &user.name, &format!("clusters/{name}"), "cluster.deleting", "deleting");
+    Ok(op)
+}
+
+/// Removes the record of a deleting cluster once no node is left, with its claims.
+pub fn finalise(ctx: &Context, doc: &typed::Doc<ClusterRecord>) -> Result<bool> {
+    let c = &doc.value;
+    if !c.deleting || !node::of_cluster(ctx, &c.uid)?.is_empty() {
+        return Ok(false);
+    }
+    let subnet = c.network.subnet.clone();
+    let ops = vec![
+        Op::Delete(doc.key.clone()),
+        Op::Delete(keys::subnet_claim(&subnet)),
+        Op::Delete(keys::vni_claim(c.network.vni)),
+    ];
+    if ctx.store.txn(&[Compare::ModRevision(doc.key.clone(), doc.revision)], &ops)?.is_some() {
+        event::record(ctx, "corral", &format!("clusters/{}", c.name), "cluster.deleted", "deleted");
+        return Ok(true);
+    }
+    Ok(false)
+}
+
+/// Env of a cluster, for assignments.
+pub fn env(c: &ClusterRecord) -> BTreeMap<String, String> {
+    c.spec.env.clone()
+}

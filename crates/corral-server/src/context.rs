@@ -1,0 +1,93 @@
+//! What every handler and loop of the controller shares.
+
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+
+use corral_agent::Agent;
+use corral_image::ImageStore;
+use corral_store::Store;
+use ipnet::Ipv4Net;
+
+/// Settings of the controller.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Directory for the server's files (uploads, bootstrap credential).
+    pub data_dir: PathBuf,
+    /// Range cluster subnets are taken from.
+    pub subnet_pool: Ipv4Net,
+    /// Prefix length of a cluster subnet chosen by Corral.
+    pub subnet_prefix: u8,
+    /// MTU of cluster networks.
+    pub mtu: u32,
+    /// How far cpu may be over-committed (1.0 = not at all).
+    pub cpu_overcommit: f64,
+    /// Longest token lifetime in seconds.
+    pub max_token_ttl: u64,
+    /// Default token lifetime in seconds.
+    pub default_token_ttl: u64,
+    /// Quota of a non-admin user: nodes.
+    pub quota_nodes: u32,
+    /// Quota of a non-admin user: millicpus.
+    pub quota_cpu_millis: u64,
+    /// Quota of a non-admin user: memory bytes.
+    pub quota_memory_bytes: u64,
+}
+
+impl ServerConfig {
+    /// Defaults for a data directory.
+    pub fn new(data_dir: PathBuf) -> Self {
+        ServerConfig {
+            data_dir,
+            subnet_pool: "10.200.0.0/14".parse().expect("static subnet"),
+            subnet_prefix: 24,
+            mtu: 1500,
+            cpu_overcommit: 4.0,
+            max_token_ttl: 30 * 24 * 3600,
+            default_token_ttl: 7 * 24 * 3600,
+            quota_nodes: 64,
+            quota_cpu_millis: 64_000,
+            quota_memory_bytes: 64 << 30,
+        }
+    }
+}
+
+/// Shared state of the controller.
+pub struct Context {
+    /// The state store, source of truth.
+    pub store: Arc<dyn Store>,
+    /// Image content.
+    pub images: ImageStore,
+    /// Settings.
+    pub cfg: ServerConfig,
+    /// Agents running in this process, by host name (`corral up` has one).
+    local_agents: RwLock<Vec<(String, Arc<Agent>)>>,
+    /// Serialises admission + write of requests that claim capacity, so two
+    /// concurrent creates never both take the last room.
+    pub admission: tokio::sync::Mutex<()>,
+}
+
+impl Context {
+    /// A context over a store and an image store.
+    pub fn new(store: Arc<dyn Store>, images: ImageStore, cfg: ServerConfig) -> Arc<Self> {
+        Arc::new(Context {
+            store,
+            images,
+            cfg,
+            local_agents: RwLock::new(Vec::new()),
+            admission: tokio::sync::Mutex::new(()),
+        })
+    }
+
+    /// Registers an agent that runs in this process.
+    pub fn add_local_agent(&self, host: &str, agent: Arc<Agent>) {
+        let mut v = self.local_agents.write().unwrap_or_else(|e| e.into_inner());
+        v.retain(|(h, _)| h != host);
+        v.push((host.to_string(), agent));
+    }
+
+    /// The in-process agent of a host, if there is one.
+    pub fn local_agent(&self, host: &str) -> Option<Arc<Agent>> {
+        let v = self.local_agents.read().unwrap_or_else(|e| e.into_inner());
+        v.iter().find(|(h, _)| h == host).map(|(_, a)| a.clone())
+    }
+}

@@ -1,0 +1,195 @@
+//! The server's side of the agent protocol, called in-process by agents that run in
+//! the same process (`corral up`); the network transport for remote agents wraps the
+//! same functions.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use corral_agent::{AgentError, ControlPlane};
+use corral_api::agent::{Assignments, DesiredState, HostCapacity, NodeAssignment, NodeReport};
+use corral_api::NodeState;
+use corral_store::{typed, Compare, Op};
+
+use crate::cluster::ClusterRecord;
+use crate::context::Context;
+use crate::error::Result;
+use crate::node::{self, Desired, NodeRecord};
+use crate::{event, host, keys};
+
+/// Longest time an assignments call waits for a change.
+const LONG_POLL: Duration = Duration::from_secs(25);
+
+/// The nodes assigned to a host, built from the store, and the last revision at
+/// which any node or cluster changed.
+pub fn assignments_of(ctx: &Context, host_name: &str) -> Result<(Assignments, u64)> {
+    let revision = ctx.store.revision()?;
+    let node_docs = node::all(ctx)?;
+    let cluster_docs = typed::list::<ClusterRecord>(ctx.store.as_ref(), keys::CLUSTERS)?;
+    let changed_at = node_docs
+        .iter()
+        .map(|d| d.revision)
+        .chain(cluster_docs.iter().map(|d| d.revision))
+        .max()
+        .unwrap_or(0);
+    let nodes: Vec<NodeRecord> = node_docs.into_iter().map(|d| d.value).collect();
+    let clusters: HashMap<String, ClusterRecord> = cluster_docs
+        .into_iter()
+        .map(|d| (d.value.uid.clone(), d.value))
+        .collect();
+    let mut peers: HashMap<&str, Vec<(String, String)>> = HashMap::new();
+    for n in nodes.iter().filter(|n| n.desired != Desired::Deleted) {
+        peers.entry(n.cluster_uid.as_str()).or_default().push((n.name.clone(), n.address.clone()));
+    }
+    let mut out = Vec::new();
+    for n in &nodes {
+        if n.host.as_deref() != Some(host_name) || n.desired == Desired::Deleted {
+            continue;
+        }
+        let Some(c) = clusters.get(&n.cluster_uid) else { continue };
+        let mut p = peers.get(n.cluster_uid.as_str()).cloned().unwrap_or_default();
+        p.sort();
+        out.push(NodeAssignment {
+            id: n.id.clone(),
+            cluster: n.cluster.clone(),
+            cluster_uid: n.cluster_uid.clone(),
+            name: n.name.clone(),
+            desired: if n.desired == Desired::Running { DesiredState::Running } else { DesiredState::Stopped },
+            image_digest: n.image_digest.clone(),
+            cpu_millis: n.cpu_millis,
+            memory_bytes: n.memory_bytes,
+            pids_max: n.pids_max,
+            address: n.address.clone(),
+            mac: n.mac.clone(),
+            network: c.network.clone(),
+            peers: p,
+            env: crate::cluster::env(c),
+            scripts: c.spec.scripts.clone(),
+            ssh: c.ssh.clone(),
+            recovered: n.recovered,
+        });
+    }
+    Ok((Assignments { revision, nodes: out }, changed_at))
+}
+
+/// Applies an agent's reports to the node records.
+pub fn apply_reports(ctx: &Context, host_name: &str, reports: &[NodeReport]) -> Result<()> {
+    for r in reports {
+        apply_report(ctx, host_name, r)?;
+    }
+    Ok(())
+}
+
+fn find_node(ctx: &Context, id: &str) -> Result<Option<typed::Doc<NodeRecord>>> {
+    // Ids are `<8 hex uid>-<name>`: the key is found without a scan.
+    let Some((uid, name)) = id.split_once('-') else { return Ok(None) };
+    Ok(typed::get(ctx.store.as_ref(), &keys::node(uid, name))?)
+}
+
+fn apply_report(ctx: &Context, host_name: &str, r: &NodeReport) -> Result<()> {
+    for _ in 0..20 {
+        let Some(doc) = find_node(ctx, &r.id)? else { return Ok(()) };
+        let n = &doc.value;
+        if n.host.as_deref() != Some(host_name) {
+            // A report from a host the node no longer belongs to says nothing about it.
+            return Ok(());
+        }
+        let target = format!("clusters/{}/nodes/{}", n.cluster, n.name);
+        let compare = [Compare::ModRevision(doc.key.clone(), doc.revision)];
+        if r.removed {
+            if n.desired != Desired::Deleted {
+                return Ok(());
+            }
+            if ctx.store.txn(&compare, &[Op::Delete(doc.key.clone())])?.is_some() {
+                event::record(ctx, "corral", &target, "node.deleted", "deleted");
+                return Ok(());
+            }
+            continue;
+        }
+        if n.desired == Desired::Deleted {
+            return Ok(());
+        }
+        let mut m = n.clone();
+        m.state = r.state;
+        m.error = r.error.clone();
+        m.started_at = r.started_at;
+        let new_ooms = r.oom_kills.saturating_sub(n.oom_kills);
+        m.oom_kills = r.oom_kills;
+        if &m == n {
+            return Ok(());
+        }
+        if ctx.store.txn(&compare, &[typed::put_op(&doc.key, &m)?])?.is_some() {
+            if m.state != n.state {
+                let msg = match (&m.state, &m.error) {
+                    (NodeState::Failed, Some(e)) => format!("failed: {e}"),
+                    (s, _) => s.as_str().to_string(),
+                };
+                event::record(ctx, "corral", &target, &format!("node.{}", m.state.as_str()), msg);
+            }
+            if new_ooms > 0 {
+                event::record(ctx, "corral", &target, "node.oom", format!("out of memory: the kernel killed {new_ooms} process(es) in the node (limit {} MiB)", m.memory_bytes >> 20));
+            }
+            return Ok(());
+        }
+    }
+    Ok(())
+}
+
+/// The control plane for agents running inside the server's process.
+pub struct InProcessControlPlane {
+    ctx: Arc<Context>,
+}
+
+impl InProcessControlPlane {
+    /// A control plane over a context.
+    pub fn new(ctx: Arc<Context>) -> Arc<Self> {
+        Arc::new(InProcessControlPlane { ctx })
+    }
+}
+
+fn cp_err(e: crate::error::ServerError) -> AgentError {
+    AgentError::ControlPlane(e.to_string())
+}
+
+#[async_trait]
+impl ControlPlane for InProcessControlPlane {
+    async fn register(&self, host_name: &str, capacity: HostCapacity) -> std::result::Result<(), AgentError> {
+        host::register(&self.ctx, host_name, capacity).map_err(cp_err)
+    }
+
+    async fn assignments(&self, host_name: &str, after: u64) -> std::result::Result<Assignments, AgentError> {
+        let mut watch = self.ctx.store.watch();
+        let deadline = tokio::time::Instant::now() + LONG_POLL;
+        let (first, changed_at) = assignments_of(&self.ctx, host_name).map_err(cp_err)?;
+        if after == 0 || changed_at > after {
+            return Ok(first);
+        }
+        let mut last = first;
+        loop {
+            let relevant = tokio::select! {
+                _ = tokio::time::sleep_until(deadline) => return Ok(last),
+                ev = watch.recv() => match ev {
+                    Ok(ev) => ev.key.starts_with(keys::NODES) || ev.key.starts_with(keys::CLUSTERS),
+                    Err(_) => true,
+                },
+            };
+            if !relevant {
+                continue;
+            }
+            // Let a burst of writes (a 32-node create is one transaction, but reports
+            // and placements follow) settle into one assignment set.
+            tokio::time::sleep(Duration::from_millis(2)).await;
+            while watch.try_recv().is_ok() {}
+            let (next, _) = assignments_of(&self.ctx, host_name).map_err(cp_err)?;
+            if next.nodes != last.nodes {
+                return Ok(next);
+            }
+            last = next;
+        }
+    }
+
+    async fn report(&self, host_name: &str, reports: Vec<NodeReport>) -> std::result::Result<(), AgentError> {
+        apply_reports(&self.ctx, host_name, &reports).map_err(cp_err)
+    }
+}

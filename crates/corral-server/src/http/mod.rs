@@ -1,0 +1,56 @@
+//! The REST API: one module per resource, sharing the error, auth and body helpers.
+
+mod auth;
+mod body;
+mod clusters;
+mod error;
+mod exec_ws;
+mod images;
+mod nodes;
+mod operations;
+mod users;
+
+use std::sync::Arc;
+
+use axum::routing::{get, post};
+use axum::Router;
+
+use crate::context::Context;
+
+
+/// Largest request body accepted, except image uploads which stream to disk.
+const MAX_BODY: usize = 1 << 20;
+
+/// All routes of the API.
+pub fn router(ctx: Arc<Context>) -> Router {
+    let api = Router::new()
+        .route("/v1/login", post(users::login))
+        .route("/v1/whoami", get(users::whoami))
+        .route("/v1/users", get(users::list).post(users::create))
+        .route("/v1/users/{name}/ssh-keys", post(users::add_key))
+        .route("/v1/clusters", get(clusters::list).post(clusters::create))
+        .route("/v1/clusters/{name}", get(clusters::show).delete(clusters::delete))
+        .route("/v1/clusters/{name}/scale", post(clusters::scale))
+        .route("/v1/clusters/{name}/stop", post(clusters::stop))
+        .route("/v1/clusters/{name}/start", post(clusters::start))
+        .route("/v1/clusters/{name}/events", get(clusters::events))
+        .route("/v1/clusters/{name}/nodes", get(nodes::list))
+        .route("/v1/clusters/{name}/nodes/{node}", get(nodes::show))
+        .route("/v1/clusters/{name}/nodes/{node}/exec", post(nodes::exec))
+        .route("/v1/clusters/{name}/nodes/{node}/exec/ws", get(exec_ws::upgrade))
+        .route("/v1/clusters/{name}/nodes/{node}/save", post(nodes::save))
+        .route("/v1/images", get(images::list))
+        .route("/v1/images/build", post(images::build))
+        .route("/v1/images/{name}", get(images::show).delete(images::delete))
+        .route("/v1/images/{name}/share", post(images::share))
+        .route("/v1/images/{name}/unshare", post(images::unshare))
+        .route("/v1/operations", get(operations::list))
+        .route("/v1/operations/{id}", get(operations::show))
+        .route("/v1/events", get(operations::events))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY));
+    // Image import streams the archive to disk, so it has no body limit.
+    let uploads = Router::new()
+        .route("/v1/images/import", post(images::import))
+        .layer(axum::extract::DefaultBodyLimit::disable());
+    api.merge(uploads).fallback(error::not_found).with_state(ctx)
+}

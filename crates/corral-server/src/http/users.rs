@@ -1,0 +1,65 @@
+//! `/v1/login`, `/v1/whoami`, `/v1/users`.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use corral_api::{AddSshKeyRequest, ApiError, CreateUserRequest, ErrorCode, LoginRequest, TokenResponse, User};
+
+use super::auth::{require_admin, Caller};
+use super::body::Body;
+use super::error::{HttpError, HttpResult};
+use crate::context::Context;
+use crate::{event, user};
+
+/// `POST /v1/login`: a token for a name and password.
+pub async fn login(State(ctx): State<Arc<Context>>, Body(req): Body<LoginRequest>) -> HttpResult<Json<TokenResponse>> {
+    // argon2 takes tens of milliseconds of cpu: keep it off the async workers.
+    let c = ctx.clone();
+    let t = tokio::task::spawn_blocking(move || user::login(&c, &req.name, &req.password, req.ttl_seconds))
+        .await
+        .map_err(|e| HttpError(ApiError::new(ErrorCode::Internal, e.to_string())))??;
+    Ok(Json(t))
+}
+
+/// `GET /v1/whoami`.
+pub async fn whoami(caller: Caller) -> Json<User> {
+    Json(caller.0.to_api())
+}
+
+/// `GET /v1/users`: every user (admin) or oneself.
+pub async fn list(State(ctx): State<Arc<Context>>, caller: Caller) -> HttpResult<Json<Vec<User>>> {
+    if !caller.0.is_admin() {
+        return Ok(Json(vec![caller.0.to_api()]));
+    }
+    Ok(Json(user::list(&ctx)?.iter().map(|u| u.to_api()).collect()))
+}
+
+/// `POST /v1/users` (admin).
+pub async fn create(
+    State(ctx): State<Arc<Context>>,
+    caller: Caller,
+    Body(req): Body<CreateUserRequest>,
+) -> HttpResult<(StatusCode, Json<User>)> {
+    require_admin(&caller)?;
+    let c = ctx.clone();
+    let rec = tokio::task::spawn_blocking(move || user::create(&c, &req))
+        .await
+        .map_err(|e| HttpError(ApiError::new(ErrorCode::Internal, e.to_string())))??;
+    event::record(&ctx, &caller.0.name, &format!("users/{}", rec.name), "user.created", "created");
+    Ok((StatusCode::CREATED, Json(rec.to_api())))
+}
+
+/// `POST /v1/users/{name}/ssh-keys`: oneself, or anyone for the admin.
+pub async fn add_key(
+    State(ctx): State<Arc<Context>>,
+    caller: Caller,
+    Path(name): Path<String>,
+    Body(req): Body<AddSshKeyRequest>,
+) -> HttpResult<Json<User>> {
+    if !caller.0.may_access(&name) {
+        return Err(ApiError::not_found("user", &name).into());
+    }
+    Ok(Json(user::add_ssh_key(&ctx, &name, &req.key)?.to_api()))
+}
