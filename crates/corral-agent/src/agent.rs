@@ -53,6 +53,7 @@ pub struct Agent {
     resolv_conf: String,
     state: Mutex<AgentState>,
     limiter: Semaphore,
+    segments: Mutex<()>,
 }
 
 fn now() -> u64 {
@@ -87,6 +88,7 @@ impl Agent {
             resolv_conf,
             state: Mutex::new(AgentState::default()),
             limiter: Semaphore::new(parallelism),
+            segments: Mutex::new(()),
         })
     }
 
@@ -254,17 +256,21 @@ impl Agent {
             images: &self.images,
             hosts_dir: self.cfg.data_dir.join("hosts"),
             resolv_conf: &self.resolv_conf,
+            segments: &self.segments,
         }
     }
 
     /// Removes segments no assigned node uses any more.
     async fn gc_segments(self: &Arc<Self>) {
-        let used: HashSet<u32> = self.lock().desired.values().map(|a| a.network.vni).collect();
-        let net = self.network.clone();
+        let me = self.clone();
         let _ = tokio::task::spawn_blocking(move || {
-            for vni in net.list_segments().unwrap_or_default() {
+            let _one_at_a_time = me.segments.lock().unwrap_or_else(|e| e.into_inner());
+            // Read under the segment lock: a node assigned meanwhile either shows
+            // here or makes its segment after this pass.
+            let used: HashSet<u32> = me.lock().desired.values().map(|a| a.network.vni).collect();
+            for vni in me.network.list_segments().unwrap_or_default() {
                 if !used.contains(&vni) {
-                    if let Err(e) = net.remove_segment(vni) {
+                    if let Err(e) = me.network.remove_segment(vni) {
                         tracing::warn!(vni, error = %e, "cannot remove segment");
                     }
                 }

@@ -29,6 +29,9 @@ pub struct Ctx<'a> {
     pub hosts_dir: PathBuf,
     /// The resolver config given to nodes.
     pub resolv_conf: &'a str,
+    /// Held while a segment is made or removed: nodes of one cluster start in
+    /// parallel and must not race to create the same bridge.
+    pub segments: &'a std::sync::Mutex<()>,
 }
 
 /// Where a step left the node.
@@ -94,7 +97,10 @@ fn run(ctx: &Ctx<'_>, a: &NodeAssignment) -> Result<Outcome, AgentError> {
     }
     let manifest = ctx.images.manifest(&a.image_digest)?;
     let layers = manifest.layers.iter().map(|d| ctx.images.layer_path(d)).collect();
-    ctx.network.ensure_segment(&seg)?;
+    {
+        let _one_at_a_time = ctx.segments.lock().unwrap_or_else(|e| e.into_inner());
+        ctx.network.ensure_segment(&seg)?;
+    }
     let netns = ctx.network.attach(&seg, &AttachSpec { node_id: a.id.clone(), address, mac })?;
     let mut env = manifest.config.env.clone();
     env.extend(node_files::env_for(a));

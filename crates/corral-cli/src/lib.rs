@@ -22,20 +22,36 @@ use clap::{Args, Subcommand};
 pub use console::Console;
 pub use output::OutputFormat;
 
+/// Help heading of the options every client verb shares.
+const HEADING: &str = "Client options";
+
 /// How to reach the server and how to print; shared by every client verb.
 #[derive(Debug, Clone, Args)]
 pub struct ClientOptions {
     /// Server URL [default: from the config file, else http://127.0.0.1:7700]
-    #[arg(long, env = "CORRAL_SERVER", global = true)]
+    #[arg(long, env = "CORRAL_SERVER", global = true, help_heading = HEADING)]
     pub server: Option<String>,
     /// API token [default: from the config file written by `corral login`]
-    #[arg(long, env = "CORRAL_TOKEN", global = true, hide_env_values = true)]
+    #[arg(
+        long,
+        env = "CORRAL_TOKEN",
+        global = true,
+        hide_env_values = true,
+        help_heading = HEADING
+    )]
     pub token: Option<String>,
     /// Output format
-    #[arg(short, long, value_enum, default_value_t = OutputFormat::Table, global = true)]
+    #[arg(
+        short,
+        long,
+        value_enum,
+        default_value_t = OutputFormat::Table,
+        global = true,
+        help_heading = HEADING
+    )]
     pub output: OutputFormat,
     /// Config file [default: ~/.config/corral/config.json]
-    #[arg(long, env = "CORRAL_CONFIG", global = true)]
+    #[arg(long, env = "CORRAL_CONFIG", global = true, help_heading = HEADING)]
     pub config: Option<PathBuf>,
 }
 

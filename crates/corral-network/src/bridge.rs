@@ -90,9 +90,14 @@ impl Network for BridgeNetwork {
     }
 
     fn list_attachments(&self) -> Result<Vec<String>, NetworkError> {
+        // /run/netns is shared by every agent on the machine (several test "hosts"
+        // live in network namespaces of one machine): only namespaces whose veth
+        // sits in this host's namespace are ours.
+        let here = ip::links()?;
         let mut ids: Vec<String> = netns_entries()?
             .iter()
             .filter_map(|name| names::node_of_netns(name))
+            .filter(|id| names::veth_name(id).is_ok_and(|v| here.contains(&v)))
             .map(str::to_string)
             .collect();
         ids.sort();
