@@ -7,9 +7,11 @@
 
 mod agent;
 mod control_plane;
+mod host_lock;
 mod hosts_file;
 mod node_files;
 mod reconcile;
 
 pub use agent::{Agent, AgentConfig};
 pub use control_plane::{AgentError, ControlPlane};
+pub use host_lock::{lock_host, HostLock};

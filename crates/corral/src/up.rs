@@ -52,6 +52,7 @@ fn ensure_base_image(ctx: &Context) -> anyhow::Result<()> {
 
 /// Runs `corral up` until SIGINT or SIGTERM.
 pub async fn run(args: UpArgs) -> anyhow::Result<()> {
+    let _host_lock = corral_agent::lock_host()?;
     crun::prepare_host().context("preparing cgroups for crun")?;
     std::fs::create_dir_all(&args.data_dir).with_context(|| format!("creating {}", args.data_dir.display()))?;
     let store = Arc::new(SqliteStore::open(&args.data_dir.join("state.db")).context("opening the store")?);

@@ -4,7 +4,7 @@
 
 use std::io::{self, IsTerminal, Read};
 
-use anyhow::{anyhow, Context};
+use anyhow::{anyhow, bail, Context};
 use corral_api::ExecRequest;
 use futures_util::{SinkExt, StreamExt};
 use serde::{Deserialize, Serialize};
@@ -28,10 +28,14 @@ enum Control {
     Eof { eof: bool },
 }
 
-/// The frame that ends a session.
+/// A text frame from the server: the exit code that ends a session, or an error
+/// that ends it early (the command could not be started).
 #[derive(Debug, Deserialize)]
-struct Exit {
-    exit_code: i32,
+struct ServerText {
+    #[serde(default)]
+    exit_code: Option<i32>,
+    #[serde(default)]
+    error: Option<String>,
 }
 
 fn control(c: &Control) -> Message {
@@ -112,11 +116,11 @@ async fn pump(
             frame = stream.next() => match frame {
                 None | Some(Ok(Message::Close(_))) => break,
                 Some(Ok(Message::Binary(bytes))) => console.write_stream(false, &bytes)?,
-                Some(Ok(Message::Text(text))) => {
-                    if let Ok(e) = serde_json::from_str::<Exit>(&text) {
-                        exit = Some(e.exit_code);
-                    }
-                }
+                Some(Ok(Message::Text(text))) => match serde_json::from_str::<ServerText>(&text) {
+                    Ok(ServerText { error: Some(message), .. }) => bail!("exec failed: {message}"),
+                    Ok(ServerText { exit_code: Some(code), .. }) => exit = Some(code),
+                    _ => {}
+                },
                 Some(Ok(_)) => {}
                 Some(Err(e)) => return Err(e).context("exec session broke"),
             },
@@ -210,8 +214,10 @@ mod tests {
             control(&Control::Eof { eof: true }),
             Message::text(r#"{"eof":true}"#)
         );
-        let e: Exit = serde_json::from_str(r#"{"exit_code":3}"#).unwrap();
-        assert_eq!(e.exit_code, 3);
+        let t: ServerText = serde_json::from_str(r#"{"exit_code":3}"#).unwrap();
+        assert_eq!(t.exit_code, Some(3));
+        let t: ServerText = serde_json::from_str(r#"{"error":"no such node"}"#).unwrap();
+        assert_eq!(t.error.as_deref(), Some("no such node"));
     }
 
     /// A fake exec endpoint: upper-cases stdin back as output until end of input,

@@ -1,9 +1,8 @@
 //! Human rendering of images.
 
-use corral_api::quantity::format_bytes;
 use corral_api::Image;
 
-use super::{age, fields, table, wire_name, Render};
+use super::{age, approx_bytes, fields, table, wire_name, Render};
 
 /// The first 12 hex digits of a digest, enough to tell images apart by eye.
 pub fn short_digest(digest: &str) -> String {
@@ -21,7 +20,7 @@ impl Render for Vec<Image> {
                     i.owner.clone(),
                     wire_name(&i.visibility),
                     short_digest(&i.digest),
-                    format_bytes(i.size_bytes),
+                    approx_bytes(i.size_bytes),
                     age(now, i.created_at),
                 ]
             })
@@ -41,7 +40,7 @@ impl Render for Image {
             ("Visibility", wire_name(&self.visibility)),
             ("Digest", self.digest.clone()),
             ("Layers", self.layers.to_string()),
-            ("Size", format_bytes(self.size_bytes)),
+            ("Size", approx_bytes(self.size_bytes)),
             ("Source", wire_name(&self.source)),
             ("Age", age(now, self.created_at)),
         ])

@@ -136,6 +136,28 @@ pub fn format_cpu(millis: u32) -> String {
     }
 }
 
+/// A size for reading at a glance, e.g. `1.9MiB`; limits, which people set exactly,
+/// use `quantity::format_bytes` instead.
+pub fn approx_bytes(b: u64) -> String {
+    const UNITS: [(&str, u64); 4] = [
+        ("TiB", 1 << 40),
+        ("GiB", 1 << 30),
+        ("MiB", 1 << 20),
+        ("KiB", 1 << 10),
+    ];
+    for (unit, size) in UNITS {
+        if b >= size {
+            let v = b as f64 / size as f64;
+            return if v >= 100.0 || b % size == 0 {
+                format!("{v:.0}{unit}")
+            } else {
+                format!("{v:.1}{unit}")
+            };
+        }
+    }
+    format!("{b}B")
+}
+
 /// Placeholder for an absent value in a table cell.
 pub fn or_dash(value: Option<&str>) -> String {
     value.unwrap_or("-").to_string()
@@ -175,6 +197,14 @@ mod tests {
     fn fields_align_values() {
         let text = fields(&[("Name", "demo".into()), ("Subnet", "10.0.0.0/24".into())]);
         assert_eq!(text, "Name:    demo\nSubnet:  10.0.0.0/24\n");
+    }
+
+    #[test]
+    fn approximate_sizes() {
+        assert_eq!(approx_bytes(1_982_342), "1.9MiB");
+        assert_eq!(approx_bytes(3 << 20), "3MiB");
+        assert_eq!(approx_bytes(300 << 20), "300MiB");
+        assert_eq!(approx_bytes(512), "512B");
     }
 
     #[test]
