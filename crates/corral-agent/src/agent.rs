@@ -282,9 +282,16 @@ impl Agent {
     /// Builds the report for an outcome; `None` when nothing changed since the last.
     fn report_for(&self, id: &str, outcome: Outcome) -> Option<NodeReport> {
         let oom_kills = self.runtime.oom_kills(id).unwrap_or(0);
+        // The start time of the node's init, from the kernel: it survives an agent
+        // restart, so an adopted node keeps its start time.
+        let init_started = match self.runtime.state(id) {
+            Ok(RuntimeState::Running { pid }) => crate::proc_start::started_at(pid),
+            _ => None,
+        };
         let mut st = self.lock();
         let prev = st.reported.get(id).cloned();
         let started_at = |was: &Option<NodeReport>| match was {
+            _ if init_started.is_some() => init_started,
             Some(p) if p.state == NodeState::Running => p.started_at,
             _ => Some(now()),
         };

@@ -10,6 +10,7 @@ mod control_plane;
 mod host_lock;
 mod hosts_file;
 mod node_files;
+mod proc_start;
 mod reconcile;
 
 pub use agent::{Agent, AgentConfig};

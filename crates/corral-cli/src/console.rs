@@ -32,11 +32,6 @@ impl Console {
         }
     }
 
-    /// The standard output stream.
-    pub fn out(&mut self) -> &mut dyn Write {
-        &mut self.out
-    }
-
     /// Writes text to stdout; a closed pipe is not worth an error message.
     pub fn print(&mut self, text: &str) {
         let _ = self.out.write_all(text.as_bytes());

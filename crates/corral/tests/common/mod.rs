@@ -67,7 +67,7 @@ impl Pool {
         let child = Command::new("nsenter")
             .arg(format!("--net=/run/netns/{}", self.netns))
             .arg(bin())
-            .args(["up", "--listen", "127.0.0.1:7700", "--host", "testhost", "--data-dir"])
+            .args(["up", "--listen", "0.0.0.0:7700", "--host", "testhost", "--data-dir"])
             .arg(&self.data)
             .env("CORRAL_LOG", "info")
             .stdin(Stdio::null())
