@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Runs every check CI runs: formatting, lints, unit tests and the root integration
+# tests (real containers, bridges and nftables in network namespaces it creates).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [[ $(id -u) != 0 ]]; then
+  echo "run as root: the integration tests create namespaces, cgroups and nft rules" >&2
+  exit 1
+fi
+
+scripts/deps.sh
+
+echo "== cargo fmt --check"
+cargo fmt --all --check
+echo "== cargo clippy"
+cargo clippy --quiet --all-targets -- -D warnings
+echo "== cargo test"
+cargo test --workspace --no-fail-fast 2>&1 | tee target/test.log | grep -E "^(test |running|test result|failures|----|thread)" || true
+# The summary line that CI reads, and the exit status that decides.
+passed=$(grep -Eo "test result: [a-zA-Z]+\. [0-9]+ passed" target/test.log | awk '{s+=$4} END {print s+0}')
+failed=$(grep -Eo "; [0-9]+ failed" target/test.log | awk '{s+=$2} END {print s+0}')
+echo "$passed passed, $failed failed"
+if grep -q "test result: FAILED\|error: test failed\|could not compile" target/test.log; then
+  exit 1
+fi
