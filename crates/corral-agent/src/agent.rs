@@ -98,13 +98,19 @@ impl Agent {
 
     /// The host's capacity as the kernel reports it.
     pub fn capacity() -> HostCapacity {
-        let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) as u64;
+        let cpus = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1) as u64;
         let mem_kib = std::fs::read_to_string("/proc/meminfo")
             .ok()
             .and_then(|m| {
                 m.lines()
                     .find(|l| l.starts_with("MemTotal:"))
-                    .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse::<u64>().ok()))
+                    .and_then(|l| {
+                        l.split_whitespace()
+                            .nth(1)
+                            .and_then(|v| v.parse::<u64>().ok())
+                    })
             })
             .unwrap_or(0);
         HostCapacity {
@@ -349,7 +355,9 @@ impl Agent {
             tick.tick().await;
             let me = self.clone();
             let checks = tokio::task::spawn_blocking(move || me.health_pass()).await;
-            let Ok((redo, reports)) = checks else { continue };
+            let Ok((redo, reports)) = checks else {
+                continue;
+            };
             if !reports.is_empty() {
                 let _ = cp.report(&self.cfg.host, reports).await;
             }

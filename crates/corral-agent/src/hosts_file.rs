@@ -39,7 +39,13 @@ mod tests {
 
     #[test]
     fn renders_every_peer() {
-        let s = render("demo", &[("node-0".into(), "10.0.0.2".into()), ("node-1".into(), "10.0.0.3".into())]);
+        let s = render(
+            "demo",
+            &[
+                ("node-0".into(), "10.0.0.2".into()),
+                ("node-1".into(), "10.0.0.3".into()),
+            ],
+        );
         assert!(s.contains("10.0.0.2\tnode-0 node-0.demo\n"));
         assert!(s.contains("10.0.0.3\tnode-1 node-1.demo\n"));
         assert!(s.starts_with("127.0.0.1\tlocalhost"));

@@ -13,7 +13,9 @@ pub fn started_at(pid: u32) -> Option<u64> {
         .trim()
         .parse()
         .ok()?;
-    let hz = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK).ok()??.max(1) as u64;
+    let hz = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
+        .ok()??
+        .max(1) as u64;
     Some(btime + ticks / hz)
 }
 
@@ -22,7 +24,10 @@ mod tests {
     #[test]
     fn own_start_time_is_recent() {
         let t = super::started_at(std::process::id()).unwrap();
-        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
         assert!(t <= now + 1 && now - t < 3600, "{t} vs {now}");
     }
 }

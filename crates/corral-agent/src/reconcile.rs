@@ -83,25 +83,37 @@ fn run(ctx: &Ctx<'_>, a: &NodeAssignment) -> Result<Outcome, AgentError> {
         .address
         .parse()
         .map_err(|_| AgentError::Invalid(format!("address of node {}", a.id)))?;
-    let mac = parse_mac(&a.mac).ok_or_else(|| AgentError::Invalid(format!("mac of node {}", a.id)))?;
+    let mac =
+        parse_mac(&a.mac).ok_or_else(|| AgentError::Invalid(format!("mac of node {}", a.id)))?;
     let hosts = ctx.hosts_dir.join(&a.id);
-    hosts_file::write_in_place(&hosts, &hosts_file::render(&a.cluster, &a.peers)).map_err(|source| {
-        AgentError::Io {
+    hosts_file::write_in_place(&hosts, &hosts_file::render(&a.cluster, &a.peers)).map_err(
+        |source| AgentError::Io {
             context: format!("writing hosts file of {}", a.id),
             source,
-        }
-    })?;
+        },
+    )?;
     if let Ok(RuntimeState::Running { .. }) = ctx.runtime.state(&a.id) {
         // Adopted or already made: the hosts file above was the only thing to follow.
         return Ok(Outcome::Running);
     }
     let manifest = ctx.images.manifest(&a.image_digest)?;
-    let layers = manifest.layers.iter().map(|d| ctx.images.layer_path(d)).collect();
+    let layers = manifest
+        .layers
+        .iter()
+        .map(|d| ctx.images.layer_path(d))
+        .collect();
     {
         let _one_at_a_time = ctx.segments.lock().unwrap_or_else(|e| e.into_inner());
         ctx.network.ensure_segment(&seg)?;
     }
-    let netns = ctx.network.attach(&seg, &AttachSpec { node_id: a.id.clone(), address, mac })?;
+    let netns = ctx.network.attach(
+        &seg,
+        &AttachSpec {
+            node_id: a.id.clone(),
+            address,
+            mac,
+        },
+    )?;
     let mut env = manifest.config.env.clone();
     env.extend(node_files::env_for(a));
     let spec = NodeSpec {
@@ -116,7 +128,11 @@ fn run(ctx: &Ctx<'_>, a: &NodeAssignment) -> Result<Outcome, AgentError> {
         hosts_file: hosts,
         files: node_files::files_for(a, ctx.resolv_conf),
         on_create: a.scripts.on_create.clone(),
-        on_recovery: if a.recovered { a.scripts.on_recovery.clone() } else { None },
+        on_recovery: if a.recovered {
+            a.scripts.on_recovery.clone()
+        } else {
+            None
+        },
     };
     ctx.runtime.start(&spec)?;
     Ok(Outcome::Running)
@@ -133,7 +149,10 @@ pub fn remove(ctx: &Ctx<'_>, id: &str) -> Result<Outcome, AgentError> {
     let hosts = ctx.hosts_dir.join(id);
     if let Err(e) = std::fs::remove_file(&hosts) {
         if e.kind() != std::io::ErrorKind::NotFound {
-            return Err(AgentError::Io { context: format!("removing {}", hosts.display()), source: e });
+            return Err(AgentError::Io {
+                context: format!("removing {}", hosts.display()),
+                source: e,
+            });
         }
     }
     Ok(Outcome::Removed)
@@ -147,7 +166,9 @@ fn run_on_destroy(ctx: &Ctx<'_>, id: &str) {
         p = node_files::ON_DESTROY_PATH
     );
     let argv = ["/bin/sh".to_string(), "-c".to_string(), script];
-    let Ok(mut cmd) = ctx.runtime.exec_command(id, &argv, false) else { return };
+    let Ok(mut cmd) = ctx.runtime.exec_command(id, &argv, false) else {
+        return;
+    };
     cmd.stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null());

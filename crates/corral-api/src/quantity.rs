@@ -10,9 +10,9 @@ pub fn parse_bytes(s: &str) -> Result<u64, ApiError> {
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
         .unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
-    let value: f64 = num
-        .parse()
-        .map_err(|_| ApiError::invalid(format!("invalid size {s:?}: expected e.g. 512MiB or 1GiB")))?;
+    let value: f64 = num.parse().map_err(|_| {
+        ApiError::invalid(format!("invalid size {s:?}: expected e.g. 512MiB or 1GiB"))
+    })?;
     let mult: u64 = match unit.trim() {
         "" | "B" => 1,
         "K" | "Ki" | "KiB" | "k" => 1 << 10,
@@ -39,7 +39,11 @@ pub fn parse_bytes(s: &str) -> Result<u64, ApiError> {
 /// Parses a cpu amount into millicpus: `1` → 1000, `0.5` → 500, `250m` → 250.
 pub fn parse_millicpu(s: &str) -> Result<u32, ApiError> {
     let t = s.trim();
-    let err = || ApiError::invalid(format!("invalid cpu amount {s:?}: expected e.g. 1, 0.5 or 500m"));
+    let err = || {
+        ApiError::invalid(format!(
+            "invalid cpu amount {s:?}: expected e.g. 1, 0.5 or 500m"
+        ))
+    };
     let milli = if let Some(m) = t.strip_suffix('m') {
         m.parse::<u32>().map_err(|_| err())?
     } else {
@@ -55,16 +59,21 @@ pub fn parse_millicpu(s: &str) -> Result<u32, ApiError> {
     Ok(milli)
 }
 
-/// Formats bytes with a binary unit for people.
+/// Formats bytes with a binary unit for people: exact when whole (`64MiB`), else
+/// one decimal (`1.9MiB`).
 pub fn format_bytes(b: u64) -> String {
-    const UNITS: [(&str, u64); 4] = [("TiB", 1 << 40), ("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)];
+    const UNITS: [(&str, u64); 4] = [
+        ("TiB", 1 << 40),
+        ("GiB", 1 << 30),
+        ("MiB", 1 << 20),
+        ("KiB", 1 << 10),
+    ];
     for (u, m) in UNITS {
-        if b >= m && b % (m / 1024).max(1) == 0 {
-            let v = b as f64 / m as f64;
-            return if v.fract() == 0.0 {
-                format!("{}{u}", v as u64)
+        if b >= m {
+            return if b.is_multiple_of(m) {
+                format!("{}{u}", b / m)
             } else {
-                format!("{v:.1}{u}")
+                format!("{:.1}{u}", b as f64 / m as f64)
             };
         }
     }
@@ -87,6 +96,8 @@ mod tests {
         assert!(parse_bytes("0").is_err());
         assert_eq!(format_bytes(1 << 30), "1GiB");
         assert_eq!(format_bytes(64 << 20), "64MiB");
+        assert_eq!(format_bytes(1_982_000), "1.9MiB");
+        assert_eq!(format_bytes(512), "512B");
     }
 
     #[test]

@@ -7,8 +7,8 @@ use std::net::Ipv4Addr;
 use corral_api::agent::SshMaterial;
 use corral_api::quantity::{format_bytes, parse_bytes, parse_millicpu};
 use corral_api::{
-    names, ApiError, Cluster, ClusterSpec, ClusterState, ErrorCode, NetworkInfo, NodeGroupSpec, NodeState,
-    ScaleRequest,
+    names, ApiError, Cluster, ClusterSpec, ClusterState, ErrorCode, NetworkInfo, NodeGroupSpec,
+    NodeState, ScaleRequest,
 };
 use corral_store::{typed, Compare, Op};
 use ipnet::Ipv4Net;
@@ -72,10 +72,15 @@ fn plan(ctx: &Context, user: &UserRecord, spec: &ClusterSpec) -> Result<Vec<Grou
         return Err(ApiError::invalid("give either `nodes` or `node_groups`, not both").into());
     }
     for k in spec.env.keys() {
-        let ok = k.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        let ok = k
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
             && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
         if !ok {
-            return Err(ApiError::invalid(format!("invalid environment variable name {k:?}")).into());
+            return Err(
+                ApiError::invalid(format!("invalid environment variable name {k:?}")).into(),
+            );
         }
     }
     let groups = spec.groups();
@@ -98,7 +103,12 @@ fn plan(ctx: &Context, user: &UserRecord, spec: &ClusterSpec) -> Result<Vec<Grou
     Ok(out)
 }
 
-fn plan_group(ctx: &Context, user: &UserRecord, spec: &ClusterSpec, g: &NodeGroupSpec) -> Result<GroupPlan> {
+fn plan_group(
+    ctx: &Context,
+    user: &UserRecord,
+    spec: &ClusterSpec,
+    g: &NodeGroupSpec,
+) -> Result<GroupPlan> {
     let res = g.resources.as_ref().unwrap_or(&spec.resources);
     let cpu_millis = parse_millicpu(&res.cpu)?;
     let memory_bytes = parse_bytes(&res.memory)?;
@@ -111,7 +121,9 @@ fn plan_group(ctx: &Context, user: &UserRecord, spec: &ClusterSpec, g: &NodeGrou
         .into());
     }
     if !(16..=1_000_000).contains(&res.pids) {
-        return Err(ApiError::invalid(format!("pids {} out of range 16..1000000", res.pids)).into());
+        return Err(
+            ApiError::invalid(format!("pids {} out of range 16..1000000", res.pids)).into(),
+        );
     }
     let image_name = g.image.as_deref().unwrap_or(&spec.image);
     let img = image::resolve(ctx, user, image_name)?.ok_or_else(|| {
@@ -166,11 +178,21 @@ fn admit(ctx: &Context, user: &UserRecord, demand: Demand) -> Result<()> {
         .map(|d| d.value)
         .filter(|n| n.desired != Desired::Deleted)
         .collect();
-    let insufficient = |m: String| -> ServerError { ApiError::new(ErrorCode::InsufficientCapacity, m).into() };
+    let insufficient =
+        |m: String| -> ServerError { ApiError::new(ErrorCode::InsufficientCapacity, m).into() };
     let cap_mem: u64 = hosts.iter().map(|h| h.capacity.memory_bytes).sum();
-    let cap_cpu = hosts.iter().map(|h| h.capacity.cpu_millis).sum::<u64>() as f64 * ctx.cfg.cpu_overcommit;
-    let max_host_mem = hosts.iter().map(|h| h.capacity.memory_bytes).max().unwrap_or(0);
-    let max_host_cpu = hosts.iter().map(|h| h.capacity.cpu_millis).max().unwrap_or(0);
+    let cap_cpu =
+        hosts.iter().map(|h| h.capacity.cpu_millis).sum::<u64>() as f64 * ctx.cfg.cpu_overcommit;
+    let max_host_mem = hosts
+        .iter()
+        .map(|h| h.capacity.memory_bytes)
+        .max()
+        .unwrap_or(0);
+    let max_host_cpu = hosts
+        .iter()
+        .map(|h| h.capacity.cpu_millis)
+        .max()
+        .unwrap_or(0);
     if demand.largest_memory > max_host_mem {
         return Err(insufficient(format!(
             "a node with {} of memory fits on no host (largest host has {})",
@@ -204,11 +226,21 @@ fn admit(ctx: &Context, user: &UserRecord, demand: Demand) -> Result<()> {
     }
     if !user.is_admin() {
         let mine: Vec<&NodeRecord> = live.iter().filter(|n| n.owner == user.name).collect();
-        let quota = |what: &str, used: u64, asked: u64, max: u64, fmt: &dyn Fn(u64) -> String| -> Result<()> {
+        let quota = |what: &str,
+                     used: u64,
+                     asked: u64,
+                     max: u64,
+                     fmt: &dyn Fn(u64) -> String|
+         -> Result<()> {
             if used + asked > max {
                 return Err(ApiError::new(
                     ErrorCode::QuotaExceeded,
-                    format!("quota exceeded: {what} {} in use + {} asked > {} allowed", fmt(used), fmt(asked), fmt(max)),
+                    format!(
+                        "quota exceeded: {what} {} in use + {} asked > {} allowed",
+                        fmt(used),
+                        fmt(asked),
+                        fmt(max)
+                    ),
                 )
                 .into());
             }
@@ -217,11 +249,29 @@ fn admit(ctx: &Context, user: &UserRecord, demand: Demand) -> Result<()> {
         let plain = |v: u64| v.to_string();
         let cpus = |v: u64| format!("{:.1}", v as f64 / 1000.0);
         let bytes = |v: u64| format_bytes(v);
-        quota("nodes", mine.len() as u64, demand.nodes, ctx.cfg.quota_nodes as u64, &plain)?;
+        quota(
+            "nodes",
+            mine.len() as u64,
+            demand.nodes,
+            ctx.cfg.quota_nodes as u64,
+            &plain,
+        )?;
         let cpu: u64 = mine.iter().map(|n| n.cpu_millis as u64).sum();
-        quota("cpu", cpu, demand.cpu_millis, ctx.cfg.quota_cpu_millis, &cpus)?;
+        quota(
+            "cpu",
+            cpu,
+            demand.cpu_millis,
+            ctx.cfg.quota_cpu_millis,
+            &cpus,
+        )?;
         let mem: u64 = mine.iter().map(|n| n.memory_bytes).sum();
-        quota("memory", mem, demand.memory_bytes, ctx.cfg.quota_memory_bytes, &bytes)?;
+        quota(
+            "memory",
+            mem,
+            demand.memory_bytes,
+            ctx.cfg.quota_memory_bytes,
+            &bytes,
+        )?;
     }
     Ok(())
 }
@@ -229,7 +279,8 @@ fn admit(ctx: &Context, user: &UserRecord, demand: Demand) -> Result<()> {
 /// Generates the cluster's SSH key pair with ssh-keygen.
 fn ssh_keypair(ctx: &Context, label: &str) -> Result<(String, String)> {
     let dir = ctx.cfg.data_dir.join("tmp");
-    std::fs::create_dir_all(&dir).map_err(|e| ServerError::Internal(format!("creating {}: {e}", dir.display())))?;
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| ServerError::Internal(format!("creating {}: {e}", dir.display())))?;
     let path = dir.join(format!("key-{}", crate::user::random_secret(6)));
     let out = std::process::Command::new("ssh-keygen")
         .args(["-q", "-t", "ed25519", "-N", "", "-C", label, "-f"])
@@ -280,7 +331,11 @@ fn new_node(c: &ClusterRecord, g: &GroupPlan, index: u32, address: Ipv4Addr) -> 
 }
 
 /// Validates, admits and writes a new cluster; returns the operation to watch.
-pub async fn create(ctx: &Context, user: &UserRecord, spec: ClusterSpec) -> Result<OperationRecord> {
+pub async fn create(
+    ctx: &Context,
+    user: &UserRecord,
+    spec: ClusterSpec,
+) -> Result<OperationRecord> {
     let groups = plan(ctx, user, &spec)?;
     let mut demand = Demand::default();
     for g in &groups {
@@ -330,9 +385,17 @@ pub async fn create(ctx: &Context, user: &UserRecord, spec: ClusterSpec) -> Resu
             ops.push(typed::put_op(&keys::node(&c.uid, &n.name), &n)?);
         }
     }
-    let op = operation::new("cluster.create", &format!("clusters/{}", c.name), &user.name, WaitFor::ClusterRunning { uid: c.uid.clone() });
+    let op = operation::new(
+        "cluster.create",
+        &format!("clusters/{}", c.name),
+        &user.name,
+        WaitFor::ClusterRunning { uid: c.uid.clone() },
+    );
     ops.push(operation::put_op(&op)?);
-    ops.push(Op::Put(keys::subnet_claim(&subnet.to_string()), c.uid.as_bytes().to_vec()));
+    ops.push(Op::Put(
+        keys::subnet_claim(&subnet.to_string()),
+        c.uid.as_bytes().to_vec(),
+    ));
     ops.push(Op::Put(keys::vni_claim(vni), c.uid.as_bytes().to_vec()));
     let compares = [
         Compare::Absent(key),
@@ -342,16 +405,31 @@ pub async fn create(ctx: &Context, user: &UserRecord, spec: ClusterSpec) -> Resu
     if ctx.store.txn(&compares, &ops)?.is_none() {
         return Err(already_exists(&spec.name));
     }
-    event::record(ctx, &user.name, &format!("clusters/{}", c.name), "cluster.created", format!("created with {total} nodes in {subnet}"));
+    event::record(
+        ctx,
+        &user.name,
+        &format!("clusters/{}", c.name),
+        "cluster.created",
+        format!("created with {total} nodes in {subnet}"),
+    );
     Ok(op)
 }
 
 fn already_exists(name: &str) -> ServerError {
-    ApiError::new(ErrorCode::AlreadyExists, format!("cluster {name:?} already exists")).into()
+    ApiError::new(
+        ErrorCode::AlreadyExists,
+        format!("cluster {name:?} already exists"),
+    )
+    .into()
 }
 
 /// Reads a cluster the user may see; others' clusters are simply not found.
-pub fn get(ctx: &Context, user: &UserRecord, owner: Option<&str>, name: &str) -> Result<typed::Doc<ClusterRecord>> {
+pub fn get(
+    ctx: &Context,
+    user: &UserRecord,
+    owner: Option<&str>,
+    name: &str,
+) -> Result<typed::Doc<ClusterRecord>> {
     let owner = owner.unwrap_or(&user.name);
     if !user.may_access(owner) {
         return Err(ApiError::not_found("cluster", name).into());
@@ -362,8 +440,15 @@ pub fn get(ctx: &Context, user: &UserRecord, owner: Option<&str>, name: &str) ->
 
 /// The clusters a user sees: their own, or every one for the admin.
 pub fn list(ctx: &Context, user: &UserRecord) -> Result<Vec<ClusterRecord>> {
-    let prefix = if user.is_admin() { keys::CLUSTERS.to_string() } else { keys::clusters_of(&user.name) };
-    Ok(typed::list::<ClusterRecord>(ctx.store.as_ref(), &prefix)?.into_iter().map(|d| d.value).collect())
+    let prefix = if user.is_admin() {
+        keys::CLUSTERS.to_string()
+    } else {
+        keys::clusters_of(&user.name)
+    };
+    Ok(typed::list::<ClusterRecord>(ctx.store.as_ref(), &prefix)?
+        .into_iter()
+        .map(|d| d.value)
+        .collect())
 }
 
 /// The state of a cluster, from its nodes.
@@ -371,9 +456,16 @@ pub fn state_of(c: &ClusterRecord, nodes: &[NodeRecord]) -> ClusterState {
     if c.deleting {
         return ClusterState::Deleting;
     }
-    let live: Vec<&NodeRecord> = nodes.iter().filter(|n| n.desired != Desired::Deleted).collect();
+    let live: Vec<&NodeRecord> = nodes
+        .iter()
+        .filter(|n| n.desired != Desired::Deleted)
+        .collect();
     if c.desired == Desired::Stopped {
-        return if live.iter().all(|n| n.state == NodeState::Stopped) { ClusterState::Stopped } else { ClusterState::Stopping };
+        return if live.iter().all(|n| n.state == NodeState::Stopped) {
+            ClusterState::Stopped
+        } else {
+            ClusterState::Stopping
+        };
     }
     if live.iter().any(|n| n.state == NodeState::Failed) {
         return ClusterState::Degraded;
@@ -387,7 +479,10 @@ pub fn state_of(c: &ClusterRecord, nodes: &[NodeRecord]) -> ClusterState {
 
 /// The API view of a cluster.
 pub fn view(ctx: &Context, c: &ClusterRecord) -> Result<Cluster> {
-    let nodes: Vec<NodeRecord> = node::of_cluster(ctx, &c.uid)?.into_iter().map(|d| d.value).collect();
+    let nodes: Vec<NodeRecord> = node::of_cluster(ctx, &c.uid)?
+        .into_iter()
+        .map(|d| d.value)
+        .collect();
     let mut sorted = nodes.clone();
     sorted.sort_by(|a, b| (&a.group, a.index).cmp(&(&b.group, b.index)));
     Ok(Cluster {
@@ -396,13 +491,23 @@ pub fn view(ctx: &Context, c: &ClusterRecord) -> Result<Cluster> {
         spec: c.spec.clone(),
         state: state_of(c, &nodes),
         network: c.network.clone(),
-        nodes: sorted.iter().filter(|n| n.desired != Desired::Deleted).map(|n| n.to_api()).collect(),
+        nodes: sorted
+            .iter()
+            .filter(|n| n.desired != Desired::Deleted)
+            .map(|n| n.to_api())
+            .collect(),
         created_at: c.created_at,
     })
 }
 
 /// Changes the size of a node group.
-pub async fn scale(ctx: &Context, user: &UserRecord, owner: Option<&str>, name: &str, req: ScaleRequest) -> Result<OperationRecord> {
+pub async fn scale(
+    ctx: &Context,
+    user: &UserRecord,
+    owner: Option<&str>,
+    name: &str,
+    req: ScaleRequest,
+) -> Result<OperationRecord> {
     let _guard = ctx.admission.lock().await;
     let doc = get(ctx, user, owner, name)?;
     let mut c = doc.value.clone();
@@ -412,17 +517,31 @@ pub async fn scale(ctx: &Context, user: &UserRecord, owner: Option<&str>, name: 
     let group_name = match (&req.group, c.spec.node_groups.as_slice()) {
         (Some(g), _) => g.clone(),
         (None, [only]) => only.name.clone(),
-        (None, _) => return Err(ApiError::invalid("the cluster has several node groups: say which with `group`").into()),
+        (None, _) => {
+            return Err(ApiError::invalid(
+                "the cluster has several node groups: say which with `group`",
+            )
+            .into())
+        }
     };
-    let gi = c.spec.node_groups.iter().position(|g| g.name == group_name)
+    let gi = c
+        .spec
+        .node_groups
+        .iter()
+        .position(|g| g.name == group_name)
         .ok_or_else(|| ApiError::not_found("node group", &group_name))?;
     if req.nodes > MAX_GROUP_NODES {
-        return Err(ApiError::invalid(format!("at most {MAX_GROUP_NODES} nodes in a group")).into());
+        return Err(
+            ApiError::invalid(format!("at most {MAX_GROUP_NODES} nodes in a group")).into(),
+        );
     }
     let owner_rec = crate::user::get(ctx, &c.owner)?.unwrap_or_else(|| user.clone());
     let g = plan_group(ctx, &owner_rec, &c.spec, &c.spec.node_groups[gi])?;
     let nodes = node::of_cluster(ctx, &c.uid)?;
-    let live: Vec<&typed::Doc<NodeRecord>> = nodes.iter().filter(|d| d.value.desired != Desired::Deleted && d.value.group == group_name).collect();
+    let live: Vec<&typed::Doc<NodeRecord>> = nodes
+        .iter()
+        .filter(|d| d.value.desired != Desired::Deleted && d.value.group == group_name)
+        .collect();
     let current = live.len() as u32;
     let mut ops = Vec::new();
     let mut compares = vec![Compare::ModRevision(doc.key.clone(), doc.revision)];
@@ -430,10 +549,18 @@ pub async fn scale(ctx: &Context, user: &UserRecord, owner: Option<&str>, name: 
         let mut demand = Demand::default();
         demand.add(req.nodes - current, g.cpu_millis, g.memory_bytes);
         admit(ctx, &owner_rec, demand)?;
-        let subnet: Ipv4Net = c.network.subnet.parse().map_err(|_| ServerError::Internal("bad stored subnet".into()))?;
-        let used: HashSet<Ipv4Addr> = nodes.iter().filter_map(|d| d.value.address.parse().ok()).collect();
+        let subnet: Ipv4Net = c
+            .network
+            .subnet
+            .parse()
+            .map_err(|_| ServerError::Internal("bad stored subnet".into()))?;
+        let used: HashSet<Ipv4Addr> = nodes
+            .iter()
+            .filter_map(|d| d.value.address.parse().ok())
+            .collect();
         let taken: HashSet<String> = nodes.iter().map(|d| d.value.name.clone()).collect();
-        let mut addrs = ipam::free_addresses(&subnet, &used, (req.nodes - current) as usize)?.into_iter();
+        let mut addrs =
+            ipam::free_addresses(&subnet, &used, (req.nodes - current) as usize)?.into_iter();
         let mut index = 0;
         for _ in current..req.nodes {
             while taken.contains(&format!("{group_name}-{index}")) {
@@ -459,24 +586,47 @@ pub async fn scale(ctx: &Context, user: &UserRecord, owner: Option<&str>, name: 
     }
     c.spec.node_groups[gi].count = req.nodes;
     ops.push(typed::put_op(&doc.key, &c)?);
-    let op = operation::new("cluster.scale", &format!("clusters/{name}"), &user.name, WaitFor::ClusterRunning { uid: c.uid.clone() });
+    let op = operation::new(
+        "cluster.scale",
+        &format!("clusters/{name}"),
+        &user.name,
+        WaitFor::ClusterRunning { uid: c.uid.clone() },
+    );
     ops.push(operation::put_op(&op)?);
     if ctx.store.txn(&compares, &ops)?.is_none() {
-        return Err(conflict(format!("cluster {name:?} changed meanwhile; try again")));
+        return Err(conflict(format!(
+            "cluster {name:?} changed meanwhile; try again"
+        )));
     }
-    event::record(ctx, &user.name, &format!("clusters/{name}"), "cluster.scaled", format!("scaled {group_name} {current}→{}", req.nodes));
+    event::record(
+        ctx,
+        &user.name,
+        &format!("clusters/{name}"),
+        "cluster.scaled",
+        format!("scaled {group_name} {current}→{}", req.nodes),
+    );
     Ok(op)
 }
 
 /// Sets every node of a cluster to run or to stop.
-pub async fn set_running(ctx: &Context, user: &UserRecord, owner: Option<&str>, name: &str, run: bool) -> Result<OperationRecord> {
+pub async fn set_running(
+    ctx: &Context,
+    user: &UserRecord,
+    owner: Option<&str>,
+    name: &str,
+    run: bool,
+) -> Result<OperationRecord> {
     let _guard = ctx.admission.lock().await;
     let doc = get(ctx, user, owner, name)?;
     let mut c = doc.value.clone();
     if c.deleting {
         return Err(conflict(format!("cluster {name:?} is being deleted")));
     }
-    let desired = if run { Desired::Running } else { Desired::Stopped };
+    let desired = if run {
+        Desired::Running
+    } else {
+        Desired::Stopped
+    };
     c.desired = desired;
     let mut compares = vec![Compare::ModRevision(doc.key.clone(), doc.revision)];
     let mut ops = vec![typed::put_op(&doc.key, &c)?];
@@ -490,21 +640,40 @@ pub async fn set_running(ctx: &Context, user: &UserRecord, owner: Option<&str>, 
         ops.push(typed::put_op(&d.key, &n)?);
     }
     let (kind, wait) = if run {
-        ("cluster.start", WaitFor::ClusterRunning { uid: c.uid.clone() })
+        (
+            "cluster.start",
+            WaitFor::ClusterRunning { uid: c.uid.clone() },
+        )
     } else {
-        ("cluster.stop", WaitFor::ClusterStopped { uid: c.uid.clone() })
+        (
+            "cluster.stop",
+            WaitFor::ClusterStopped { uid: c.uid.clone() },
+        )
     };
     let op = operation::new(kind, &format!("clusters/{name}"), &user.name, wait);
     ops.push(operation::put_op(&op)?);
     if ctx.store.txn(&compares, &ops)?.is_none() {
-        return Err(conflict(format!("cluster {name:?} changed meanwhile; try again")));
+        return Err(conflict(format!(
+            "cluster {name:?} changed meanwhile; try again"
+        )));
     }
-    event::record(ctx, &user.name, &format!("clusters/{name}"), kind, if run { "starting" } else { "stopping" });
+    event::record(
+        ctx,
+        &user.name,
+        &format!("clusters/{name}"),
+        kind,
+        if run { "starting" } else { "stopping" },
+    );
     Ok(op)
 }
 
 /// Marks a cluster and all its nodes for deletion.
-pub async fn delete(ctx: &Context, user: &UserRecord, owner: Option<&str>, name: &str) -> Result<OperationRecord> {
+pub async fn delete(
+    ctx: &Context,
+    user: &UserRecord,
+    owner: Option<&str>,
+    name: &str,
+) -> Result<OperationRecord> {
     let _guard = ctx.admission.lock().await;
     let doc = get(ctx, user, owner, name)?;
     let mut c = doc.value.clone();
@@ -521,12 +690,28 @@ pub async fn delete(ctx: &Context, user: &UserRecord, owner: Option<&str>, name:
         compares.push(Compare::ModRevision(d.key.clone(), d.revision));
         ops.push(typed::put_op(&d.key, &n)?);
     }
-    let op = operation::new("cluster.delete", &format!("clusters/{name}"), &user.name, WaitFor::ClusterGone { uid: c.uid.clone(), key: doc.key.clone() });
+    let op = operation::new(
+        "cluster.delete",
+        &format!("clusters/{name}"),
+        &user.name,
+        WaitFor::ClusterGone {
+            uid: c.uid.clone(),
+            key: doc.key.clone(),
+        },
+    );
     ops.push(operation::put_op(&op)?);
     if ctx.store.txn(&compares, &ops)?.is_none() {
-        return Err(conflict(format!("cluster {name:?} changed meanwhile; try again")));
+        return Err(conflict(format!(
+            "cluster {name:?} changed meanwhile; try again"
+        )));
     }
-    event::record(ctx, &user.name, &format!("clusters/{name}"), "cluster.deleting", "deleting");
+    event::record(
+        ctx,
+        &user.name,
+        &format!("clusters/{name}"),
+        "cluster.deleting",
+        "deleting",
+    );
     Ok(op)
 }
 
@@ -542,8 +727,18 @@ pub fn finalise(ctx: &Context, doc: &typed::Doc<ClusterRecord>) -> Result<bool> 
         Op::Delete(keys::subnet_claim(&subnet)),
         Op::Delete(keys::vni_claim(c.network.vni)),
     ];
-    if ctx.store.txn(&[Compare::ModRevision(doc.key.clone(), doc.revision)], &ops)?.is_some() {
-        event::record(ctx, "corral", &format!("clusters/{}", c.name), "cluster.deleted", "deleted");
+    if ctx
+        .store
+        .txn(&[Compare::ModRevision(doc.key.clone(), doc.revision)], &ops)?
+        .is_some()
+    {
+        event::record(
+            ctx,
+            "corral",
+            &format!("clusters/{}", c.name),
+            "cluster.deleted",
+            "deleted",
+        );
         return Ok(true);
     }
     Ok(false)

@@ -40,22 +40,34 @@ pub fn assignments_of(ctx: &Context, host_name: &str) -> Result<(Assignments, u6
         .collect();
     let mut peers: HashMap<&str, Vec<(String, String)>> = HashMap::new();
     for n in nodes.iter().filter(|n| n.desired != Desired::Deleted) {
-        peers.entry(n.cluster_uid.as_str()).or_default().push((n.name.clone(), n.address.clone()));
+        peers
+            .entry(n.cluster_uid.as_str())
+            .or_default()
+            .push((n.name.clone(), n.address.clone()));
     }
     let mut out = Vec::new();
     for n in &nodes {
         if n.host.as_deref() != Some(host_name) || n.desired == Desired::Deleted {
             continue;
         }
-        let Some(c) = clusters.get(&n.cluster_uid) else { continue };
-        let mut p = peers.get(n.cluster_uid.as_str()).cloned().unwrap_or_default();
+        let Some(c) = clusters.get(&n.cluster_uid) else {
+            continue;
+        };
+        let mut p = peers
+            .get(n.cluster_uid.as_str())
+            .cloned()
+            .unwrap_or_default();
         p.sort();
         out.push(NodeAssignment {
             id: n.id.clone(),
             cluster: n.cluster.clone(),
             cluster_uid: n.cluster_uid.clone(),
             name: n.name.clone(),
-            desired: if n.desired == Desired::Running { DesiredState::Running } else { DesiredState::Stopped },
+            desired: if n.desired == Desired::Running {
+                DesiredState::Running
+            } else {
+                DesiredState::Stopped
+            },
             image_digest: n.image_digest.clone(),
             cpu_millis: n.cpu_millis,
             memory_bytes: n.memory_bytes,
@@ -70,7 +82,13 @@ pub fn assignments_of(ctx: &Context, host_name: &str) -> Result<(Assignments, u6
             recovered: n.recovered,
         });
     }
-    Ok((Assignments { revision, nodes: out }, changed_at))
+    Ok((
+        Assignments {
+            revision,
+            nodes: out,
+        },
+        changed_at,
+    ))
 }
 
 /// Applies an agent's reports to the node records.
@@ -83,13 +101,17 @@ pub fn apply_reports(ctx: &Context, host_name: &str, reports: &[NodeReport]) -> 
 
 fn find_node(ctx: &Context, id: &str) -> Result<Option<typed::Doc<NodeRecord>>> {
     // Ids are `<8 hex uid>-<name>`: the key is found without a scan.
-    let Some((uid, name)) = id.split_once('-') else { return Ok(None) };
+    let Some((uid, name)) = id.split_once('-') else {
+        return Ok(None);
+    };
     Ok(typed::get(ctx.store.as_ref(), &keys::node(uid, name))?)
 }
 
 fn apply_report(ctx: &Context, host_name: &str, r: &NodeReport) -> Result<()> {
     for _ in 0..20 {
-        let Some(doc) = find_node(ctx, &r.id)? else { return Ok(()) };
+        let Some(doc) = find_node(ctx, &r.id)? else {
+            return Ok(());
+        };
         let n = &doc.value;
         if n.host.as_deref() != Some(host_name) {
             // A report from a host the node no longer belongs to says nothing about it.
@@ -101,7 +123,11 @@ fn apply_report(ctx: &Context, host_name: &str, r: &NodeReport) -> Result<()> {
             if n.desired != Desired::Deleted {
                 return Ok(());
             }
-            if ctx.store.txn(&compare, &[Op::Delete(doc.key.clone())])?.is_some() {
+            if ctx
+                .store
+                .txn(&compare, &[Op::Delete(doc.key.clone())])?
+                .is_some()
+            {
                 event::record(ctx, "corral", &target, "node.deleted", "deleted");
                 return Ok(());
             }
@@ -119,13 +145,23 @@ fn apply_report(ctx: &Context, host_name: &str, r: &NodeReport) -> Result<()> {
         if &m == n {
             return Ok(());
         }
-        if ctx.store.txn(&compare, &[typed::put_op(&doc.key, &m)?])?.is_some() {
+        if ctx
+            .store
+            .txn(&compare, &[typed::put_op(&doc.key, &m)?])?
+            .is_some()
+        {
             if m.state != n.state {
                 let msg = match (&m.state, &m.error) {
                     (NodeState::Failed, Some(e)) => format!("failed: {e}"),
                     (s, _) => s.as_str().to_string(),
                 };
-                event::record(ctx, "corral", &target, &format!("node.{}", m.state.as_str()), msg);
+                event::record(
+                    ctx,
+                    "corral",
+                    &target,
+                    &format!("node.{}", m.state.as_str()),
+                    msg,
+                );
             }
             if new_ooms > 0 {
                 event::record(ctx, "corral", &target, "node.oom", format!("out of memory: the kernel killed {new_ooms} process(es) in the node (limit {} MiB)", m.memory_bytes >> 20));
@@ -154,11 +190,19 @@ fn cp_err(e: crate::error::ServerError) -> AgentError {
 
 #[async_trait]
 impl ControlPlane for InProcessControlPlane {
-    async fn register(&self, host_name: &str, capacity: HostCapacity) -> std::result::Result<(), AgentError> {
+    async fn register(
+        &self,
+        host_name: &str,
+        capacity: HostCapacity,
+    ) -> std::result::Result<(), AgentError> {
         host::register(&self.ctx, host_name, capacity).map_err(cp_err)
     }
 
-    async fn assignments(&self, host_name: &str, after: u64) -> std::result::Result<Assignments, AgentError> {
+    async fn assignments(
+        &self,
+        host_name: &str,
+        after: u64,
+    ) -> std::result::Result<Assignments, AgentError> {
         let mut watch = self.ctx.store.watch();
         let deadline = tokio::time::Instant::now() + LONG_POLL;
         let (first, changed_at) = assignments_of(&self.ctx, host_name).map_err(cp_err)?;
@@ -189,7 +233,11 @@ impl ControlPlane for InProcessControlPlane {
         }
     }
 
-    async fn report(&self, host_name: &str, reports: Vec<NodeReport>) -> std::result::Result<(), AgentError> {
+    async fn report(
+        &self,
+        host_name: &str,
+        reports: Vec<NodeReport>,
+    ) -> std::result::Result<(), AgentError> {
         apply_reports(&self.ctx, host_name, &reports).map_err(cp_err)
     }
 }

@@ -48,7 +48,9 @@ pub fn list(ctx: &Context, prefix: &str, limit: usize) -> Result<Vec<Event>> {
     let mut all: Vec<Event> = typed::list::<Event>(ctx.store.as_ref(), keys::EVENTS)?
         .into_iter()
         .map(|d| d.value)
-        .filter(|e| e.target == prefix || e.target.starts_with(&format!("{prefix}/")) || prefix.is_empty())
+        .filter(|e| {
+            e.target == prefix || e.target.starts_with(&format!("{prefix}/")) || prefix.is_empty()
+        })
         .collect();
     if all.len() > limit {
         all.drain(..all.len() - limit);

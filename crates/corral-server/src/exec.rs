@@ -24,13 +24,22 @@ pub fn agent_for(ctx: &Context, n: &NodeRecord) -> Result<Arc<Agent>> {
     }
     let host = n.host.as_deref().unwrap_or_default();
     ctx.local_agent(host).ok_or_else(|| {
-        ApiError::new(ErrorCode::Conflict, format!("host {host} of node {} is not reachable from this server", n.name)).into()
+        ApiError::new(
+            ErrorCode::Conflict,
+            format!(
+                "host {host} of node {} is not reachable from this server",
+                n.name
+            ),
+        )
+        .into()
     })
 }
 
 fn check(req: &ExecRequest) -> Result<()> {
     if req.command.is_empty() || req.command[0].is_empty() {
-        return Err(ApiError::invalid("command is empty: say what to run, e.g. `-- hostname`").into());
+        return Err(
+            ApiError::invalid("command is empty: say what to run, e.g. `-- hostname`").into(),
+        );
     }
     Ok(())
 }
@@ -41,15 +50,23 @@ pub async fn run(ctx: &Context, n: &NodeRecord, req: &ExecRequest) -> Result<Exe
     let agent = agent_for(ctx, n)?;
     let std_cmd = agent.exec_command(&n.id, &req.command, false)?;
     let mut cmd = tokio::process::Command::from(std_cmd);
-    cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true);
-    let mut child = cmd.spawn().map_err(|e| ServerError::Internal(format!("starting exec: {e}")))?;
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| ServerError::Internal(format!("starting exec: {e}")))?;
     if let Some(mut stdin) = child.stdin.take() {
         let input = req.stdin.clone().unwrap_or_default();
         tokio::spawn(async move {
             let _ = stdin.write_all(input.as_bytes()).await;
         });
     }
-    let out = child.wait_with_output().await.map_err(|e| ServerError::Internal(format!("exec: {e}")))?;
+    let out = child
+        .wait_with_output()
+        .await
+        .map_err(|e| ServerError::Internal(format!("exec: {e}")))?;
     Ok(ExecResult {
         exit_code: exit_code(out.status),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -79,19 +96,29 @@ pub fn start(ctx: &Context, n: &NodeRecord, req: &ExecRequest) -> Result<Session
     let mut cmd = tokio::process::Command::from(std_cmd);
     cmd.kill_on_drop(true);
     if !req.tty {
-        cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
-        let child = cmd.spawn().map_err(|e| ServerError::Internal(format!("starting exec: {e}")))?;
+        cmd.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let child = cmd
+            .spawn()
+            .map_err(|e| ServerError::Internal(format!("starting exec: {e}")))?;
         return Ok(Session { child, pty: None });
     }
-    let pty = nix::pty::openpty(None, None).map_err(|e| ServerError::Internal(format!("openpty: {e}")))?;
+    let pty = nix::pty::openpty(None, None)
+        .map_err(|e| ServerError::Internal(format!("openpty: {e}")))?;
     if let Some((rows, cols)) = req.size {
         resize(&pty.master, rows, cols);
     }
     let slave = pty.slave;
     let as_stdio = |fd: &OwnedFd| -> Result<Stdio> {
-        Ok(Stdio::from(fd.try_clone().map_err(|e| ServerError::Internal(format!("dup: {e}")))?))
+        Ok(Stdio::from(
+            fd.try_clone()
+                .map_err(|e| ServerError::Internal(format!("dup: {e}")))?,
+        ))
     };
-    cmd.stdin(as_stdio(&slave)?).stdout(as_stdio(&slave)?).stderr(as_stdio(&slave)?);
+    cmd.stdin(as_stdio(&slave)?)
+        .stdout(as_stdio(&slave)?)
+        .stderr(as_stdio(&slave)?);
     // SAFETY: between fork and exec only async-signal-safe calls (setsid, ioctl).
     unsafe {
         cmd.pre_exec(|| {
@@ -102,9 +129,14 @@ pub fn start(ctx: &Context, n: &NodeRecord, req: &ExecRequest) -> Result<Session
             Ok(())
         });
     }
-    let child = cmd.spawn().map_err(|e| ServerError::Internal(format!("starting exec: {e}")))?;
+    let child = cmd
+        .spawn()
+        .map_err(|e| ServerError::Internal(format!("starting exec: {e}")))?;
     drop(slave);
-    Ok(Session { child, pty: Some(pty.master) })
+    Ok(Session {
+        child,
+        pty: Some(pty.master),
+    })
 }
 
 nix::ioctl_write_int_bad!(tiocsctty, nix::libc::TIOCSCTTY);
@@ -121,7 +153,12 @@ nix::ioctl_write_ptr_bad!(tiocswinsz, nix::libc::TIOCSWINSZ, nix::libc::winsize)
 
 /// Sets a terminal's size.
 pub fn resize(master: &OwnedFd, rows: u16, cols: u16) {
-    let ws = nix::libc::winsize { ws_row: rows, ws_col: cols, ws_xpixel: 0, ws_ypixel: 0 };
+    let ws = nix::libc::winsize {
+        ws_row: rows,
+        ws_col: cols,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
     // SAFETY: TIOCSWINSZ with a pointer to a valid winsize on a terminal fd.
     let _ = unsafe { tiocswinsz(master.as_raw_fd(), &ws) };
 }

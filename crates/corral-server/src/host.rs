@@ -27,7 +27,8 @@ pub fn register(ctx: &Context, name: &str, capacity: HostCapacity) -> Result<()>
         capacity,
         last_seen: now(),
     };
-    ctx.store.txn(&[], &[typed::put_op(&keys::host(name), &rec)?])?;
+    ctx.store
+        .txn(&[], &[typed::put_op(&keys::host(name), &rec)?])?;
     Ok(())
 }
 

@@ -51,16 +51,21 @@ impl ImageRecord {
 
 /// Every image `user` may use: their own, then public ones of others.
 pub fn visible(ctx: &Context, user: &UserRecord) -> Result<Vec<ImageRecord>> {
-    Ok(typed::list::<ImageRecord>(ctx.store.as_ref(), keys::IMAGES)?
-        .into_iter()
-        .map(|d| d.value)
-        .filter(|i| user.is_admin() || i.owner == user.name || i.visibility == Visibility::Public)
-        .collect())
+    Ok(
+        typed::list::<ImageRecord>(ctx.store.as_ref(), keys::IMAGES)?
+            .into_iter()
+            .map(|d| d.value)
+            .filter(|i| {
+                user.is_admin() || i.owner == user.name || i.visibility == Visibility::Public
+            })
+            .collect(),
+    )
 }
 
 /// Finds the image `name` for `user`: their own first, then a public one.
 pub fn resolve(ctx: &Context, user: &UserRecord, name: &str) -> Result<Option<ImageRecord>> {
-    if let Some(d) = typed::get::<ImageRecord>(ctx.store.as_ref(), &keys::image(&user.name, name))? {
+    if let Some(d) = typed::get::<ImageRecord>(ctx.store.as_ref(), &keys::image(&user.name, name))?
+    {
         return Ok(Some(d.value));
     }
     Ok(visible(ctx, user)?
@@ -70,8 +75,13 @@ pub fn resolve(ctx: &Context, user: &UserRecord, name: &str) -> Result<Option<Im
 }
 
 /// Finds an image the user owns (or any, for the admin), for changes.
-pub fn owned(ctx: &Context, user: &UserRecord, name: &str) -> Result<corral_store::typed::Doc<ImageRecord>> {
-    if let Some(d) = typed::get::<ImageRecord>(ctx.store.as_ref(), &keys::image(&user.name, name))? {
+pub fn owned(
+    ctx: &Context,
+    user: &UserRecord,
+    name: &str,
+) -> Result<corral_store::typed::Doc<ImageRecord>> {
+    if let Some(d) = typed::get::<ImageRecord>(ctx.store.as_ref(), &keys::image(&user.name, name))?
+    {
         return Ok(d);
     }
     if user.is_admin() {
@@ -106,18 +116,28 @@ pub fn put(
         source,
         created_at: now(),
     };
-    ctx.store.txn(&[], &[typed::put_op(&keys::image(owner, name), &rec)?])?;
+    ctx.store
+        .txn(&[], &[typed::put_op(&keys::image(owner, name), &rec)?])?;
     Ok(rec)
 }
 
 /// Sets an image's visibility.
-pub fn set_visibility(ctx: &Context, user: &UserRecord, name: &str, v: Visibility) -> Result<ImageRecord> {
+pub fn set_visibility(
+    ctx: &Context,
+    user: &UserRecord,
+    name: &str,
+    v: Visibility,
+) -> Result<ImageRecord> {
     loop {
         let doc = owned(ctx, user, name)?;
         let mut rec = doc.value;
         rec.visibility = v;
         let op = typed::put_op(&doc.key, &rec)?;
-        if ctx.store.txn(&[Compare::ModRevision(doc.key, doc.revision)], &[op])?.is_some() {
+        if ctx
+            .store
+            .txn(&[Compare::ModRevision(doc.key, doc.revision)], &[op])?
+            .is_some()
+        {
             return Ok(rec);
         }
     }
@@ -133,7 +153,10 @@ pub fn delete(ctx: &Context, user: &UserRecord, name: &str, in_use: bool) -> Res
         )
         .into());
     }
-    ctx.store.txn(&[Compare::ModRevision(doc.key.clone(), doc.revision)], &[Op::Delete(doc.key)])?;
+    ctx.store.txn(
+        &[Compare::ModRevision(doc.key.clone(), doc.revision)],
+        &[Op::Delete(doc.key)],
+    )?;
     Ok(())
 }
 
@@ -141,7 +164,9 @@ pub fn delete(ctx: &Context, user: &UserRecord, name: &str, in_use: bool) -> Res
 pub fn ensure_builtin(
     ctx: &Context,
     name: &str,
-    build: impl FnOnce(&corral_image::ImageStore) -> std::result::Result<ImageManifest, corral_image::ImageError>,
+    build: impl FnOnce(
+        &corral_image::ImageStore,
+    ) -> std::result::Result<ImageManifest, corral_image::ImageError>,
 ) -> Result<()> {
     let key = keys::image(crate::bootstrap::ADMIN, name);
     if let Some(d) = typed::get::<ImageRecord>(ctx.store.as_ref(), &key)? {
@@ -150,6 +175,13 @@ pub fn ensure_builtin(
         }
     }
     let m = build(&ctx.images)?;
-    put(ctx, crate::bootstrap::ADMIN, name, &m, ImageSource::Built, Visibility::Public)?;
+    put(
+        ctx,
+        crate::bootstrap::ADMIN,
+        name,
+        &m,
+        ImageSource::Built,
+        Visibility::Public,
+    )?;
     Ok(())
 }

@@ -29,14 +29,19 @@ fn claimed_subnets(ctx: &Context) -> Result<Vec<Ipv4Net>> {
 pub fn choose_subnet(ctx: &Context, asked: Option<&str>) -> Result<Ipv4Net> {
     let taken = claimed_subnets(ctx)?;
     if let Some(s) = asked {
-        let net: Ipv4Net = s
-            .parse()
-            .map_err(|_| ApiError::invalid(format!("invalid subnet {s:?}: expected CIDR like 10.50.0.0/24")))?;
+        let net: Ipv4Net = s.parse().map_err(|_| {
+            ApiError::invalid(format!(
+                "invalid subnet {s:?}: expected CIDR like 10.50.0.0/24"
+            ))
+        })?;
         let net = net.trunc();
         if net.prefix_len() > 29 || net.prefix_len() < 16 {
             return Err(ApiError::invalid("subnet prefix must be between /16 and /29").into());
         }
-        if taken.iter().any(|t| t.contains(&net.network()) || net.contains(&t.network())) {
+        if taken
+            .iter()
+            .any(|t| t.contains(&net.network()) || net.contains(&t.network()))
+        {
             return Err(ApiError::new(
                 corral_api::ErrorCode::Conflict,
                 format!("subnet {net} overlaps a subnet already in use"),
@@ -50,7 +55,10 @@ pub fn choose_subnet(ctx: &Context, asked: Option<&str>) -> Result<Ipv4Net> {
         .subnets(ctx.cfg.subnet_prefix)
         .map_err(|_| ApiError::invalid("bad subnet pool"))?;
     for net in subnets {
-        if !taken.iter().any(|t| t.contains(&net.network()) || net.contains(&t.network())) {
+        if !taken
+            .iter()
+            .any(|t| t.contains(&net.network()) || net.contains(&t.network()))
+        {
             return Ok(net);
         }
     }
@@ -69,9 +77,9 @@ pub fn choose_vni(ctx: &Context) -> Result<u32> {
         .into_iter()
         .filter_map(|kv| kv.key.rsplit('/').next().and_then(|s| s.parse().ok()))
         .collect();
-    (1..=MAX_VNI)
-        .find(|v| !taken.contains(v))
-        .ok_or_else(|| ApiError::new(corral_api::ErrorCode::InsufficientCapacity, "no free VNI").into())
+    (1..=MAX_VNI).find(|v| !taken.contains(v)).ok_or_else(|| {
+        ApiError::new(corral_api::ErrorCode::InsufficientCapacity, "no free VNI").into()
+    })
 }
 
 /// The gateway of a subnet: its first address.
@@ -84,7 +92,11 @@ fn next(a: Ipv4Addr, n: u32) -> Ipv4Addr {
 }
 
 /// The `count` lowest free node addresses of a subnet, skipping the gateway.
-pub fn free_addresses(net: &Ipv4Net, used: &HashSet<Ipv4Addr>, count: usize) -> Result<Vec<Ipv4Addr>> {
+pub fn free_addresses(
+    net: &Ipv4Net,
+    used: &HashSet<Ipv4Addr>,
+    count: usize,
+) -> Result<Vec<Ipv4Addr>> {
     let out: Vec<Ipv4Addr> = net
         .hosts()
         .filter(|a| *a != gateway(net) && !used.contains(a))
@@ -110,7 +122,14 @@ mod tests {
         assert_eq!(gateway(&net), Ipv4Addr::new(10, 9, 0, 1));
         let used: HashSet<_> = [Ipv4Addr::new(10, 9, 0, 3)].into();
         let a = free_addresses(&net, &used, 3).unwrap();
-        assert_eq!(a, [Ipv4Addr::new(10, 9, 0, 2), Ipv4Addr::new(10, 9, 0, 4), Ipv4Addr::new(10, 9, 0, 5)]);
+        assert_eq!(
+            a,
+            [
+                Ipv4Addr::new(10, 9, 0, 2),
+                Ipv4Addr::new(10, 9, 0, 4),
+                Ipv4Addr::new(10, 9, 0, 5)
+            ]
+        );
         assert!(free_addresses(&net, &used, 5).is_err());
     }
 }

@@ -23,14 +23,17 @@ mod user;
 
 pub use bootstrap::{credential_path, ensure_admin as bootstrap};
 pub use context::{Context, ServerConfig};
-pub use image::ensure_builtin as ensure_builtin_image;
 pub use control_plane::InProcessControlPlane;
 pub use error::ServerError;
+pub use image::ensure_builtin as ensure_builtin_image;
 
 use std::sync::Arc;
 
 /// Starts the control loops and serves the API until the process ends.
-pub async fn serve(ctx: Arc<Context>, listener: tokio::net::TcpListener) -> Result<(), ServerError> {
+pub async fn serve(
+    ctx: Arc<Context>,
+    listener: tokio::net::TcpListener,
+) -> Result<(), ServerError> {
     tokio::spawn(scheduler::run(ctx.clone()));
     tokio::spawn(tracker::run(ctx.clone()));
     let app = http::router(ctx);

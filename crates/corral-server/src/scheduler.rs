@@ -36,7 +36,10 @@ pub async fn run(ctx: Arc<Context>) {
 }
 
 /// Waits until a key under one of `prefixes` changes, or a second passes.
-pub async fn wait_for_change(watch: &mut tokio::sync::broadcast::Receiver<corral_store::WatchEvent>, prefixes: &[&str]) {
+pub async fn wait_for_change(
+    watch: &mut tokio::sync::broadcast::Receiver<corral_store::WatchEvent>,
+    prefixes: &[&str],
+) {
     let deadline = tokio::time::sleep(Duration::from_secs(1));
     tokio::pin!(deadline);
     loop {
@@ -84,7 +87,10 @@ pub fn pass(ctx: &Context) -> Result<()> {
             continue;
         }
         if n.desired == Desired::Deleted {
-            ctx.store.txn(&[Compare::ModRevision(d.key.clone(), d.revision)], &[Op::Delete(d.key.clone())])?;
+            ctx.store.txn(
+                &[Compare::ModRevision(d.key.clone(), d.revision)],
+                &[Op::Delete(d.key.clone())],
+            )?;
             continue;
         }
         let best = rooms
@@ -96,11 +102,19 @@ pub fn pass(ctx: &Context) -> Result<()> {
         match &best {
             Some(h) => {
                 placed.host = Some(h.clone());
-                placed.state = if n.desired == Desired::Running { NodeState::Creating } else { NodeState::Stopped };
+                placed.state = if n.desired == Desired::Running {
+                    NodeState::Creating
+                } else {
+                    NodeState::Stopped
+                };
                 placed.error = None;
             }
             None => {
-                let why = format!("no host has room for {} MiB and {} millicpus", n.memory_bytes >> 20, n.cpu_millis);
+                let why = format!(
+                    "no host has room for {} MiB and {} millicpus",
+                    n.memory_bytes >> 20,
+                    n.cpu_millis
+                );
                 if placed.error.as_deref() == Some(why.as_str()) {
                     continue;
                 }
@@ -108,14 +122,24 @@ pub fn pass(ctx: &Context) -> Result<()> {
             }
         }
         let put = typed::put_op(&d.key, &placed)?;
-        if ctx.store.txn(&[Compare::ModRevision(d.key.clone(), d.revision)], &[put])?.is_some() {
+        if ctx
+            .store
+            .txn(&[Compare::ModRevision(d.key.clone(), d.revision)], &[put])?
+            .is_some()
+        {
             if let Some(h) = best {
                 let r = rooms.get_mut(&h).expect("chosen from rooms");
                 r.memory -= n.memory_bytes as i128;
                 r.cpu -= n.cpu_millis as f64;
                 tracing::debug!(node = %n.id, host = %h, "placed");
             } else {
-                event::record(ctx, "corral", &format!("clusters/{}/nodes/{}", n.cluster, n.name), "node.pending", placed.error.unwrap_or_default());
+                event::record(
+                    ctx,
+                    "corral",
+                    &format!("clusters/{}/nodes/{}", n.cluster, n.name),
+                    "node.pending",
+                    placed.error.unwrap_or_default(),
+                );
             }
         }
     }

@@ -9,9 +9,9 @@ use corral_store::typed;
 use crate::cluster::{self, ClusterRecord};
 use crate::context::Context;
 use crate::error::Result;
+use crate::keys;
 use crate::node::{self, Desired, NodeRecord};
 use crate::operation::{self, WaitFor};
-use crate::keys;
 
 /// Runs the tracker until the process ends.
 pub async fn run(ctx: Arc<Context>) {
@@ -20,7 +20,11 @@ pub async fn run(ctx: Arc<Context>) {
         if let Err(e) = pass(&ctx) {
             tracing::warn!(error = %e, "tracker pass failed");
         }
-        crate::scheduler::wait_for_change(&mut watch, &[keys::NODES, keys::CLUSTERS, keys::OPERATIONS]).await;
+        crate::scheduler::wait_for_change(
+            &mut watch,
+            &[keys::NODES, keys::CLUSTERS, keys::OPERATIONS],
+        )
+        .await;
     }
 }
 
@@ -51,9 +55,17 @@ fn pass(ctx: &Context) -> Result<()> {
 }
 
 fn live_nodes(ctx: &Context, uid: &str) -> Result<(Vec<NodeRecord>, usize)> {
-    let all: Vec<NodeRecord> = node::of_cluster(ctx, uid)?.into_iter().map(|d| d.value).collect();
+    let all: Vec<NodeRecord> = node::of_cluster(ctx, uid)?
+        .into_iter()
+        .map(|d| d.value)
+        .collect();
     let leaving = all.iter().filter(|n| n.desired == Desired::Deleted).count();
-    Ok((all.into_iter().filter(|n| n.desired != Desired::Deleted).collect(), leaving))
+    Ok((
+        all.into_iter()
+            .filter(|n| n.desired != Desired::Deleted)
+            .collect(),
+        leaving,
+    ))
 }
 
 type Verdict = (OperationStatus, String, Option<ApiError>);
@@ -61,23 +73,45 @@ type Verdict = (OperationStatus, String, Option<ApiError>);
 fn running(ctx: &Context, uid: &str) -> Result<Verdict> {
     let (live, leaving) = live_nodes(ctx, uid)?;
     if let Some(f) = live.iter().find(|n| n.state == NodeState::Failed) {
-        let msg = format!("node {} failed: {}", f.name, f.error.clone().unwrap_or_default());
-        return Ok((OperationStatus::Failed, "failed".into(), Some(ApiError::new(ErrorCode::Conflict, msg))));
+        let msg = format!(
+            "node {} failed: {}",
+            f.name,
+            f.error.clone().unwrap_or_default()
+        );
+        return Ok((
+            OperationStatus::Failed,
+            "failed".into(),
+            Some(ApiError::new(ErrorCode::Conflict, msg)),
+        ));
     }
-    let up = live.iter().filter(|n| n.state == NodeState::Running).count();
+    let up = live
+        .iter()
+        .filter(|n| n.state == NodeState::Running)
+        .count();
     let progress = format!("{up}/{} nodes running", live.len());
     if up == live.len() && leaving == 0 {
         return Ok((OperationStatus::Succeeded, progress, None));
     }
     if let Some(p) = live.iter().find(|n| n.host.is_none() && n.error.is_some()) {
-        return Ok((OperationStatus::Running, format!("{progress}; {} pending: {}", p.name, p.error.clone().unwrap_or_default()), None));
+        return Ok((
+            OperationStatus::Running,
+            format!(
+                "{progress}; {} pending: {}",
+                p.name,
+                p.error.clone().unwrap_or_default()
+            ),
+            None,
+        ));
     }
     Ok((OperationStatus::Running, progress, None))
 }
 
 fn stopped(ctx: &Context, uid: &str) -> Result<Verdict> {
     let (live, _) = live_nodes(ctx, uid)?;
-    let down = live.iter().filter(|n| n.state == NodeState::Stopped).count();
+    let down = live
+        .iter()
+        .filter(|n| n.state == NodeState::Stopped)
+        .count();
     let progress = format!("{down}/{} nodes stopped", live.len());
     if down == live.len() {
         return Ok((OperationStatus::Succeeded, progress, None));

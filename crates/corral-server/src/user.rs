@@ -72,7 +72,11 @@ fn hash_password(password: &str) -> Result<String> {
 
 fn verify_password(password: &str, hash: &str) -> bool {
     PasswordHash::new(hash)
-        .map(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+        .map(|h| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &h)
+                .is_ok()
+        })
         .unwrap_or(false)
 }
 
@@ -133,7 +137,10 @@ pub fn add_ssh_key(ctx: &Context, name: &str, key: &str) -> Result<UserRecord> {
     let looks_right = key.split_whitespace().count() >= 2
         && (key.starts_with("ssh-") || key.starts_with("ecdsa-") || key.starts_with("sk-"));
     if !looks_right || key.contains('\n') {
-        return Err(ApiError::invalid("not an OpenSSH public key line (e.g. \"ssh-ed25519 AAAA... me@host\")").into());
+        return Err(ApiError::invalid(
+            "not an OpenSSH public key line (e.g. \"ssh-ed25519 AAAA... me@host\")",
+        )
+        .into());
     }
     loop {
         let doc = typed::get::<UserRecord>(ctx.store.as_ref(), &keys::user(name))?
@@ -145,7 +152,10 @@ pub fn add_ssh_key(ctx: &Context, name: &str, key: &str) -> Result<UserRecord> {
         let op = typed::put_op(&doc.key, &rec)?;
         if ctx
             .store
-            .txn(&[Compare::ModRevision(doc.key.clone(), doc.revision)], &[op])?
+            .txn(
+                &[Compare::ModRevision(doc.key.clone(), doc.revision)],
+                &[op],
+            )?
             .is_some()
         {
             return Ok(rec);
@@ -160,7 +170,9 @@ pub fn login(ctx: &Context, name: &str, password: &str, ttl: Option<u64>) -> Res
     if !verify_password(password, &rec.password_hash) {
         return Err(denied().into());
     }
-    let ttl = ttl.unwrap_or(ctx.cfg.default_token_ttl).clamp(1, ctx.cfg.max_token_ttl);
+    let ttl = ttl
+        .unwrap_or(ctx.cfg.default_token_ttl)
+        .clamp(1, ctx.cfg.max_token_ttl);
     issue_token(ctx, &rec.name, ttl)
 }
 
@@ -195,19 +207,6 @@ pub fn authenticate(ctx: &Context, token: &str) -> Result<UserRecord> {
     Ok(get(ctx, &rec.user)?.ok_or_else(|| denied("the token's user no longer exists"))?)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn password_hash_roundtrip() {
-        let h = hash_password("correct horse").unwrap();
-        assert!(h.starts_with("$argon2"));
-        assert!(verify_password("correct horse", &h));
-        assert!(!verify_password("wrong", &h));
-    }
-}
-
 impl UserRecord {
     /// Corral itself, for internal look-ups that must see everything.
     pub fn system() -> UserRecord {
@@ -218,5 +217,18 @@ impl UserRecord {
             ssh_keys: Vec::new(),
             created_at: 0,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn password_hash_roundtrip() {
+        let h = hash_password("correct horse").unwrap();
+        assert!(h.starts_with("$argon2"));
+        assert!(verify_password("correct horse", &h));
+        assert!(!verify_password("wrong", &h));
     }
 }

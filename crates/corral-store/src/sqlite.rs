@@ -115,7 +115,10 @@ impl Store for SqliteStore {
             r.get(0)
         })?;
         let rev = rev + 1;
-        tx.execute("UPDATE meta SET value = ?1 WHERE name = 'revision'", params![rev])?;
+        tx.execute(
+            "UPDATE meta SET value = ?1 WHERE name = 'revision'",
+            params![rev],
+        )?;
         for op in ops {
             match op {
                 Op::Put(k, v) => {
@@ -151,9 +154,10 @@ impl Store for SqliteStore {
 
     fn revision(&self) -> Result<u64, StoreError> {
         let conn = self.lock();
-        let rev: i64 = conn.query_row("SELECT value FROM meta WHERE name = 'revision'", [], |r| {
-            r.get(0)
-        })?;
+        let rev: i64 =
+            conn.query_row("SELECT value FROM meta WHERE name = 'revision'", [], |r| {
+                r.get(0)
+            })?;
         Ok(rev as u64)
     }
 
@@ -175,11 +179,21 @@ mod tests {
     #[test]
     fn put_get_list_delete() {
         let (_d, s) = store();
-        let r1 = s.txn(&[], &[Op::Put("/a/1".into(), b"x".to_vec())]).unwrap().unwrap();
-        s.txn(&[], &[Op::Put("/a/2".into(), b"y".to_vec())]).unwrap();
-        s.txn(&[], &[Op::Put("/b/1".into(), b"z".to_vec())]).unwrap();
+        let r1 = s
+            .txn(&[], &[Op::Put("/a/1".into(), b"x".to_vec())])
+            .unwrap()
+            .unwrap();
+        s.txn(&[], &[Op::Put("/a/2".into(), b"y".to_vec())])
+            .unwrap();
+        s.txn(&[], &[Op::Put("/b/1".into(), b"z".to_vec())])
+            .unwrap();
         assert_eq!(s.get("/a/1").unwrap().unwrap().mod_revision, r1);
-        let keys: Vec<_> = s.list("/a/").unwrap().into_iter().map(|kv| kv.key).collect();
+        let keys: Vec<_> = s
+            .list("/a/")
+            .unwrap()
+            .into_iter()
+            .map(|kv| kv.key)
+            .collect();
         assert_eq!(keys, ["/a/1", "/a/2"]);
         s.txn(&[], &[Op::Delete("/a/1".into())]).unwrap();
         assert!(s.get("/a/1").unwrap().is_none());
@@ -190,13 +204,21 @@ mod tests {
     fn compare_and_swap() {
         let (_d, s) = store();
         let put = |v: &[u8]| vec![Op::Put("/k".into(), v.to_vec())];
-        let r = s.txn(&[Compare::Absent("/k".into())], &put(b"1")).unwrap().unwrap();
-        assert!(s.txn(&[Compare::Absent("/k".into())], &put(b"2")).unwrap().is_none());
+        let r = s
+            .txn(&[Compare::Absent("/k".into())], &put(b"1"))
+            .unwrap()
+            .unwrap();
+        assert!(s
+            .txn(&[Compare::Absent("/k".into())], &put(b"2"))
+            .unwrap()
+            .is_none());
         assert!(s
             .txn(&[Compare::ModRevision("/k".into(), r + 5)], &put(b"2"))
             .unwrap()
             .is_none());
-        s.txn(&[Compare::ModRevision("/k".into(), r)], &put(b"3")).unwrap().unwrap();
+        s.txn(&[Compare::ModRevision("/k".into(), r)], &put(b"3"))
+            .unwrap()
+            .unwrap();
         assert_eq!(s.get("/k").unwrap().unwrap().value, b"3");
     }
 

@@ -28,9 +28,15 @@ fn token_of(parts: &Parts) -> Option<String> {
 impl FromRequestParts<Arc<Context>> for Caller {
     type Rejection = HttpError;
 
-    async fn from_request_parts(parts: &mut Parts, ctx: &Arc<Context>) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        ctx: &Arc<Context>,
+    ) -> Result<Self, Self::Rejection> {
         let token = token_of(parts).ok_or_else(|| {
-            HttpError(ApiError::new(ErrorCode::Unauthorized, "no token: log in with `corral login`"))
+            HttpError(ApiError::new(
+                ErrorCode::Unauthorized,
+                "no token: log in with `corral login`",
+            ))
         })?;
         Ok(Caller(user::authenticate(ctx, &token)?))
     }
@@ -41,6 +47,9 @@ pub fn require_admin(c: &Caller) -> Result<(), HttpError> {
     if c.0.is_admin() {
         Ok(())
     } else {
-        Err(HttpError(ApiError::new(ErrorCode::Forbidden, "only the admin may do this")))
+        Err(HttpError(ApiError::new(
+            ErrorCode::Forbidden,
+            "only the admin may do this",
+        )))
     }
 }

@@ -21,8 +21,18 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
             .is_some_and(|v| v.contains("yaml"));
         let bytes = axum::body::Bytes::from_request(req, state)
             .await
-            .map_err(|e| HttpError(ApiError::new(ErrorCode::MalformedRequest, format!("cannot read body: {e}"))))?;
-        let malformed = |what: &str, e: String| HttpError(ApiError::new(ErrorCode::MalformedRequest, format!("malformed {what} body: {e}")));
+            .map_err(|e| {
+                HttpError(ApiError::new(
+                    ErrorCode::MalformedRequest,
+                    format!("cannot read body: {e}"),
+                ))
+            })?;
+        let malformed = |what: &str, e: String| {
+            HttpError(ApiError::new(
+                ErrorCode::MalformedRequest,
+                format!("malformed {what} body: {e}"),
+            ))
+        };
         let value = if yaml {
             serde_yaml::from_slice(&bytes).map_err(|e| malformed("YAML", e.to_string()))?
         } else {

@@ -28,7 +28,10 @@ fn accepted(op: crate::operation::OperationRecord) -> Accepted {
 }
 
 /// `GET /v1/clusters`.
-pub async fn list(State(ctx): State<Arc<Context>>, caller: Caller) -> HttpResult<Json<Vec<Cluster>>> {
+pub async fn list(
+    State(ctx): State<Arc<Context>>,
+    caller: Caller,
+) -> HttpResult<Json<Vec<Cluster>>> {
     let mut out = Vec::new();
     for c in cluster::list(&ctx, &caller.0)? {
         out.push(cluster::view(&ctx, &c)?);
@@ -37,7 +40,11 @@ pub async fn list(State(ctx): State<Arc<Context>>, caller: Caller) -> HttpResult
 }
 
 /// `POST /v1/clusters`: validates, admits and records; agents do the rest.
-pub async fn create(State(ctx): State<Arc<Context>>, caller: Caller, Body(spec): Body<ClusterSpec>) -> HttpResult<Accepted> {
+pub async fn create(
+    State(ctx): State<Arc<Context>>,
+    caller: Caller,
+    Body(spec): Body<ClusterSpec>,
+) -> HttpResult<Accepted> {
     Ok(accepted(cluster::create(&ctx, &caller.0, spec).await?))
 }
 
@@ -59,7 +66,9 @@ pub async fn delete(
     Path(name): Path<String>,
     Query(q): Query<OwnerQuery>,
 ) -> HttpResult<Accepted> {
-    Ok(accepted(cluster::delete(&ctx, &caller.0, q.owner.as_deref(), &name).await?))
+    Ok(accepted(
+        cluster::delete(&ctx, &caller.0, q.owner.as_deref(), &name).await?,
+    ))
 }
 
 /// `POST /v1/clusters/{name}/scale`.
@@ -70,7 +79,9 @@ pub async fn scale(
     Query(q): Query<OwnerQuery>,
     Body(req): Body<ScaleRequest>,
 ) -> HttpResult<Accepted> {
-    Ok(accepted(cluster::scale(&ctx, &caller.0, q.owner.as_deref(), &name, req).await?))
+    Ok(accepted(
+        cluster::scale(&ctx, &caller.0, q.owner.as_deref(), &name, req).await?,
+    ))
 }
 
 /// `POST /v1/clusters/{name}/stop`.
@@ -80,7 +91,9 @@ pub async fn stop(
     Path(name): Path<String>,
     Query(q): Query<OwnerQuery>,
 ) -> HttpResult<Accepted> {
-    Ok(accepted(cluster::set_running(&ctx, &caller.0, q.owner.as_deref(), &name, false).await?))
+    Ok(accepted(
+        cluster::set_running(&ctx, &caller.0, q.owner.as_deref(), &name, false).await?,
+    ))
 }
 
 /// `POST /v1/clusters/{name}/start`.
@@ -90,7 +103,9 @@ pub async fn start(
     Path(name): Path<String>,
     Query(q): Query<OwnerQuery>,
 ) -> HttpResult<Accepted> {
-    Ok(accepted(cluster::set_running(&ctx, &caller.0, q.owner.as_deref(), &name, true).await?))
+    Ok(accepted(
+        cluster::set_running(&ctx, &caller.0, q.owner.as_deref(), &name, true).await?,
+    ))
 }
 
 /// `GET /v1/clusters/{name}/events`.
@@ -101,5 +116,9 @@ pub async fn events(
     Query(q): Query<OwnerQuery>,
 ) -> HttpResult<Json<Vec<Event>>> {
     let doc = cluster::get(&ctx, &caller.0, q.owner.as_deref(), &name)?;
-    Ok(Json(crate::event::list(&ctx, &format!("clusters/{}", doc.value.name), 500)?))
+    Ok(Json(crate::event::list(
+        &ctx,
+        &format!("clusters/{}", doc.value.name),
+        500,
+    )?))
 }

@@ -31,7 +31,8 @@ impl From<corral_store::StoreError> for HttpError {
 
 impl IntoResponse for HttpError {
     fn into_response(self) -> Response {
-        let status = StatusCode::from_u16(self.0.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let status = StatusCode::from_u16(self.0.code.http_status())
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         (status, Json(self.0)).into_response()
     }
 }
@@ -41,5 +42,8 @@ pub type HttpResult<T> = Result<T, HttpError>;
 
 /// The answer for unknown paths.
 pub async fn not_found(uri: axum::http::Uri) -> HttpError {
-    HttpError(ApiError::new(ErrorCode::NotFound, format!("no such endpoint: {}", uri.path())))
+    HttpError(ApiError::new(
+        ErrorCode::NotFound,
+        format!("no such endpoint: {}", uri.path()),
+    ))
 }

@@ -66,7 +66,11 @@ async fn session(ctx: Arc<Context>, n: NodeRecord, mut ws: WebSocket) {
         Some(Ok(Message::Text(t))) => match serde_json::from_str(&t) {
             Ok(r) => r,
             Err(e) => {
-                send_text(&mut ws, serde_json::json!({"error": format!("malformed exec request: {e}")})).await;
+                send_text(
+                    &mut ws,
+                    serde_json::json!({"error": format!("malformed exec request: {e}")}),
+                )
+                .await;
                 return;
             }
         },
@@ -82,9 +86,11 @@ async fn session(ctx: Arc<Context>, n: NodeRecord, mut ws: WebSocket) {
     let (tx, mut rx) = mpsc::channel::<Vec<u8>>(64);
     let (mut input, master): (Box<dyn AsyncWrite + Unpin + Send>, _) = match s.pty.take() {
         Some(m) => {
-            let reader = tokio::fs::File::from_std(std::fs::File::from(m.try_clone().expect("dup pty")));
+            let reader =
+                tokio::fs::File::from_std(std::fs::File::from(m.try_clone().expect("dup pty")));
             pump(reader, tx.clone());
-            let writer = tokio::fs::File::from_std(std::fs::File::from(m.try_clone().expect("dup pty")));
+            let writer =
+                tokio::fs::File::from_std(std::fs::File::from(m.try_clone().expect("dup pty")));
             (Box::new(writer), Some(m))
         }
         None => {

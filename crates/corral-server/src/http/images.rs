@@ -5,7 +5,9 @@ use std::sync::Arc;
 use axum::extract::{Path, Query, Request, State};
 use axum::http::StatusCode;
 use axum::Json;
-use corral_api::{ApiError, BuildImageRequest, ErrorCode, Image, ImageSource, Operation, Visibility};
+use corral_api::{
+    ApiError, BuildImageRequest, ErrorCode, Image, ImageSource, Operation, Visibility,
+};
 use futures_util::TryStreamExt;
 use serde::Deserialize;
 use tokio::io::AsyncWriteExt;
@@ -22,21 +24,38 @@ type Accepted = (StatusCode, Json<Operation>);
 
 /// `GET /v1/images`.
 pub async fn list(State(ctx): State<Arc<Context>>, caller: Caller) -> HttpResult<Json<Vec<Image>>> {
-    let mut v: Vec<Image> = image::visible(&ctx, &caller.0)?.iter().map(|i| i.to_api()).collect();
+    let mut v: Vec<Image> = image::visible(&ctx, &caller.0)?
+        .iter()
+        .map(|i| i.to_api())
+        .collect();
     v.sort_by(|a, b| (&a.name, &a.owner).cmp(&(&b.name, &b.owner)));
     Ok(Json(v))
 }
 
 /// `GET /v1/images/{name}`.
-pub async fn show(State(ctx): State<Arc<Context>>, caller: Caller, Path(name): Path<String>) -> HttpResult<Json<Image>> {
-    let rec = image::resolve(&ctx, &caller.0, &name)?.ok_or_else(|| ApiError::not_found("image", &name))?;
+pub async fn show(
+    State(ctx): State<Arc<Context>>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> HttpResult<Json<Image>> {
+    let rec = image::resolve(&ctx, &caller.0, &name)?
+        .ok_or_else(|| ApiError::not_found("image", &name))?;
     Ok(Json(rec.to_api()))
 }
 
 /// Runs a blocking image-store task as an operation that records the image at the end.
-fn spawn_task<F>(ctx: &Arc<Context>, op_id: String, owner: String, name: String, source: ImageSource, vis: Visibility, f: F)
-where
-    F: FnOnce(&Context) -> Result<corral_image::ImageManifest, corral_image::ImageError> + Send + 'static,
+fn spawn_task<F>(
+    ctx: &Arc<Context>,
+    op_id: String,
+    owner: String,
+    name: String,
+    source: ImageSource,
+    vis: Visibility,
+    f: F,
+) where
+    F: FnOnce(&Context) -> Result<corral_image::ImageManifest, corral_image::ImageError>
+        + Send
+        + 'static,
 {
     let c = ctx.clone();
     tokio::spawn(async move {
@@ -44,36 +63,73 @@ where
         let made = tokio::task::spawn_blocking(move || f(&c2)).await;
         let result = match made {
             Ok(Ok(m)) => image::put(&c, &owner, &name, &m, source, vis)
-                .map(|r| format!("image {} ready ({})", r.name, &r.digest[..19.min(r.digest.len())]))
+                .map(|r| {
+                    format!(
+                        "image {} ready ({})",
+                        r.name,
+                        &r.digest[..19.min(r.digest.len())]
+                    )
+                })
                 .map_err(|e| e.to_api()),
             Ok(Err(e)) => Err(ApiError::new(ErrorCode::InvalidRequest, e.to_string())),
             Err(e) => Err(ApiError::new(ErrorCode::Internal, e.to_string())),
         };
         if result.is_ok() {
-            event::record(&c, &owner, &format!("images/{name}"), "image.created", "created");
+            event::record(
+                &c,
+                &owner,
+                &format!("images/{name}"),
+                "image.created",
+                "created",
+            );
         }
         let _ = operation::finish(&c, &op_id, result);
     });
 }
 
 /// `POST /v1/images/build`: builds a recipe; admin builds are public.
-pub async fn build(State(ctx): State<Arc<Context>>, caller: Caller, Body(req): Body<BuildImageRequest>) -> HttpResult<Accepted> {
+pub async fn build(
+    State(ctx): State<Arc<Context>>,
+    caller: Caller,
+    Body(req): Body<BuildImageRequest>,
+) -> HttpResult<Accepted> {
     let name = req.name.clone().unwrap_or_else(|| req.recipe.clone());
     corral_api::names::validate_name("image", &name)?;
     let recipe = req.recipe.clone();
     if !["minimal", "debian"].contains(&recipe.as_str()) {
-        return Err(ApiError::invalid(format!("unknown recipe {recipe:?}: choose minimal or debian")).into());
+        return Err(ApiError::invalid(format!(
+            "unknown recipe {recipe:?}: choose minimal or debian"
+        ))
+        .into());
     }
-    let op = operation::new("image.build", &format!("images/{name}"), &caller.0.name, WaitFor::Task);
+    let op = operation::new(
+        "image.build",
+        &format!("images/{name}"),
+        &caller.0.name,
+        WaitFor::Task,
+    );
     operation::insert(&ctx, &op)?;
-    let vis = if caller.0.is_admin() { Visibility::Public } else { Visibility::Private };
-    spawn_task(&ctx, op.op.id.clone(), caller.0.name.clone(), name, ImageSource::Built, vis, move |c| {
-        if recipe == "minimal" {
-            c.images.build_minimal()
-        } else {
-            c.images.build_debian(&mut |line| tracing::info!(target: "corral::image", "{line}"))
-        }
-    });
+    let vis = if caller.0.is_admin() {
+        Visibility::Public
+    } else {
+        Visibility::Private
+    };
+    spawn_task(
+        &ctx,
+        op.op.id.clone(),
+        caller.0.name.clone(),
+        name,
+        ImageSource::Built,
+        vis,
+        move |c| {
+            if recipe == "minimal" {
+                c.images.build_minimal()
+            } else {
+                c.images
+                    .build_debian(&mut |line| tracing::info!(target: "corral::image", "{line}"))
+            }
+        },
+    );
     Ok((StatusCode::ACCEPTED, Json(op.op)))
 }
 
@@ -94,47 +150,84 @@ pub async fn import(
 ) -> HttpResult<Accepted> {
     corral_api::names::validate_name("image", &q.name)?;
     let dir = ctx.cfg.data_dir.join("uploads");
-    let internal = |e: std::io::Error| HttpError(ApiError::new(ErrorCode::Internal, format!("storing upload: {e}")));
+    let internal = |e: std::io::Error| {
+        HttpError(ApiError::new(
+            ErrorCode::Internal,
+            format!("storing upload: {e}"),
+        ))
+    };
     tokio::fs::create_dir_all(&dir).await.map_err(internal)?;
     let path = dir.join(format!("upload-{}", crate::user::random_secret(8)));
     let mut file = tokio::fs::File::create(&path).await.map_err(internal)?;
     let mut stream = req.into_body().into_data_stream();
-    while let Some(chunk) = stream
-        .try_next()
-        .await
-        .map_err(|e| HttpError(ApiError::new(ErrorCode::MalformedRequest, format!("reading upload: {e}"))))?
-    {
+    while let Some(chunk) = stream.try_next().await.map_err(|e| {
+        HttpError(ApiError::new(
+            ErrorCode::MalformedRequest,
+            format!("reading upload: {e}"),
+        ))
+    })? {
         file.write_all(&chunk).await.map_err(internal)?;
     }
     file.flush().await.map_err(internal)?;
     drop(file);
-    let op = operation::new("image.import", &format!("images/{}", q.name), &caller.0.name, WaitFor::Task);
+    let op = operation::new(
+        "image.import",
+        &format!("images/{}", q.name),
+        &caller.0.name,
+        WaitFor::Task,
+    );
     operation::insert(&ctx, &op)?;
-    spawn_task(&ctx, op.op.id.clone(), caller.0.name.clone(), q.name, ImageSource::Imported, Visibility::Private, move |c| {
-        let r = c.images.import(&path);
-        let _ = std::fs::remove_file(&path);
-        r
-    });
+    spawn_task(
+        &ctx,
+        op.op.id.clone(),
+        caller.0.name.clone(),
+        q.name,
+        ImageSource::Imported,
+        Visibility::Private,
+        move |c| {
+            let r = c.images.import(&path);
+            let _ = std::fs::remove_file(&path);
+            r
+        },
+    );
     Ok((StatusCode::ACCEPTED, Json(op.op)))
 }
 
 /// `POST /v1/images/{name}/share`.
-pub async fn share(State(ctx): State<Arc<Context>>, caller: Caller, Path(name): Path<String>) -> HttpResult<Json<Image>> {
-    Ok(Json(image::set_visibility(&ctx, &caller.0, &name, Visibility::Public)?.to_api()))
+pub async fn share(
+    State(ctx): State<Arc<Context>>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> HttpResult<Json<Image>> {
+    Ok(Json(
+        image::set_visibility(&ctx, &caller.0, &name, Visibility::Public)?.to_api(),
+    ))
 }
 
 /// `POST /v1/images/{name}/unshare`.
-pub async fn unshare(State(ctx): State<Arc<Context>>, caller: Caller, Path(name): Path<String>) -> HttpResult<Json<Image>> {
-    Ok(Json(image::set_visibility(&ctx, &caller.0, &name, Visibility::Private)?.to_api()))
+pub async fn unshare(
+    State(ctx): State<Arc<Context>>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> HttpResult<Json<Image>> {
+    Ok(Json(
+        image::set_visibility(&ctx, &caller.0, &name, Visibility::Private)?.to_api(),
+    ))
 }
 
 /// `DELETE /v1/images/{name}`: refused while a node uses it; content is collected
 /// once no image or node refers to it.
-pub async fn delete(State(ctx): State<Arc<Context>>, caller: Caller, Path(name): Path<String>) -> HttpResult<StatusCode> {
+pub async fn delete(
+    State(ctx): State<Arc<Context>>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> HttpResult<StatusCode> {
     let doc = image::owned(&ctx, &caller.0, &name)?;
     let nodes = node::all(&ctx)?;
     let in_use = nodes.iter().any(|d| {
-        d.value.desired != Desired::Deleted && d.value.image == name && d.value.owner == doc.value.owner
+        d.value.desired != Desired::Deleted
+            && d.value.image == name
+            && d.value.owner == doc.value.owner
     });
     image::delete(&ctx, &caller.0, &name, in_use)?;
     let mut keep: Vec<String> = image::visible(&ctx, &crate::user::UserRecord::system())?
@@ -144,6 +237,12 @@ pub async fn delete(State(ctx): State<Arc<Context>>, caller: Caller, Path(name):
     keep.extend(nodes.into_iter().map(|d| d.value.image_digest));
     let c = ctx.clone();
     let _ = tokio::task::spawn_blocking(move || c.images.gc(&keep)).await;
-    event::record(&ctx, &caller.0.name, &format!("images/{name}"), "image.deleted", "deleted");
+    event::record(
+        &ctx,
+        &caller.0.name,
+        &format!("images/{name}"),
+        "image.deleted",
+        "deleted",
+    );
     Ok(StatusCode::NO_CONTENT)
 }

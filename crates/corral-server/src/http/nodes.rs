@@ -5,7 +5,9 @@ use std::sync::Arc;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
-use corral_api::{ApiError, ExecRequest, ExecResult, ImageSource, Node, Operation, SaveNodeRequest, Visibility};
+use corral_api::{
+    ApiError, ExecRequest, ExecResult, ImageSource, Node, Operation, SaveNodeRequest, Visibility,
+};
 
 use super::auth::Caller;
 use super::body::Body;
@@ -18,7 +20,13 @@ use crate::user::UserRecord;
 use crate::{cluster, exec, image};
 
 /// Finds a node the caller may see.
-pub fn find(ctx: &Context, user: &UserRecord, owner: Option<&str>, cluster_name: &str, name: &str) -> crate::error::Result<NodeRecord> {
+pub fn find(
+    ctx: &Context,
+    user: &UserRecord,
+    owner: Option<&str>,
+    cluster_name: &str,
+    name: &str,
+) -> crate::error::Result<NodeRecord> {
     let c = cluster::get(ctx, user, owner, cluster_name)?;
     node::of_cluster(ctx, &c.value.uid)?
         .into_iter()
@@ -45,7 +53,9 @@ pub async fn show(
     Path((name, node_name)): Path<(String, String)>,
     Query(q): Query<OwnerQuery>,
 ) -> HttpResult<Json<Node>> {
-    Ok(Json(find(&ctx, &caller.0, q.owner.as_deref(), &name, &node_name)?.to_api()))
+    Ok(Json(
+        find(&ctx, &caller.0, q.owner.as_deref(), &name, &node_name)?.to_api(),
+    ))
 }
 
 /// `POST /v1/clusters/{name}/nodes/{node}/exec`: runs a command to completion.
@@ -72,7 +82,12 @@ pub async fn save(
     corral_api::names::validate_name("image", &req.as_image)?;
     let n = find(&ctx, &caller.0, q.owner.as_deref(), &name, &node_name)?;
     let agent = exec::agent_for(&ctx, &n)?;
-    let op = operation::new("node.save", &format!("images/{}", req.as_image), &caller.0.name, WaitFor::Task);
+    let op = operation::new(
+        "node.save",
+        &format!("images/{}", req.as_image),
+        &caller.0.name,
+        WaitFor::Task,
+    );
     operation::insert(&ctx, &op)?;
     let upper = agent.upper_dir(&n.id);
     let owner = caller.0.name.clone();
@@ -87,11 +102,21 @@ pub async fn save(
         })
         .await;
         let result = match made {
-            Ok(Ok(m)) => image::put(&c, &owner, &req.as_image, &m, ImageSource::Saved, Visibility::Private)
-                .map(|_| format!("saved as {}", req.as_image))
-                .map_err(|e| e.to_api()),
+            Ok(Ok(m)) => image::put(
+                &c,
+                &owner,
+                &req.as_image,
+                &m,
+                ImageSource::Saved,
+                Visibility::Private,
+            )
+            .map(|_| format!("saved as {}", req.as_image))
+            .map_err(|e| e.to_api()),
             Ok(Err(e)) => Err(crate::error::ServerError::from(e).to_api()),
-            Err(e) => Err(ApiError::new(corral_api::ErrorCode::Internal, e.to_string())),
+            Err(e) => Err(ApiError::new(
+                corral_api::ErrorCode::Internal,
+                e.to_string(),
+            )),
         };
         let _ = operation::finish(&c, &id, result);
     });

@@ -5,7 +5,9 @@ use std::sync::Arc;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
-use corral_api::{AddSshKeyRequest, ApiError, CreateUserRequest, ErrorCode, LoginRequest, TokenResponse, User};
+use corral_api::{
+    AddSshKeyRequest, ApiError, CreateUserRequest, ErrorCode, LoginRequest, TokenResponse, User,
+};
 
 use super::auth::{require_admin, Caller};
 use super::body::Body;
@@ -14,12 +16,17 @@ use crate::context::Context;
 use crate::{event, user};
 
 /// `POST /v1/login`: a token for a name and password.
-pub async fn login(State(ctx): State<Arc<Context>>, Body(req): Body<LoginRequest>) -> HttpResult<Json<TokenResponse>> {
+pub async fn login(
+    State(ctx): State<Arc<Context>>,
+    Body(req): Body<LoginRequest>,
+) -> HttpResult<Json<TokenResponse>> {
     // argon2 takes tens of milliseconds of cpu: keep it off the async workers.
     let c = ctx.clone();
-    let t = tokio::task::spawn_blocking(move || user::login(&c, &req.name, &req.password, req.ttl_seconds))
-        .await
-        .map_err(|e| HttpError(ApiError::new(ErrorCode::Internal, e.to_string())))??;
+    let t = tokio::task::spawn_blocking(move || {
+        user::login(&c, &req.name, &req.password, req.ttl_seconds)
+    })
+    .await
+    .map_err(|e| HttpError(ApiError::new(ErrorCode::Internal, e.to_string())))??;
     Ok(Json(t))
 }
 
@@ -47,7 +54,13 @@ pub async fn create(
     let rec = tokio::task::spawn_blocking(move || user::create(&c, &req))
         .await
         .map_err(|e| HttpError(ApiError::new(ErrorCode::Internal, e.to_string())))??;
-    event::record(&ctx, &caller.0.name, &format!("users/{}", rec.name), "user.created", "created");
+    event::record(
+        &ctx,
+        &caller.0.name,
+        &format!("users/{}", rec.name),
+        "user.created",
+        "created",
+    );
     Ok((StatusCode::CREATED, Json(rec.to_api())))
 }
 

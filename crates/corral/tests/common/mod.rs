@@ -40,19 +40,27 @@ pub struct Pool {
     /// CLI config file.
     pub config: PathBuf,
     child: Option<Child>,
+    /// Extra environment of `corral up`.
+    env: Vec<(String, String)>,
     _tmp: tempfile::TempDir,
 }
 
 impl Pool {
     /// Starts a pool and logs in as the admin.
     pub fn start() -> Pool {
+        Pool::start_with_env(&[])
+    }
+
+    /// Starts a pool whose `corral up` has extra environment variables.
+    pub fn start_with_env(env: &[(&str, &str)]) -> Pool {
         let netns = format!("ctest-{}", rand_hex(6));
         let out = sh(&format!("ip netns add {netns} && ip -n {netns} link set lo up"));
         assert!(out.status.success(), "netns: {}", String::from_utf8_lossy(&out.stderr));
         let tmp = tempfile::Builder::new().prefix("corral-test-").tempdir_in("/var/tmp").unwrap();
         let data = tmp.path().join("data");
         let config = tmp.path().join("cli.json");
-        let mut pool = Pool { netns, data, config, child: None, _tmp: tmp };
+        let env = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let mut pool = Pool { netns, data, config, child: None, env, _tmp: tmp };
         pool.launch();
         pool.login("admin", &pool.admin_password());
         pool
@@ -70,6 +78,7 @@ impl Pool {
             .args(["up", "--listen", "0.0.0.0:7700", "--host", "testhost", "--data-dir"])
             .arg(&self.data)
             .env("CORRAL_LOG", "info")
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log)
@@ -81,14 +90,18 @@ impl Pool {
             let out = self.raw(&["image", "list"]);
             let text = String::from_utf8_lossy(&out.stderr);
             // Any answer from the API (even 401) means it listens.
-            if out.status.success() || text.contains("token") || text.contains("unauthorized") {
-                if self.data.join("server/admin.password").exists() {
-                    return;
-                }
+            let answered = out.status.success() || text.contains("token") || text.contains("unauthorized");
+            if answered && self.data.join("server/admin.password").exists() {
+                return;
             }
             std::thread::sleep(Duration::from_millis(100));
         }
         panic!("corral up did not come up; log:\n{}", self.log());
+    }
+
+    /// A scratch directory of this pool, removed with it.
+    pub fn dir(&self) -> &Path {
+        self._tmp.path()
     }
 
     /// The server's log so far.
@@ -103,26 +116,41 @@ impl Pool {
 
     /// Logs the CLI in as a user.
     pub fn login(&self, user: &str, password: &str) {
-        let mut c = self.cmd(&["login", "--server", "http://127.0.0.1:7700", "--user", user, "--password-stdin"]);
-        c.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
-        let mut child = c.spawn().unwrap();
-        use std::io::Write;
-        child.stdin.take().unwrap().write_all(format!("{password}\n").as_bytes()).unwrap();
-        let out = child.wait_with_output().unwrap();
-        assert!(out.status.success(), "login: {}", String::from_utf8_lossy(&out.stderr));
+        login_with(self.cmd(&[]), user, password);
     }
 
-    /// A CLI command inside the pool's namespace.
+    /// A CLI command inside the pool's namespace, with the admin's config file.
     pub fn cmd(&self, args: &[&str]) -> Command {
+        self.cmd_with(&self.config, args)
+    }
+
+    /// A CLI command inside the pool's namespace with a given config file.
+    pub fn cmd_with(&self, config: &Path, args: &[&str]) -> Command {
         let mut c = Command::new("nsenter");
         c.arg(format!("--net=/run/netns/{}", self.netns))
             .arg(bin())
             .args(args)
-            .env("CORRAL_CONFIG", &self.config)
+            .env("CORRAL_CONFIG", config)
             .env("CORRAL_SERVER", "http://127.0.0.1:7700")
             .env_remove("CORRAL_TOKEN")
             .stdin(Stdio::null());
         c
+    }
+
+    /// The CLI of another user, with a config file of its own; logs that user in.
+    pub fn as_user(&self, name: &str, password: &str) -> UserCli<'_> {
+        let config = self._tmp.path().join(format!("cli-{name}.json"));
+        let cli = UserCli { pool: self, name: name.to_string(), config };
+        login_with(cli.cmd(&[]), name, password);
+        cli
+    }
+
+    /// Creates a non-admin user (as the admin) and returns its logged-in CLI.
+    pub fn new_user(&self, name: &str, password: &str) -> UserCli<'_> {
+        let mut c = self.cmd(&["user", "create", name, "--password-stdin"]);
+        let out = with_stdin(&mut c, &format!("{password}\n"));
+        assert!(out.status.success(), "user create {name}: {}", String::from_utf8_lossy(&out.stderr));
+        self.as_user(name, password)
     }
 
     /// Runs a CLI command and returns its output.
@@ -132,38 +160,47 @@ impl Pool {
 
     /// Runs a CLI command that must succeed; returns stdout.
     pub fn ok(&self, args: &[&str]) -> String {
-        let out = self.raw(args);
-        assert!(
-            out.status.success(),
-            "corral {args:?} failed: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        ok(self.raw(args), args)
     }
 
     /// Runs a CLI command that must fail; returns stderr.
     pub fn fails(&self, args: &[&str]) -> String {
-        let out = self.raw(args);
-        assert!(!out.status.success(), "corral {args:?} should have failed: {}", String::from_utf8_lossy(&out.stdout));
-        String::from_utf8_lossy(&out.stderr).into_owned()
+        fails(self.raw(args), args)
     }
 
     /// Runs a CLI command with `-o json` and parses its output.
     pub fn json(&self, args: &[&str]) -> serde_json::Value {
-        let mut a = args.to_vec();
-        a.extend(["-o", "json"]);
-        serde_json::from_str(&self.ok(&a)).expect("json output")
+        json(|a| self.ok(a), args)
     }
 
     /// Runs a command in a node; returns (exit code, stdout, stderr).
     pub fn exec(&self, node: &str, command: &str) -> (i32, String, String) {
-        let out = self.raw(&["exec", node, "--", "sh", "-c", command]);
-        (
-            out.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
+        exec_out(self.raw(&["exec", node, "--", "sh", "-c", command]))
+    }
+
+    /// A command (not the CLI) run inside the pool's network namespace.
+    pub fn in_netns(&self, program: &str) -> Command {
+        let mut c = Command::new("nsenter");
+        c.arg(format!("--net=/run/netns/{}", self.netns)).arg(program).stdin(Stdio::null());
+        c
+    }
+
+    /// A plain HTTP request to the API from inside the namespace (with curl); returns
+    /// (status, body).
+    pub fn http(&self, method: &str, path: &str, token: Option<&str>, body: Option<&str>) -> (u16, String) {
+        let mut c = self.in_netns("curl");
+        c.args(["-sS", "--max-time", "10", "-o", "-", "-w", "\n%{http_code}", "-X", method]);
+        c.arg(format!("http://127.0.0.1:7700{path}"));
+        if let Some(t) = token {
+            c.arg("-H").arg(format!("Authorization: Bearer {t}"));
+        }
+        if let Some(b) = body {
+            c.args(["-H", "Content-Type: application/json", "--data-binary", b]);
+        }
+        let out = c.output().expect("curl");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let (body, code) = text.rsplit_once('\n').unwrap_or(("", &text));
+        (code.trim().parse().unwrap_or(0), body.to_string())
     }
 
     /// Kills `corral up` with SIGKILL, as a crash would.
@@ -253,6 +290,98 @@ impl Pool {
         }
         let _ = sh(&format!("ip netns del {} 2>/dev/null", self.netns));
     }
+}
+
+/// The CLI as another user than the admin, with its own config file.
+pub struct UserCli<'a> {
+    /// The pool.
+    pub pool: &'a Pool,
+    /// User name.
+    pub name: String,
+    /// Config file of this user's CLI.
+    pub config: PathBuf,
+}
+
+impl UserCli<'_> {
+    /// A CLI command as this user.
+    pub fn cmd(&self, args: &[&str]) -> Command {
+        self.pool.cmd_with(&self.config, args)
+    }
+
+    /// Runs a CLI command and returns its output.
+    pub fn raw(&self, args: &[&str]) -> Output {
+        self.cmd(args).output().expect("run corral")
+    }
+
+    /// Runs a CLI command that must succeed; returns stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        ok(self.raw(args), args)
+    }
+
+    /// Runs a CLI command that must fail; returns stderr.
+    pub fn fails(&self, args: &[&str]) -> String {
+        fails(self.raw(args), args)
+    }
+
+    /// Runs a CLI command with `-o json` and parses its output.
+    pub fn json(&self, args: &[&str]) -> serde_json::Value {
+        json(|a| self.ok(a), args)
+    }
+
+    /// Runs a command in a node; returns (exit code, stdout, stderr).
+    pub fn exec(&self, node: &str, command: &str) -> (i32, String, String) {
+        exec_out(self.raw(&["exec", node, "--", "sh", "-c", command]))
+    }
+
+    /// The token saved by this user's login.
+    pub fn token(&self) -> String {
+        let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&self.config).unwrap()).unwrap();
+        v["token"].as_str().unwrap().to_string()
+    }
+}
+
+fn with_stdin(c: &mut Command, input: &str) -> Output {
+    c.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn login_with(mut c: Command, user: &str, password: &str) {
+    c.args(["login", "--server", "http://127.0.0.1:7700", "--user", user, "--password-stdin"]);
+    let out = with_stdin(&mut c, &format!("{password}\n"));
+    assert!(out.status.success(), "login {user}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+fn ok(out: Output, args: &[&str]) -> String {
+    assert!(
+        out.status.success(),
+        "corral {args:?} failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn fails(out: Output, args: &[&str]) -> String {
+    assert!(!out.status.success(), "corral {args:?} should have failed: {}", String::from_utf8_lossy(&out.stdout));
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn json(ok: impl Fn(&[&str]) -> String, args: &[&str]) -> serde_json::Value {
+    let mut a = args.to_vec();
+    a.extend(["-o", "json"]);
+    let text = ok(&a);
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("json output of {args:?}: {e}: {text}"))
+}
+
+fn exec_out(out: Output) -> (i32, String, String) {
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 impl Drop for Pool {
