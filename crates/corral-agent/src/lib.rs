@@ -16,3 +16,4 @@ mod reconcile;
 pub use agent::{Agent, AgentConfig};
 pub use control_plane::{AgentError, ControlPlane};
 pub use host_lock::{lock_host, HostLock};
+pub use node_files::NODE_LOCAL_PATHS;

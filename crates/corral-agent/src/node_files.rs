@@ -7,6 +7,24 @@ use corral_runtime::FileSpec;
 /// Where the on-destroy script is kept inside a node.
 pub const ON_DESTROY_PATH: &str = "/etc/corral/on-destroy.sh";
 
+/// What is particular to one node in its writable layer, relative to its root: the
+/// files [`files_for`] places at each start, and what the node's init makes (its
+/// on-create marker and logs, sshd host keys; see corral-runtime's `crun/init.rs`).
+/// Left out when a node is saved as an image, so an image never carries a cluster's
+/// private key or environment, and on-create runs in nodes made from it.
+pub const NODE_LOCAL_PATHS: &[&str] = &[
+    "root/.ssh/id_ed25519",
+    "root/.ssh/id_ed25519.pub",
+    "root/.ssh/authorized_keys",
+    "root/.ssh/config",
+    "etc/profile.d/corral.sh",
+    "etc/resolv.conf",
+    "etc/corral",
+    "var/lib/corral-node",
+    "var/log/corral",
+    "etc/ssh/ssh_host_*",
+];
+
 fn file(path: &str, content: impl Into<Vec<u8>>, mode: u32) -> FileSpec {
     FileSpec {
         path: path.to_string(),

@@ -14,6 +14,22 @@ impl ImageStore {
     /// The node should be stopped or frozen: a copy of a changing upper dir is not
     /// a consistent snapshot.
     pub fn save(&self, upper: &Path, base: &ImageManifest) -> Result<ImageManifest, ImageError> {
+        self.save_excluding(upper, base, &[])
+    }
+
+    /// Like [`Self::save`], leaving out what the writable layer has at `exclude`:
+    /// paths relative to the node's root (`root/.ssh/id_ed25519`), the last part of
+    /// which may end in `*` to match a prefix (`etc/ssh/ssh_host_*`). Whatever the
+    /// base image has at those paths shows through in the new image.
+    ///
+    /// This keeps what the node's host placed for this one node (its cluster's keys,
+    /// its environment, its init's markers and logs) out of an image others may use.
+    pub fn save_excluding(
+        &self,
+        upper: &Path,
+        base: &ImageManifest,
+        exclude: &[&str],
+    ) -> Result<ImageManifest, ImageError> {
         let _lock = self.lock_shared()?;
         for layer in &base.layers {
             self.existing_layer_path(layer)?;
@@ -22,6 +38,9 @@ impl ImageStore {
         let dest = staging.path().join("layer");
         copy_tree(upper, &dest)?;
         strip_overlay_bookkeeping(&dest)?;
+        for pattern in exclude {
+            remove_matching(&dest, pattern)?;
+        }
         let summary = self.commit_layer(&dest)?;
         let mut layers = base.layers.clone();
         layers.retain(|layer| *layer != summary.digest);
@@ -52,6 +71,47 @@ fn copy_tree(from: &Path, to: &Path) -> Result<(), ImageError> {
             String::from_utf8_lossy(&output.stderr).trim()
         )))
     }
+}
+
+/// Removes what `pattern` (see [`ImageStore::save_excluding`]) names below `root`;
+/// never follows a symlink out of the copy.
+fn remove_matching(root: &Path, pattern: &str) -> Result<(), ImageError> {
+    let rel = Path::new(pattern.trim_start_matches('/'));
+    let mut dir = root.to_path_buf();
+    let (Some(parent), Some(name)) = (rel.parent(), rel.file_name()) else {
+        return Ok(());
+    };
+    for part in parent.components() {
+        let std::path::Component::Normal(part) = part else {
+            return Ok(());
+        };
+        dir.push(part);
+        match fs::symlink_metadata(&dir) {
+            Ok(meta) if meta.is_dir() => {}
+            _ => return Ok(()),
+        }
+    }
+    let name = name.to_string_lossy();
+    let victims: Vec<_> = match name.strip_suffix('*') {
+        Some(prefix) => match fs::read_dir(&dir) {
+            Ok(entries) => entries
+                .filter_map(Result::ok)
+                .filter(|e| e.file_name().to_string_lossy().starts_with(prefix))
+                .map(|e| e.path())
+                .collect(),
+            Err(_) => Vec::new(),
+        },
+        None => vec![dir.join(name.as_ref())],
+    };
+    for path in victims {
+        let removed = match fs::symlink_metadata(&path) {
+            Ok(meta) if meta.is_dir() => fs::remove_dir_all(&path),
+            Ok(_) => fs::remove_file(&path),
+            Err(_) => continue,
+        };
+        removed.ctx(|| format!("removing {}", path.display()))?;
+    }
+    Ok(())
 }
 
 /// Removes overlayfs xattrs other than opaque (origin, impure, redirect, ...): they

@@ -25,7 +25,13 @@ pub use bootstrap::{credential_path, ensure_admin as bootstrap};
 pub use context::{Context, ServerConfig};
 pub use control_plane::InProcessControlPlane;
 pub use error::ServerError;
+
+/// The API router, for tests that drive it without a socket.
+pub fn router(ctx: Arc<Context>) -> axum::Router {
+    http::router(ctx)
+}
 pub use image::ensure_builtin as ensure_builtin_image;
+pub use scheduler::pass as run_scheduler_pass;
 
 use std::sync::Arc;
 

@@ -98,7 +98,8 @@ pub async fn save(
         let digest = n.image_digest.clone();
         let made = tokio::task::spawn_blocking(move || {
             let base = c2.images.manifest(&digest)?;
-            c2.images.save(&upper, &base)
+            c2.images
+                .save_excluding(&upper, &base, corral_agent::NODE_LOCAL_PATHS)
         })
         .await;
         let result = match made {
