@@ -57,6 +57,10 @@ struct Lab {
 
 impl Lab {
     fn new() -> Self {
+        // Each test thread gets a network namespace of its own, so the host-wide
+        // rules, sysctls and bridges the driver makes never touch the real host.
+        nix::sched::unshare(CloneFlags::CLONE_NEWNET).expect("private network namespace");
+        ip(&["link", "set", "lo", "up"]);
         let net = BridgeNetwork::new();
         net.ensure_host().expect("ensure_host");
         Self {

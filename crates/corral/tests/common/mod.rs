@@ -145,6 +145,13 @@ impl Pool {
         cli
     }
 
+    /// `corral login` with a config file of its own; returns its output.
+    pub fn try_login(&self, user: &str, password: &str) -> Output {
+        let config = self._tmp.path().join(format!("cli-try-{user}.json"));
+        let mut c = self.cmd_with(&config, &["login", "--server", "http://127.0.0.1:7700", "--user", user, "--password-stdin"]);
+        with_stdin(&mut c, &format!("{password}\n"))
+    }
+
     /// Creates a non-admin user (as the admin) and returns its logged-in CLI.
     pub fn new_user(&self, name: &str, password: &str) -> UserCli<'_> {
         let mut c = self.cmd(&["user", "create", name, "--password-stdin"]);
