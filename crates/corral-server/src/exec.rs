@@ -92,7 +92,9 @@ pub struct Session {
 pub fn start(ctx: &Context, n: &NodeRecord, req: &ExecRequest) -> Result<Session> {
     check(req)?;
     let agent = agent_for(ctx, n)?;
-    let std_cmd = agent.exec_command(&n.id, &req.command, req.tty)?;
+    // The terminal is ours (below), not crun's: crun copies the size of its own
+    // terminal only once, so resizes would be lost.
+    let std_cmd = agent.exec_command(&n.id, &req.command, false)?;
     let mut cmd = tokio::process::Command::from(std_cmd);
     cmd.kill_on_drop(true);
     if !req.tty {

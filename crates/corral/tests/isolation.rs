@@ -153,3 +153,32 @@ fn restart_adopts_running_nodes_and_finishes_half_made_ones() {
     let left = pool.leftovers(&ids, &[]);
     assert!(left.is_empty(), "left behind: {left:#?}");
 }
+
+#[test]
+fn egress_leaves_through_nat() {
+    let pool = Pool::start();
+    create(&pool, "out", &["--nodes", "1"]);
+    // An "outside" network: a namespace behind a veth from the test host, with no
+    // route back to the cluster's subnet. A reply can only come back if the node's
+    // traffic was masqueraded to the host's address.
+    let outside = format!("cout-{}", common::rand_hex(6));
+    let run = |cmd: String| {
+        let out = std::process::Command::new("sh").arg("-c").arg(&cmd).output().unwrap();
+        assert!(out.status.success(), "{cmd}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    struct Netns(String);
+    impl Drop for Netns {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("ip").args(["netns", "del", &self.0]).status();
+        }
+    }
+    run(format!("ip netns add {outside}"));
+    let _guard = Netns(outside.clone());
+    let ns = &pool.netns;
+    run(format!("ip -n {ns} link add up0 type veth peer name wan0 netns {outside}"));
+    run(format!("ip -n {ns} addr add 198.51.100.1/24 dev up0 && ip -n {ns} link set up0 up"));
+    run(format!("ip -n {outside} addr add 198.51.100.2/24 dev wan0 && ip -n {outside} link set wan0 up && ip -n {outside} link set lo up"));
+    let (code, out, err) = pool.exec("out/node-0", "ping -c1 -W2 198.51.100.2");
+    assert_eq!(code, 0, "egress through NAT failed: {out}{err}");
+    pool.ok(&["cluster", "delete", "out"]);
+}
