@@ -141,8 +141,13 @@ fn run(ctx: &Ctx<'_>, a: &NodeAssignment) -> Result<Outcome, AgentError> {
 /// Removes a node from the host: on-destroy script, container, writable layer,
 /// network attachment, hosts file.
 pub fn remove(ctx: &Ctx<'_>, id: &str) -> Result<Outcome, AgentError> {
-    if let Ok(RuntimeState::Running { .. }) = ctx.runtime.state(id) {
-        run_on_destroy(ctx, id);
+    // The script was written into the writable layer at start: look there rather
+    // than paying for an exec into every node that has none.
+    let script = ctx.runtime.upper_dir(id).join(node_files::ON_DESTROY_PATH.trim_start_matches('/'));
+    if script.exists() {
+        if let Ok(RuntimeState::Running { .. }) = ctx.runtime.state(id) {
+            run_on_destroy(ctx, id);
+        }
     }
     ctx.runtime.remove(id)?;
     ctx.network.detach(id)?;
