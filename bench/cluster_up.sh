@@ -138,7 +138,6 @@ ring() { # cluster json on stdin; every node pings the next by address, all at o
     return $fail
 }
 
-RSS_32=
 corral_run() { # N -> "ready ready+ring delete"
     local n=$1 t0 t1 t2 t3 json
     t0=$(now)
@@ -147,7 +146,8 @@ corral_run() { # N -> "ready ready+ring delete"
     [ "$(jq -r .state <<<"$json")" = running ] || { echo "create: $json" >&2; return 1; }
     ring <<<"$json"
     t2=$(now)
-    if [ "$n" = 32 ] && [ -z "$RSS_32" ]; then RSS_32=$(rss_kib); fi
+    # corral_run runs in a subshell: the reading goes through a file.
+    if [ "$n" = 32 ] && [ ! -s "$TMP/rss32" ]; then rss_kib >"$TMP/rss32"; fi
     corral cluster delete bench >/dev/null
     t3=$(now)
     echo "$(secs "$t0" "$t1") $(secs "$t0" "$t2") $(secs "$t2" "$t3")"
@@ -173,6 +173,7 @@ for n in $NS; do
     done
 done
 RSS_AFTER=$(rss_kib)
+RSS_32=$(cat "$TMP/rss32" 2>/dev/null || true)
 
 med() { local s; s=$(tr ' ' '\n' <<<"${R[$1,$2]}" | grep . | stats); echo "${s% *}"; }
 mn() { local s; s=$(tr ' ' '\n' <<<"${R[$1,$2]}" | grep . | stats); echo "${s#* }"; }

@@ -26,6 +26,10 @@ pub struct AgentConfig {
     pub parallelism: usize,
     /// How often running nodes are checked.
     pub health_interval: Duration,
+    /// Labels of the host, e.g. `site=a`.
+    pub labels: std::collections::BTreeMap<String, String>,
+    /// Underlay address other hosts reach this one at.
+    pub address: String,
 }
 
 #[derive(Default)]
@@ -53,7 +57,7 @@ pub struct Agent {
     resolv_conf: String,
     state: Mutex<AgentState>,
     limiter: Semaphore,
-    segments: Mutex<()>,
+    segments: crate::segments::Segments,
 }
 
 fn now() -> u64 {
@@ -88,7 +92,7 @@ impl Agent {
             resolv_conf,
             state: Mutex::new(AgentState::default()),
             limiter: Semaphore::new(parallelism),
-            segments: Mutex::new(()),
+            segments: Default::default(),
         })
     }
 
@@ -140,7 +144,12 @@ impl Agent {
         tokio::task::spawn_blocking(move || net.ensure_host())
             .await
             .map_err(|e| AgentError::Invalid(e.to_string()))??;
-        cp.register(&self.cfg.host, Self::capacity()).await?;
+        let req = corral_api::RegisterRequest {
+            capacity: Self::capacity(),
+            labels: self.cfg.labels.clone(),
+            address: self.cfg.address.clone(),
+        };
+        cp.register(&self.cfg.host, req).await?;
         tokio::spawn(self.clone().health_loop(cp.clone()));
         let mut revision = 0;
         loop {
@@ -270,17 +279,8 @@ impl Agent {
     async fn gc_segments(self: &Arc<Self>) {
         let me = self.clone();
         let _ = tokio::task::spawn_blocking(move || {
-            let _one_at_a_time = me.segments.lock().unwrap_or_else(|e| e.into_inner());
-            // Read under the segment lock: a node assigned meanwhile either shows
-            // here or makes its segment after this pass.
-            let used: HashSet<u32> = me.lock().desired.values().map(|a| a.network.vni).collect();
-            for vni in me.network.list_segments().unwrap_or_default() {
-                if !used.contains(&vni) {
-                    if let Err(e) = me.network.remove_segment(vni) {
-                        tracing::warn!(vni, error = %e, "cannot remove segment");
-                    }
-                }
-            }
+            let used = || me.lock().desired.values().map(|a| a.network.vni).collect();
+            me.segments.gc(me.network.as_ref(), used);
         })
         .await;
     }

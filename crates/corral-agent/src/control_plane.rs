@@ -2,7 +2,8 @@
 //! `corral up`) and a network one (between `corral agent` and `corral server`).
 
 use async_trait::async_trait;
-use corral_api::agent::{Assignments, HostCapacity, NodeReport};
+use corral_api::agent::{Assignments, NodeReport};
+use corral_api::RegisterRequest;
 
 /// Errors the agent meets.
 #[derive(Debug, thiserror::Error)]
@@ -35,8 +36,8 @@ pub enum AgentError {
 /// What the agent needs from the server.
 #[async_trait]
 pub trait ControlPlane: Send + Sync {
-    /// Announces the host and its capacity.
-    async fn register(&self, host: &str, capacity: HostCapacity) -> Result<(), AgentError>;
+    /// Announces the host: capacity, labels, underlay address.
+    async fn register(&self, host: &str, req: RegisterRequest) -> Result<(), AgentError>;
     /// The nodes assigned to `host`; waits (up to a server-chosen timeout) until the
     /// assignments change after store revision `after`.
     async fn assignments(&self, host: &str, after: u64) -> Result<Assignments, AgentError>;

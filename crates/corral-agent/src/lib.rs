@@ -12,6 +12,7 @@ mod hosts_file;
 mod node_files;
 mod proc_start;
 mod reconcile;
+mod segments;
 
 pub use agent::{Agent, AgentConfig};
 pub use control_plane::{AgentError, ControlPlane};

@@ -29,9 +29,9 @@ pub struct Ctx<'a> {
     pub hosts_dir: PathBuf,
     /// The resolver config given to nodes.
     pub resolv_conf: &'a str,
-    /// Held while a segment is made or removed: nodes of one cluster start in
-    /// parallel and must not race to create the same bridge.
-    pub segments: &'a std::sync::Mutex<()>,
+    /// The segments this agent made; changes go through it one at a time: nodes of
+    /// one cluster start in parallel and must not race to create the same bridge.
+    pub segments: &'a crate::segments::Segments,
 }
 
 /// Where a step left the node.
@@ -102,10 +102,7 @@ fn run(ctx: &Ctx<'_>, a: &NodeAssignment) -> Result<Outcome, AgentError> {
         .iter()
         .map(|d| ctx.images.layer_path(d))
         .collect();
-    {
-        let _one_at_a_time = ctx.segments.lock().unwrap_or_else(|e| e.into_inner());
-        ctx.network.ensure_segment(&seg)?;
-    }
+    ctx.segments.ensure(ctx.network, &seg)?;
     let netns = ctx.network.attach(
         &seg,
         &AttachSpec {
@@ -143,7 +140,10 @@ fn run(ctx: &Ctx<'_>, a: &NodeAssignment) -> Result<Outcome, AgentError> {
 pub fn remove(ctx: &Ctx<'_>, id: &str) -> Result<Outcome, AgentError> {
     // The script was written into the writable layer at start: look there rather
     // than paying for an exec into every node that has none.
-    let script = ctx.runtime.upper_dir(id).join(node_files::ON_DESTROY_PATH.trim_start_matches('/'));
+    let script = ctx
+        .runtime
+        .upper_dir(id)
+        .join(node_files::ON_DESTROY_PATH.trim_start_matches('/'));
     if script.exists() {
         if let Ok(RuntimeState::Running { .. }) = ctx.runtime.state(id) {
             run_on_destroy(ctx, id);

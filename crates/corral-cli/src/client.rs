@@ -81,6 +81,18 @@ impl Client {
             .await
     }
 
+    /// `GET` with query parameters and decode the JSON answer.
+    pub async fn get_query<T: DeserializeOwned>(
+        &self,
+        segments: &[&str],
+        query: &[(&str, &str)],
+    ) -> Result<T, ClientError> {
+        let mut url = self.url(segments);
+        url.query_pairs_mut().extend_pairs(query);
+        self.call(self.request(Method::GET, url.clone()), &url)
+            .await
+    }
+
     /// `POST` a JSON body and decode the JSON answer.
     pub async fn post<B: Serialize, T: DeserializeOwned>(
         &self,

@@ -2,7 +2,11 @@
 //!
 //! One streaming pass digests the whole (uncompressed) archive and, in case it is an
 //! OCI layout, keeps its `oci-layout`, `index.json` and blobs in a staging dir; a
-//! rootfs tarball is then unpacked in a second pass only if its layer is new.
+//! rootfs tarball is then unpacked in a second pass. Imported layers are named by the
+//! walk digest of their unpacked directory, as built and saved ones are, so any host
+//! can check a layer it received against the name an image lists; the tar stream's
+//! digest only checks that the archive did not change between passes (and, for OCI
+//! layers, that the blob matches its config's diff id).
 
 use std::fs::{self, File};
 use std::io::{self, BufRead, BufReader, Read};
@@ -12,7 +16,6 @@ use flate2::read::MultiGzDecoder;
 
 use crate::digest::{self, HashingReader};
 use crate::error::IoContext;
-use crate::layer;
 use crate::oci;
 use crate::unpack::{self, clean_path, Whiteouts};
 use crate::{ImageConfig, ImageError, ImageManifest, ImageStore};
@@ -33,23 +36,22 @@ impl ImageStore {
         }
     }
 
-    /// Stores a rootfs tarball as a one-layer image named by its tar stream's digest.
+    /// Stores a rootfs tarball as a one-layer image. Like every layer, it is named by
+    /// the walk digest of the directory it unpacks to (see `layer`), which an agent
+    /// pulling it can recompute; a layer already stored is kept as it is.
     fn import_rootfs(&self, file: &Path, digest: &str) -> Result<ImageManifest, ImageError> {
-        if !self.has_layer(digest)? {
-            let staging = self.stage("rootfs")?;
-            let dest = staging.path().join("layer");
-            fs::create_dir(&dest).ctx(|| format!("creating {}", dest.display()))?;
-            let unpacked = unpack_file(file, &dest, Whiteouts::Keep)?;
-            if unpacked != digest {
-                return Err(ImageError::Unsafe(format!(
-                    "{} changed while it was imported",
-                    file.display()
-                )));
-            }
-            self.commit_layer_as(&dest, digest)?;
+        let staging = self.stage("rootfs")?;
+        let dest = staging.path().join("layer");
+        fs::create_dir(&dest).ctx(|| format!("creating {}", dest.display()))?;
+        let unpacked = unpack_file(file, &dest, Whiteouts::Keep)?;
+        if unpacked != digest {
+            return Err(ImageError::Unsafe(format!(
+                "{} changed while it was imported",
+                file.display()
+            )));
         }
-        let size = layer::size_of(&self.existing_layer_path(digest)?)?;
-        self.commit_manifest(vec![digest.to_string()], ImageConfig::default(), size)
+        let summary = self.commit_layer(&dest)?;
+        self.commit_manifest(vec![summary.digest], ImageConfig::default(), summary.size_bytes)
     }
 }
 
@@ -124,13 +126,6 @@ pub(crate) fn unpack_file(
     unpack::unpack(&mut archive, dest, whiteouts)?;
     archive
         .into_inner()
-        .drain_and_finish()
-        .ctx(|| format!("reading {}", file.display()))
-}
-
-/// Digest of a (possibly gzipped) file's uncompressed bytes.
-pub(crate) fn stream_digest(file: &Path) -> Result<String, ImageError> {
-    HashingReader::new(open_maybe_gzip(file)?)
         .drain_and_finish()
         .ctx(|| format!("reading {}", file.display()))
 }

@@ -1,9 +1,10 @@
 //! Layer directories: their content digest, their size, and overlayfs whiteouts.
 //!
-//! A layer made from a directory is named by a walk that sees only what overlayfs
-//! sees (paths, types, modes, owners, bytes, link targets, devices, the opaque and
-//! capability xattrs) and not timestamps, so building the same content twice yields
-//! the same digest and is stored once.
+//! Every layer (built, saved, imported or pulled) is named by a walk that sees only
+//! what overlayfs sees (paths, types, modes, owners, bytes, link targets, devices,
+//! the opaque and capability xattrs) and not timestamps, so building the same
+//! content twice yields the same digest and is stored once, and a host that
+//! receives a layer can check what it unpacked against the name the image lists.
 
 use std::collections::HashSet;
 use std::fs::{self, File};
@@ -22,7 +23,7 @@ use crate::ImageError;
 /// The xattr overlayfs reads to hide a lower directory's content.
 pub(crate) const OPAQUE_XATTR: &str = "trusted.overlay.opaque";
 /// File capabilities change what a binary may do, so they are part of the content.
-const CAPABILITY_XATTR: &str = "security.capability";
+pub(crate) const CAPABILITY_XATTR: &str = "security.capability";
 /// Prefix of every overlayfs-private xattr.
 pub(crate) const OVERLAY_XATTR_PREFIX: &str = "trusted.overlay.";
 

@@ -11,7 +11,7 @@ use serde::de::DeserializeOwned;
 
 use crate::digest;
 use crate::error::IoContext;
-use crate::import::{stream_digest, unpack_file};
+use crate::import::unpack_file;
 use crate::layer;
 use crate::unpack::Whiteouts;
 use crate::{ImageConfig, ImageError, ImageManifest, ImageStore};
@@ -47,7 +47,8 @@ pub(crate) fn import_layout(
     store.commit_manifest(layers, image_config(&config), size)
 }
 
-/// Stores one layer blob (unless its content is stored already); returns its digest.
+/// Stores one layer blob after checking it against its diff id; returns the walk
+/// digest that names the stored layer.
 fn import_layer(
     store: &ImageStore,
     layout: &Layout,
@@ -56,21 +57,17 @@ fn import_layer(
 ) -> Result<String, ImageError> {
     check_layer_media_type(descriptor.media_type())?;
     let blob = layout.verified_blob(descriptor)?;
-    let digest = stream_digest(&blob)?;
-    if diff_id.is_some_and(|expected| *expected != digest) {
+    let staging = store.stage("layer")?;
+    let dest = staging.path().join("layer");
+    fs::create_dir(&dest).ctx(|| format!("creating {}", dest.display()))?;
+    let stream_digest = unpack_file(&blob, &dest, Whiteouts::ConvertOci)?;
+    if diff_id.is_some_and(|expected| *expected != stream_digest) {
         return Err(ImageError::Unsafe(format!(
             "layer {} does not match its diff id",
             descriptor.digest()
         )));
     }
-    if !store.has_layer(&digest)? {
-        let staging = store.stage("layer")?;
-        let dest = staging.path().join("layer");
-        fs::create_dir(&dest).ctx(|| format!("creating {}", dest.display()))?;
-        unpack_file(&blob, &dest, Whiteouts::ConvertOci)?;
-        store.commit_layer_as(&dest, &digest)?;
-    }
-    Ok(digest)
+    Ok(store.commit_layer(&dest)?.digest)
 }
 
 /// Refuses layer encodings this store cannot unpack.

@@ -136,3 +136,45 @@ fn strip_overlay_bookkeeping(root: &Path) -> Result<(), ImageError> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exclusions_remove_files_dirs_and_prefixes_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        for rel in [
+            "root/.ssh/id_ed25519",
+            "root/.ssh/known_hosts",
+            "var/lib/corral-node/created",
+            "etc/ssh/ssh_host_rsa_key",
+            "etc/ssh/ssh_host_rsa_key.pub",
+            "etc/ssh/sshd_config",
+            "opt/app",
+        ] {
+            let p = root.join(rel);
+            fs::create_dir_all(p.parent().unwrap()).unwrap();
+            fs::write(&p, "x").unwrap();
+        }
+        std::os::unix::fs::symlink("/", root.join("escape")).unwrap();
+        for pattern in [
+            "root/.ssh/id_ed25519",
+            "var/lib/corral-node",
+            "etc/ssh/ssh_host_*",
+            "escape/etc/passwd",
+            "not/there",
+        ] {
+            remove_matching(root, pattern).unwrap();
+        }
+        assert!(!root.join("root/.ssh/id_ed25519").exists());
+        assert!(root.join("root/.ssh/known_hosts").exists());
+        assert!(!root.join("var/lib/corral-node").exists());
+        assert!(!root.join("etc/ssh/ssh_host_rsa_key").exists());
+        assert!(!root.join("etc/ssh/ssh_host_rsa_key.pub").exists());
+        assert!(root.join("etc/ssh/sshd_config").exists());
+        assert!(root.join("opt/app").exists());
+        assert!(Path::new("/etc/passwd").exists());
+    }
+}

@@ -78,16 +78,20 @@ impl Unpacker<'_> {
     /// Creates one entry.
     fn entry<R: Read>(&mut self, entry: &mut tar::Entry<R>) -> Result<(), ImageError> {
         let rel = clean_path(&entry.path().ctx(|| "reading tar entry path".into())?)?;
-        if self.whiteouts == Whiteouts::ConvertOci && self.whiteout(&rel)? {
+        if self.whiteouts == Whiteouts::ConvertOci && self.whiteout(&rel, entry.header())? {
             return Ok(());
         }
         let kind = entry.header().entry_type();
         if rel.as_os_str().is_empty() {
-            return self.layer_root(entry.header(), kind);
+            self.layer_root(entry.header(), kind)?;
+            return apply_xattrs(entry, self.dest);
         }
         let path = self.prepare_parents(&rel)?;
         match kind {
-            EntryType::Directory => return self.dir(&path, entry.header()),
+            EntryType::Directory => {
+                self.dir(&path, entry.header())?;
+                return apply_xattrs(entry, &path);
+            }
             EntryType::Regular | EntryType::Continuous | EntryType::GNUSparse => {
                 replace(&path)?;
                 return self.file(entry, &path);
@@ -123,7 +127,9 @@ impl Unpacker<'_> {
     }
 
     /// Turns an OCI whiteout entry into its overlayfs form; false if `rel` is not one.
-    fn whiteout(&mut self, rel: &Path) -> Result<bool, ImageError> {
+    /// A whiteout device takes the entry's owner and mode, so a layer exported by
+    /// this store unpacks to exactly the directory it came from.
+    fn whiteout(&mut self, rel: &Path, header: &Header) -> Result<bool, ImageError> {
         let Some(name) = rel.file_name().and_then(|n| n.to_str()) else {
             return Ok(false);
         };
@@ -144,6 +150,9 @@ impl Unpacker<'_> {
             let path = self.prepare_parents(&parent.join(hidden))?;
             replace(&path)?;
             layer::make_whiteout(&path)?;
+            let (uid, gid) = owner(header)?;
+            lchown(&path, Some(uid), Some(gid)).ctx(|| format!("chown {}", path.display()))?;
+            set_mode(&path, mode(header)?)?;
         }
         Ok(true)
     }

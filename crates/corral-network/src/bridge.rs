@@ -8,7 +8,8 @@ use std::path::PathBuf;
 
 use crate::ip::{self, NetnsState};
 use crate::names::{self, NETNS_DIR};
-use crate::{cmd, nft, AttachSpec, Network, NetworkError, SegmentSpec};
+use crate::vxlan::{self, DeviceConfig, Fdb, Wanted};
+use crate::{cmd, nft, AttachSpec, Network, NetworkError, Peer, SegmentSpec, Underlay};
 
 /// Smallest MTU IPv4 allows.
 const MIN_MTU: u32 = 68;
@@ -48,10 +49,13 @@ impl Network for BridgeNetwork {
             Err(err) if cmd::is_not_found(&err) => {}
             other => other?,
         }
-        if ip::link_exists(&bridge)? {
-            cmd::ip_batch(None, &[format!("link del {bridge}")])?;
-        }
-        Ok(())
+        let links = ip::links()?;
+        let lines: Vec<String> = [names::vxlan_name(vni)?, bridge]
+            .into_iter()
+            .filter(|name| links.contains(name))
+            .map(|name| format!("link del {name}"))
+            .collect();
+        cmd::ip_batch(None, &lines)
     }
 
     fn attach(&self, seg: &SegmentSpec, node: &AttachSpec) -> Result<PathBuf, NetworkError> {
@@ -78,10 +82,41 @@ impl Network for BridgeNetwork {
         cmd::ip_batch(None, &lines)
     }
 
+    fn set_segment_peers(
+        &self,
+        seg: &SegmentSpec,
+        underlay: &Underlay,
+        peers: &[Peer],
+    ) -> Result<(), NetworkError> {
+        check_segment(seg)?;
+        let name = names::vxlan_name(seg.vni)?;
+        if peers.is_empty() {
+            // A segment on one host needs no tunnel.
+            return delete_link(&name);
+        }
+        vxlan::check_underlay(underlay, seg.mtu)?;
+        let wanted = Wanted::new(underlay.local, peers)?;
+        let bridge = names::bridge_name(seg.vni)?;
+        if !ip::link_exists(&bridge)? {
+            self.ensure_segment(seg)?;
+        }
+        let config = DeviceConfig::new(seg.vni, underlay);
+        let fdb = match ensure_vxlan(&name, &bridge, &config, seg.mtu)? {
+            Device::Created => Fdb::default(),
+            Device::Kept => read_fdb(&name)?,
+        };
+        cmd::bridge_batch(&fdb.lines(&name, &wanted))?;
+        // What the bridge learned may age out meanwhile: a miss is fine.
+        ignore_missing(cmd::bridge_batch(&fdb.forget_lines(&name, &wanted)))
+    }
+
     fn list_segments(&self) -> Result<Vec<u32>, NetworkError> {
-        // Elements count too, so a segment half removed is still reported and finished.
+        // Elements count too, so a segment half removed is still reported and finished;
+        // so does a VXLAN device whose bridge someone deleted.
         let bridges = ip::links()?;
-        let from_links = bridges.iter().filter_map(|name| names::vni_of_bridge(name));
+        let from_links = bridges
+            .iter()
+            .filter_map(|name| names::vni_of_bridge(name).or_else(|| names::vni_of_vxlan(name)));
         let from_sets = nft::list_subnets()?.into_iter().filter_map(|e| e.vni);
         let mut vnis: Vec<u32> = from_links.chain(from_sets).collect();
         vnis.sort_unstable();
@@ -181,6 +216,59 @@ impl<'a> Attachment<'a> {
         let lines = ip::node_lines(node.mac, node.address, seg.subnet, seg.gateway, seg.mtu);
         cmd::ip_batch(Some(&self.netns), &lines)
     }
+}
+
+/// Whether [`ensure_vxlan`] made the device afresh (its FDB is then empty).
+enum Device {
+    Created,
+    Kept,
+}
+
+/// Makes the VXLAN device exist with `config`, enslaved to `bridge` with `mtu`, up; a
+/// device with other settings (say, a new underlay address) is made again.
+fn ensure_vxlan(
+    name: &str,
+    bridge: &str,
+    config: &DeviceConfig,
+    mtu: u32,
+) -> Result<Device, NetworkError> {
+    let set = vxlan::set_line(name, bridge, mtu);
+    if ip::link_exists(name)? {
+        if read_vxlan(name)?.as_ref() == Some(config) {
+            cmd::ip_batch(None, &[set])?;
+            return Ok(Device::Kept);
+        }
+        let lines = [format!("link del {name}"), config.add_line(name), set];
+        cmd::ip_batch(None, &lines)?;
+    } else {
+        cmd::ip_batch(None, &[config.add_line(name), set])?;
+    }
+    Ok(Device::Created)
+}
+
+fn read_vxlan(name: &str) -> Result<Option<DeviceConfig>, NetworkError> {
+    let json = run_json("ip", &["-d", "-j", "link", "show", "dev", name])?;
+    Ok(DeviceConfig::parse(&json))
+}
+
+fn read_fdb(name: &str) -> Result<Fdb, NetworkError> {
+    let json = run_json("bridge", &["-j", "fdb", "show", "dev", name])?;
+    Ok(Fdb::parse(&json))
+}
+
+fn run_json(program: &str, args: &[&str]) -> Result<serde_json::Value, NetworkError> {
+    let text = cmd::run(program, args, None)?;
+    serde_json::from_str(&text).map_err(|err| NetworkError::Command {
+        command: format!("{program} {}", args.join(" ")),
+        message: format!("unreadable json: {err}"),
+    })
+}
+
+fn delete_link(name: &str) -> Result<(), NetworkError> {
+    if !ip::link_exists(name)? {
+        return Ok(());
+    }
+    ignore_missing(cmd::ip_batch(None, &[format!("link del {name}")]))
 }
 
 fn check_segment(seg: &SegmentSpec) -> Result<(), NetworkError> {

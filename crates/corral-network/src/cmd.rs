@@ -50,6 +50,14 @@ pub fn ip_batch(netns: Option<&str>, lines: &[String]) -> Result<(), NetworkErro
     .map(drop)
 }
 
+/// Runs a script of `bridge` commands (FDB entries) in one process.
+pub fn bridge_batch(lines: &[String]) -> Result<(), NetworkError> {
+    if lines.is_empty() {
+        return Ok(());
+    }
+    run("bridge", &["-batch", "-"], Some(&(lines.join("\n") + "\n"))).map(drop)
+}
+
 /// Applies an nftables script as one transaction.
 pub fn nft_script(script: &str) -> Result<(), NetworkError> {
     run("nft", &["-f", "-"], Some(script)).map(drop)

@@ -22,8 +22,11 @@ pub fn leftovers<S: AsRef<str>>(node_ids: &[S], vnis: &[u32]) -> Result<Vec<Stri
     let pairs = nft::list_same_bridges()?;
     for &vni in vnis {
         let bridge = names::bridge_name(vni)?;
-        if links.contains(&bridge) {
-            found.push(format!("link {bridge}"));
+        // The VXLAN device's FDB entries live and die with it.
+        for link in [bridge.clone(), names::vxlan_name(vni)?] {
+            if links.contains(&link) {
+                found.push(format!("link {link}"));
+            }
         }
         for element in subnets.iter().filter(|e| e.vni == Some(vni)) {
             found.push(format!(

@@ -1,6 +1,9 @@
 //! Cluster networks on a host: one Linux bridge per segment (named by its VNI), one
 //! veth pair per node into a network namespace, nftables for isolation and NAT.
 //!
+//! A segment spanning several hosts is stretched over them by a VXLAN device enslaved to
+//! its bridge, with forwarding entries programmed from the server's view.
+//!
 //! The [`Network`] trait is the seam; [`bridge::BridgeNetwork`] is the driver. Every
 //! method is idempotent and keyed by stable names.
 
@@ -11,10 +14,12 @@ mod leftovers;
 pub mod names;
 mod nft;
 mod spec;
+mod vxlan;
 
 pub use bridge::BridgeNetwork;
 pub use leftovers::leftovers;
-pub use spec::{AttachSpec, NetworkError, SegmentSpec};
+pub use spec::{AttachSpec, NetworkError, Peer, SegmentSpec, Underlay};
+pub use vxlan::{overlay_mtu, VXLAN_OVERHEAD};
 
 use std::path::PathBuf;
 
@@ -25,13 +30,23 @@ pub trait Network: Send + Sync {
     fn ensure_host(&self) -> Result<(), NetworkError>;
     /// Makes the segment's bridge, gateway address and rules exist.
     fn ensure_segment(&self, seg: &SegmentSpec) -> Result<(), NetworkError>;
-    /// Removes a segment's bridge and rules.
+    /// Removes a segment's bridge, VXLAN device and rules.
     fn remove_segment(&self, vni: u32) -> Result<(), NetworkError>;
     /// Makes the node's network namespace and its link into the segment exist, with
     /// address, MAC, default route and loopback up; returns the namespace path.
     fn attach(&self, seg: &SegmentSpec, node: &AttachSpec) -> Result<PathBuf, NetworkError>;
     /// Removes the node's link and namespace.
     fn detach(&self, node_id: &str) -> Result<(), NetworkError>;
+    /// Stretches the segment over the hosts in `peers` (the others holding its nodes, as
+    /// the server sees them): a VXLAN device on the bridge, one flood entry per peer
+    /// host and one entry per remote node MAC; entries not listed are removed. With no
+    /// peers the VXLAN device is removed. Makes the segment if missing; idempotent.
+    fn set_segment_peers(
+        &self,
+        seg: &SegmentSpec,
+        underlay: &Underlay,
+        peers: &[Peer],
+    ) -> Result<(), NetworkError>;
     /// VNIs of the segments present on this host.
     fn list_segments(&self) -> Result<Vec<u32>, NetworkError>;
     /// Node ids with a namespace on this host.

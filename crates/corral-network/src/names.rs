@@ -12,6 +12,12 @@ pub const MAX_VNI: u32 = 0x00ff_ffff;
 /// Prefix of every segment bridge; the nftables rules match on it.
 pub const BRIDGE_PREFIX: &str = "cb-";
 
+/// Prefix of every segment's VXLAN device, enslaved to the segment's bridge.
+pub const VXLAN_PREFIX: &str = "cx-";
+
+/// UDP port of VXLAN on the underlay (IANA).
+pub const VXLAN_PORT: u16 = 4789;
+
 /// Prefix of every node namespace under /run/netns.
 pub const NETNS_PREFIX: &str = "corral-";
 
@@ -32,7 +38,22 @@ pub fn bridge_name(vni: u32) -> Result<String, NetworkError> {
 
 /// The VNI of a bridge name, if it is one of ours.
 pub fn vni_of_bridge(name: &str) -> Option<u32> {
-    let digits = name.strip_prefix(BRIDGE_PREFIX)?;
+    vni_after(BRIDGE_PREFIX, name)
+}
+
+/// The VXLAN device stretching segment `vni` over hosts, e.g. `cx-4097`.
+pub fn vxlan_name(vni: u32) -> Result<String, NetworkError> {
+    check_vni(vni)?;
+    Ok(format!("{VXLAN_PREFIX}{vni}"))
+}
+
+/// The VNI of a VXLAN device name, if it is one of ours.
+pub fn vni_of_vxlan(name: &str) -> Option<u32> {
+    vni_after(VXLAN_PREFIX, name)
+}
+
+fn vni_after(prefix: &str, name: &str) -> Option<u32> {
+    let digits = name.strip_prefix(prefix)?;
     // Reject forms such as "cb-+1" or "cb-007" that would not round-trip.
     let vni: u32 = digits.parse().ok()?;
     (vni <= MAX_VNI && vni.to_string() == digits).then_some(vni)
@@ -123,6 +144,16 @@ mod tests {
         ] {
             assert_eq!(vni_of_bridge(name), None, "{name}");
         }
+    }
+
+    #[test]
+    fn vxlan_names_fit_and_round_trip() {
+        let name = vxlan_name(MAX_VNI).unwrap();
+        assert_eq!(name, "cx-16777215");
+        assert_eq!(vni_of_vxlan(&name), Some(MAX_VNI));
+        assert_eq!(vni_of_vxlan("cb-5"), None);
+        assert_eq!(vni_of_bridge("cx-5"), None);
+        assert!(vxlan_name(MAX_VNI + 1).is_err());
     }
 
     #[test]

@@ -8,11 +8,14 @@ use ipnet::Ipv4Net;
 use serde_json::Value;
 
 use crate::cmd;
-use crate::names::{vni_comment, vni_of_comment, BRIDGE_PREFIX};
+use crate::names::{vni_comment, vni_of_comment, BRIDGE_PREFIX, VXLAN_PORT, VXLAN_PREFIX};
 use crate::NetworkError;
 
 /// The table Corral owns, in the agent's network namespace.
 pub const TABLE: &str = "inet corral";
+
+/// The bridge-family table Corral owns: frames on segment bridges themselves.
+pub const BRIDGE_TABLE: &str = "bridge corral";
 
 /// Set of segment subnets, each tagged with a `vni N` comment; NAT matches on it.
 pub const SUBNETS: &str = "subnets";
@@ -56,13 +59,19 @@ pub fn host_script() -> String {
         script += &format!("flush chain {TABLE} {chain}\n");
     }
     let rules = [
+        // Nodes cannot send VXLAN into the underlay: a forged VNI would land them in
+        // another cluster's segment on another host. Their own VXLAN inside their
+        // segment (bridged, out a bridge) stays theirs.
+        format!("forward iifname {any} oifname != {any} udp dport {VXLAN_PORT} drop"),
         // Clusters cannot reach each other through the host's routing.
         format!("forward iifname {any} oifname {any} iifname . oifname != @{SAME_BRIDGE} drop"),
         // Nodes are not reachable from outside the host except by replies.
         format!(
             "forward oifname {any} iifname != {any} ct state != {{ established, related }} drop"
         ),
-        // Nodes cannot open connections to any of the host's own addresses.
+        // Nodes cannot open connections to any of the host's own addresses (the
+        // underlay address too); the VXLAN port is refused even to replies.
+        format!("input iifname {any} udp dport {VXLAN_PORT} drop"),
         format!("input iifname {any} ct state {{ established, related }} accept"),
         format!("input iifname {any} drop"),
         // Egress: nodes reach the world behind the host's address.
@@ -71,7 +80,20 @@ pub fn host_script() -> String {
     for rule in rules {
         script += &format!("add rule {TABLE} {rule}\n");
     }
-    script
+    script + &bridge_script()
+}
+
+/// The host never speaks into a stretched segment: every host's bridge carries the same
+/// gateway address, so its ARP replies (and anything else it sends) stay on its own
+/// nodes; what crosses the VXLAN device comes from nodes only.
+fn bridge_script() -> String {
+    let vxlans = format!("\"{VXLAN_PREFIX}*\"");
+    format!(
+        "add table {BRIDGE_TABLE}\n\
+         add chain {BRIDGE_TABLE} output {{ type filter hook output priority filter; policy accept; }}\n\
+         flush chain {BRIDGE_TABLE} output\n\
+         add rule {BRIDGE_TABLE} output oifname {vxlans} drop\n"
+    )
 }
 
 /// Registers a segment: its subnet (dropping stale elements of the same VNI or subnet)
@@ -224,6 +246,21 @@ mod tests {
         assert!(script.contains(
             "add rule inet corral postrouting ip saddr @subnets oifname != \"cb-*\" masquerade\n"
         ));
+    }
+
+    #[test]
+    fn nodes_cannot_send_vxlan_and_the_host_stays_off_the_overlay() {
+        let script = host_script();
+        assert!(script.contains(
+            "add rule inet corral forward iifname \"cb-*\" oifname != \"cb-*\" udp dport 4789 drop\n"
+        ));
+        let vxlan = script
+            .find("input iifname \"cb-*\" udp dport 4789 drop")
+            .unwrap();
+        let replies = script.find("input iifname \"cb-*\" ct state").unwrap();
+        assert!(vxlan < replies);
+        assert!(script.contains("add rule bridge corral output oifname \"cx-*\" drop\n"));
+        assert!(script.contains("flush chain bridge corral output\n"));
     }
 
     #[test]

@@ -28,6 +28,26 @@ pub struct AttachSpec {
     pub mac: [u8; 6],
 }
 
+/// This host's side of the underlay that carries VXLAN between hosts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Underlay {
+    /// This host's underlay address: the source of its VXLAN packets.
+    pub local: Ipv4Addr,
+    /// The underlay interface, if VXLAN should be pinned to one.
+    pub device: Option<String>,
+    /// MTU of the underlay; a segment's MTU must fit [`crate::overlay_mtu`] of it.
+    pub mtu: u32,
+}
+
+/// Another host holding nodes of a segment, as the server sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Peer {
+    /// The peer host's underlay address.
+    pub host: Ipv4Addr,
+    /// MACs of the peer host's nodes in this segment.
+    pub macs: Vec<[u8; 6]>,
+}
+
 /// Errors of a network driver.
 #[derive(Debug, thiserror::Error)]
 pub enum NetworkError {

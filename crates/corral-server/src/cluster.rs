@@ -172,7 +172,7 @@ fn admit(ctx: &Context, user: &UserRecord, demand: Demand) -> Result<()> {
     if demand.nodes == 0 {
         return Ok(());
     }
-    let hosts = host::all(ctx)?;
+    let hosts = host::ready_hosts(ctx)?;
     let live: Vec<NodeRecord> = node::all(ctx)?
         .into_iter()
         .map(|d| d.value)

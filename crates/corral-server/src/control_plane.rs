@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use corral_agent::{AgentError, ControlPlane};
-use corral_api::agent::{Assignments, DesiredState, HostCapacity, NodeAssignment, NodeReport};
+use corral_api::agent::{Assignments, DesiredState, NodeAssignment, NodeReport};
+use corral_api::RegisterRequest;
 use corral_api::NodeState;
 use corral_store::{typed, Compare, Op};
 
@@ -193,9 +194,9 @@ impl ControlPlane for InProcessControlPlane {
     async fn register(
         &self,
         host_name: &str,
-        capacity: HostCapacity,
+        req: RegisterRequest,
     ) -> std::result::Result<(), AgentError> {
-        host::register(&self.ctx, host_name, capacity).map_err(cp_err)
+        host::register(&self.ctx, host_name, req.capacity, &req.address, req.labels).map_err(cp_err)
     }
 
     async fn assignments(

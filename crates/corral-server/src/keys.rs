@@ -66,3 +66,11 @@ pub fn vni_claim(vni: u32) -> String {
 }
 /// Prefix of VNI claims.
 pub const VNI_CLAIMS: &str = "/ipam/vnis/";
+/// Key naming the host a certificate (by fingerprint) belongs to.
+pub fn agent_cert(fingerprint: &str) -> String {
+    format!("/agent-certs/{fingerprint}")
+}
+/// Key of a join token, by the sha256 of the token.
+pub fn join_token(hash: &str) -> String {
+    format!("/join-tokens/{hash}")
+}

@@ -77,7 +77,7 @@ fn rooms(ctx: &Context, hosts: &[HostRecord], nodes: &[NodeRecord]) -> HashMap<S
 
 /// One pass: place every pending node, drop deleted nodes that never had a host.
 pub fn pass(ctx: &Context) -> Result<()> {
-    let hosts = crate::host::all(ctx)?;
+    let hosts = crate::host::ready_hosts(ctx)?;
     let docs = node::all(ctx)?;
     let records: Vec<NodeRecord> = docs.iter().map(|d| d.value.clone()).collect();
     let mut rooms = rooms(ctx, &hosts, &records);

@@ -30,15 +30,12 @@ impl Api {
         // A fake 4-cpu, 1 GiB host, and a fake image record pointing at no content:
         // enough for admission and placement.
         let cp = InProcessControlPlane::new(ctx.clone());
-        cp.register(
-            "h1",
-            HostCapacity {
-                cpu_millis: 4000,
-                memory_bytes: 1 << 30,
-            },
-        )
-        .await
-        .unwrap();
+        let req = corral_api::RegisterRequest {
+            capacity: HostCapacity { cpu_millis: 4000, memory_bytes: 1 << 30 },
+            labels: Default::default(),
+            address: "127.0.0.1".into(),
+        };
+        cp.register("h1", req).await.unwrap();
         let manifest = corral_image::ImageManifest::new(vec![], Default::default(), 0);
         corral_server::ensure_builtin_image(&ctx, "minimal", |_| Ok(manifest)).unwrap();
         let mut api = Api {

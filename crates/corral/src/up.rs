@@ -54,20 +54,28 @@ fn ensure_base_image(ctx: &Context) -> anyhow::Result<()> {
 pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     let _host_lock = corral_agent::lock_host()?;
     crun::prepare_host().context("preparing cgroups for crun")?;
-    std::fs::create_dir_all(&args.data_dir).with_context(|| format!("creating {}", args.data_dir.display()))?;
-    let store = Arc::new(SqliteStore::open(&args.data_dir.join("state.db")).context("opening the store")?);
-    let images = ImageStore::open(&args.data_dir.join("images")).context("opening the image store")?;
+    std::fs::create_dir_all(&args.data_dir)
+        .with_context(|| format!("creating {}", args.data_dir.display()))?;
+    let store =
+        Arc::new(SqliteStore::open(&args.data_dir.join("state.db")).context("opening the store")?);
+    let images =
+        ImageStore::open(&args.data_dir.join("images")).context("opening the image store")?;
     let mut cfg = ServerConfig::new(args.data_dir.join("server"));
     cfg.subnet_pool = args.subnet_pool;
     let ctx = Context::new(store, images.clone(), cfg);
     let host = args.host.clone().unwrap_or_else(hostname);
-    let runtime = Arc::new(Crun::new(args.data_dir.join("runtime"), args.cgroup_parent.clone())?);
+    let runtime = Arc::new(Crun::new(
+        args.data_dir.join("runtime"),
+        args.cgroup_parent.clone(),
+    )?);
     let agent = Agent::new(
         AgentConfig {
             host: host.clone(),
             data_dir: args.data_dir.join("agent"),
             parallelism: args.parallelism,
             health_interval: Duration::from_secs(1),
+            labels: Default::default(),
+            address: "127.0.0.1".into(),
         },
         runtime,
         Arc::new(BridgeNetwork::new()),
@@ -91,7 +99,10 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     });
     let cred = corral_server::credential_path(&ctx);
     println!("Corral is up. API: http://{addr}");
-    println!("Log in as the admin: corral login --server http://{addr} --user admin --password-file {}", cred.display());
+    println!(
+        "Log in as the admin: corral login --server http://{addr} --user admin --password-file {}",
+        cred.display()
+    );
     let server = tokio::spawn(corral_server::serve(ctx, listener));
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     tokio::select! {

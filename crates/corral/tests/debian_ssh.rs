@@ -10,7 +10,7 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::os::fd::AsFd;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -27,10 +27,16 @@ fn mirror_host() -> String {
         .or_else(|_| std::fs::read_to_string("/etc/apt/sources.list"))
         .unwrap_or_default();
     let uri = text
-        .split_whitespace()
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .flat_map(str::split_whitespace)
         .find(|w| w.starts_with("http://"))
         .expect("an http apt mirror for bookworm");
-    uri.trim_start_matches("http://").split('/').next().unwrap().to_string()
+    uri.trim_start_matches("http://")
+        .split('/')
+        .next()
+        .unwrap()
+        .to_string()
 }
 
 /// An HTTP proxy listening on 127.0.0.1:PROXY_PORT in `netns`, forwarding requests
@@ -51,7 +57,7 @@ impl MirrorProxy {
                     Ok((client, _)) => {
                         let host = allowed_host.clone();
                         std::thread::spawn(move || {
-                            if let Err(e) = forward(client, &host) { eprintln!("proxy: {e}"); }
+                            let _ = forward(client, &host);
                         });
                     }
                     Err(_) => std::thread::sleep(Duration::from_millis(20)),
@@ -98,12 +104,16 @@ fn forward(client: TcpStream, allowed_host: &str) -> std::io::Result<()> {
         }
     }
     let text = String::from_utf8_lossy(&head);
-    eprintln!("proxy request: {text}");
     let target = text.split_whitespace().nth(1).unwrap_or("");
-    let host = target.strip_prefix("http://").and_then(|t| t.split('/').next()).unwrap_or("");
+    let host = target
+        .strip_prefix("http://")
+        .and_then(|t| t.split('/').next())
+        .unwrap_or("");
     let mut client_w = client.try_clone()?;
     if host != allowed_host {
-        client_w.write_all(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")?;
+        client_w.write_all(
+            b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        )?;
         return Ok(());
     }
     let mut upstream = TcpStream::connect((allowed_host, 80))?;
@@ -125,7 +135,12 @@ fn forward(client: TcpStream, allowed_host: &str) -> std::io::Result<()> {
 
 fn run(cmd: &mut std::process::Command) -> String {
     let out = cmd.output().unwrap();
-    assert!(out.status.success(), "{cmd:?}: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -148,18 +163,32 @@ fn debian_nodes_ssh_to_each_other_and_users_ssh_in_with_their_key() {
     let keydir = pool.dir().join("keys");
     std::fs::create_dir_all(&keydir).unwrap();
     let key = keydir.join("id_ed25519");
-    run(std::process::Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", "", "-C", "test@host", "-f"]).arg(&key));
-    let user = pool.json(&["user", "add-key", "admin", "--key-file", key.with_extension("pub").to_str().unwrap()]);
+    run(std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", "test@host", "-f"])
+        .arg(&key));
+    let user = pool.json(&[
+        "user",
+        "add-key",
+        "admin",
+        "--key-file",
+        key.with_extension("pub").to_str().unwrap(),
+    ]);
     assert_eq!(user["ssh_keys"].as_array().unwrap().len(), 1, "{user}");
 
-    let c = pool.json(&["cluster", "create", "deb", "--image", "debian", "--nodes", "2", "--cpu", "0.5", "--memory", "256MiB"]);
+    let c = pool.json(&[
+        "cluster", "create", "deb", "--image", "debian", "--nodes", "2", "--cpu", "0.5",
+        "--memory", "256MiB",
+    ]);
     assert_eq!(c["state"], "running", "{c}");
 
     // sshd comes up after init's first steps: wait until node-1 takes connections.
     let deadline = Instant::now() + Duration::from_secs(30);
     let mut last;
     loop {
-        last = pool.exec("deb/node-0", "ssh -o BatchMode=yes -o ConnectTimeout=3 node-1 hostname");
+        last = pool.exec(
+            "deb/node-0",
+            "ssh -o BatchMode=yes -o ConnectTimeout=3 node-1 hostname",
+        );
         if last.0 == 0 || Instant::now() > deadline {
             break;
         }
@@ -168,8 +197,19 @@ fn debian_nodes_ssh_to_each_other_and_users_ssh_in_with_their_key() {
     assert_eq!(last.0, 0, "ssh node-0 → node-1 failed: {last:?}");
     assert_eq!(last.1.trim(), "node-1");
     // And back, by address too.
-    let addr0 = c["nodes"].as_array().unwrap().iter().find(|n| n["name"] == "node-0").unwrap()["address"].as_str().unwrap().to_string();
-    let (code, out, err) = pool.exec("deb/node-1", &format!("ssh -o BatchMode=yes {addr0} hostname"));
+    let addr0 = c["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["name"] == "node-0")
+        .unwrap()["address"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (code, out, err) = pool.exec(
+        "deb/node-1",
+        &format!("ssh -o BatchMode=yes {addr0} hostname"),
+    );
     assert_eq!((code, out.trim()), (0, "node-0"), "{err}");
     // Passwords are not accepted, only keys.
     let (code, _, _) = pool.exec(
@@ -202,7 +242,9 @@ fn debian_nodes_ssh_to_each_other_and_users_ssh_in_with_their_key() {
     assert_eq!(out.trim(), "node-0");
     // Without the key, the node refuses.
     let other = keydir.join("other");
-    run(std::process::Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", "", "-f"]).arg(&other));
+    run(std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(&other));
     let mut args = vec!["ssh", "deb/node-1", "--"];
     let mut opts = ssh_opts.to_vec();
     opts[1] = other.to_str().unwrap();

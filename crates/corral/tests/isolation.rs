@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 use common::Pool;
 
 fn create(pool: &Pool, name: &str, extra: &[&str]) -> serde_json::Value {
-    let mut args = vec!["cluster", "create", name, "--image", "minimal", "--cpu", "0.2", "--memory", "32MiB"];
+    let mut args = vec![
+        "cluster", "create", name, "--image", "minimal", "--cpu", "0.2", "--memory", "32MiB",
+    ];
     args.extend(extra);
     let c = pool.json(&args);
     assert_eq!(c["state"], "running", "{c}");
@@ -26,10 +28,14 @@ fn clusters_cannot_reach_each_other_or_the_host() {
     for (name, c) in [("alpha", &a), ("beta", &b)] {
         for i in 0..3 {
             let next = format!("node-{}", (i + 1) % 3);
-            let (code, out, err) = pool.exec(&format!("{name}/node-{i}"), &format!("ping -c1 -W2 {next}"));
+            let (code, out, err) =
+                pool.exec(&format!("{name}/node-{i}"), &format!("ping -c1 -W2 {next}"));
             assert_eq!(code, 0, "{name}/node-{i} → {next}: {out}{err}");
         }
-        assert_ne!(c["network"]["subnet"], if name == "alpha" { &b } else { &a }["network"]["subnet"]);
+        assert_ne!(
+            c["network"]["subnet"],
+            if name == "alpha" { &b } else { &a }["network"]["subnet"]
+        );
     }
     // Across clusters: neither ping nor TCP.
     let (code, _, _) = pool.exec("alpha/node-0", &format!("ping -c1 -W2 {}", addr(&b, 0)));
@@ -39,7 +45,9 @@ fn clusters_cannot_reach_each_other_or_the_host() {
     // The API listens on every address of the test host: reachable from the host...
     let gw = a["network"]["gateway"].as_str().unwrap().to_string();
     // An HTTP request by hand: the API answers with a status line when reachable.
-    let request = |target: &str| format!("printf 'GET /v1/whoami HTTP/1.0\\r\\n\\r\\n' | nc -w 2 {target} 7700 2>&1; true");
+    let request = |target: &str| {
+        format!("printf 'GET /v1/whoami HTTP/1.0\\r\\n\\r\\n' | nc -w 2 {target} 7700 2>&1; true")
+    };
     let probe = request(&gw);
     let host_side = std::process::Command::new("nsenter")
         .arg(format!("--net=/run/netns/{}", pool.netns))
@@ -47,13 +55,22 @@ fn clusters_cannot_reach_each_other_or_the_host() {
         .output()
         .unwrap();
     let seen = String::from_utf8_lossy(&host_side.stdout).into_owned();
-    assert!(seen.contains("HTTP"), "the API should answer on {gw}:7700 from the host's side: {seen}");
+    assert!(
+        seen.contains("HTTP"),
+        "the API should answer on {gw}:7700 from the host's side: {seen}"
+    );
     // ...but not from a node, through its own gateway or another cluster's.
     for (node, target) in [("alpha/node-0", gw.clone()), ("beta/node-0", gw.clone())] {
         let (_, out, err) = pool.exec(node, &request(&target));
         let text = format!("{out}{err}");
-        assert!(!text.contains("HTTP"), "{node} reached the API at {target}: {text}");
-        assert!(text.contains("can't connect") || text.contains("timed out"), "{node}: unexpected probe result {text}");
+        assert!(
+            !text.contains("HTTP"),
+            "{node} reached the API at {target}: {text}"
+        );
+        assert!(
+            text.contains("can't connect") || text.contains("timed out"),
+            "{node}: unexpected probe result {text}"
+        );
     }
     pool.ok(&["cluster", "delete", "alpha"]);
     pool.ok(&["cluster", "delete", "beta"]);
@@ -66,12 +83,19 @@ fn nodes_see_only_themselves_and_lack_privileges() {
     let (code, out, _) = pool.exec("solo/node-0", "ps -o pid | wc -l");
     assert_eq!(code, 0);
     let lines: usize = out.trim().parse().unwrap();
-    assert!(lines < 8, "a node sees {lines} process lines: not its own pid namespace?");
+    assert!(
+        lines < 8,
+        "a node sees {lines} process lines: not its own pid namespace?"
+    );
     let (_, status, _) = pool.exec("solo/node-0", "grep CapEff /proc/self/status");
     let caps = u64::from_str_radix(status.split_whitespace().nth(1).unwrap(), 16).unwrap();
     const CAP_SYS_ADMIN: u64 = 1 << 21;
     const CAP_NET_ADMIN: u64 = 1 << 12;
-    assert_eq!(caps & (CAP_SYS_ADMIN | CAP_NET_ADMIN), 0, "node has admin capabilities: {caps:x}");
+    assert_eq!(
+        caps & (CAP_SYS_ADMIN | CAP_NET_ADMIN),
+        0,
+        "node has admin capabilities: {caps:x}"
+    );
     let (code, _, _) = pool.exec("solo/node-0", "ip link add x type dummy");
     assert_ne!(code, 0, "a node changed its network");
     pool.ok(&["cluster", "delete", "solo"]);
@@ -98,12 +122,22 @@ fn memory_limit_kills_the_hog_and_the_node_survives() {
     let (code, out, _) = pool.exec("mem/node-0", "echo alive");
     assert_eq!((code, out.trim()), (0, "alive"));
     wait_for("the OOM kill to be reported", || {
-        pool.json(&["node", "show", "mem/node-0"])["oom_kills"].as_u64().unwrap_or(0) >= 1
+        pool.json(&["node", "show", "mem/node-0"])["oom_kills"]
+            .as_u64()
+            .unwrap_or(0)
+            >= 1
     });
     let node = pool.json(&["node", "show", "mem/node-0"]);
     assert_eq!(node["state"], "running", "{node}");
     let events = pool.json(&["cluster", "events", "mem"]);
-    assert!(events.as_array().unwrap().iter().any(|e| e["kind"] == "node.oom"), "{events}");
+    assert!(
+        events
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["kind"] == "node.oom"),
+        "{events}"
+    );
     pool.ok(&["cluster", "delete", "mem"]);
 }
 
@@ -111,11 +145,20 @@ fn memory_limit_kills_the_hog_and_the_node_survives() {
 fn pids_limit_stops_a_fork_bomb() {
     let pool = Pool::start();
     create(&pool, "forks", &["--nodes", "1", "--pids", "32"]);
-    let (_, out, err) = pool.exec("forks/node-0", "for i in $(seq 1 100); do sleep 30 & done 2>&1; echo started");
+    let (_, out, err) = pool.exec(
+        "forks/node-0",
+        "for i in $(seq 1 100); do sleep 30 & done 2>&1; echo started",
+    );
     let text = format!("{out}{err}");
-    assert!(text.contains("can't fork") || text.contains("Resource temporarily unavailable"), "no fork failure: {text}");
+    assert!(
+        text.contains("can't fork") || text.contains("Resource temporarily unavailable"),
+        "no fork failure: {text}"
+    );
     let (_, count, _) = pool.exec("forks/node-0", "pkill sleep; echo ok");
-    assert!(count.contains("ok"), "node unusable after the fork bomb: {count}");
+    assert!(
+        count.contains("ok"),
+        "node unusable after the fork bomb: {count}"
+    );
     let (code, out, _) = pool.exec("forks/node-0", "echo alive");
     assert_eq!((code, out.trim()), (0, "alive"));
     pool.ok(&["cluster", "delete", "forks"]);
@@ -126,11 +169,16 @@ fn restart_adopts_running_nodes_and_finishes_half_made_ones() {
     let mut pool = Pool::start();
     let c = create(&pool, "keep", &["--nodes", "2"]);
     assert_eq!(pool.exec("keep/node-0", "echo here > /root/f").0, 0);
-    let started: Vec<_> = (0..2).map(|i| c["nodes"][i]["started_at"].clone()).collect();
+    let started: Vec<_> = (0..2)
+        .map(|i| c["nodes"][i]["started_at"].clone())
+        .collect();
     let pid_before = pool.exec("keep/node-1", "cat /proc/1/stat").1;
 
     // A create acknowledged just before a crash is finished after the restart.
-    pool.ok(&["cluster", "create", "late", "--image", "minimal", "--nodes", "4", "--cpu", "0.1", "--memory", "32MiB", "--async"]);
+    pool.ok(&[
+        "cluster", "create", "late", "--image", "minimal", "--nodes", "4", "--cpu", "0.1",
+        "--memory", "32MiB", "--async",
+    ]);
     pool.kill9();
     pool.restart();
 
@@ -138,11 +186,16 @@ fn restart_adopts_running_nodes_and_finishes_half_made_ones() {
     let after = pool.json(&["cluster", "show", "keep"]);
     assert_eq!(after["state"], "running", "{after}");
     for (i, s) in started.iter().enumerate() {
-        assert_eq!(&after["nodes"][i]["started_at"], s, "node-{i} was restarted, not adopted");
+        assert_eq!(
+            &after["nodes"][i]["started_at"], s,
+            "node-{i} was restarted, not adopted"
+        );
     }
     assert_eq!(pool.exec("keep/node-0", "cat /root/f").1.trim(), "here");
     assert_eq!(pool.exec("keep/node-1", "cat /proc/1/stat").1, pid_before);
-    wait_for("the half-made cluster to run", || pool.json(&["cluster", "show", "late"])["state"] == "running");
+    wait_for("the half-made cluster to run", || {
+        pool.json(&["cluster", "show", "late"])["state"] == "running"
+    });
     let (code, _, _) = pool.exec("late/node-3", "ping -c1 -W2 node-0");
     assert_eq!(code, 0);
     // And the restarted pool still works as before.
@@ -163,20 +216,34 @@ fn egress_leaves_through_nat() {
     // traffic was masqueraded to the host's address.
     let outside = format!("cout-{}", common::rand_hex(6));
     let run = |cmd: String| {
-        let out = std::process::Command::new("sh").arg("-c").arg(&cmd).output().unwrap();
-        assert!(out.status.success(), "{cmd}: {}", String::from_utf8_lossy(&out.stderr));
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(&cmd)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{cmd}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     };
     struct Netns(String);
     impl Drop for Netns {
         fn drop(&mut self) {
-            let _ = std::process::Command::new("ip").args(["netns", "del", &self.0]).status();
+            let _ = std::process::Command::new("ip")
+                .args(["netns", "del", &self.0])
+                .status();
         }
     }
     run(format!("ip netns add {outside}"));
     let _guard = Netns(outside.clone());
     let ns = &pool.netns;
-    run(format!("ip -n {ns} link add up0 type veth peer name wan0 netns {outside}"));
-    run(format!("ip -n {ns} addr add 198.51.100.1/24 dev up0 && ip -n {ns} link set up0 up"));
+    run(format!(
+        "ip -n {ns} link add up0 type veth peer name wan0 netns {outside}"
+    ));
+    run(format!(
+        "ip -n {ns} addr add 198.51.100.1/24 dev up0 && ip -n {ns} link set up0 up"
+    ));
     run(format!("ip -n {outside} addr add 198.51.100.2/24 dev wan0 && ip -n {outside} link set wan0 up && ip -n {outside} link set lo up"));
     let (code, out, err) = pool.exec("out/node-0", "ping -c1 -W2 198.51.100.2");
     assert_eq!(code, 0, "egress through NAT failed: {out}{err}");

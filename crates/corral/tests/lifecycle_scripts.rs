@@ -40,16 +40,29 @@ fn spec_file_groups_env_and_lifecycle_scripts() {
     std::fs::write(&spec, SPEC).unwrap();
     let c = pool.json(&["cluster", "create", "-f", spec.to_str().unwrap()]);
     assert_eq!(c["state"], "running", "{c}");
-    let mut names: Vec<String> = c["nodes"].as_array().unwrap().iter().map(|n| n["name"].as_str().unwrap().to_string()).collect();
+    let mut names: Vec<String> = c["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["name"].as_str().unwrap().to_string())
+        .collect();
     names.sort();
     assert_eq!(names, ["head-0", "worker-0", "worker-1"]);
-    let groups: Vec<&str> = c["nodes"].as_array().unwrap().iter().map(|n| n["group"].as_str().unwrap()).collect();
+    let groups: Vec<&str> = c["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["group"].as_str().unwrap())
+        .collect();
     assert_eq!(groups.iter().filter(|g| **g == "worker").count(), 2);
 
     // The environment reaches commands and on_create, which ran once per node.
     assert_eq!(out(&pool, "lab/worker-1", "echo $GREETING"), "hello-lab\n");
     for n in ["head-0", "worker-0", "worker-1"] {
-        assert_eq!(out(&pool, &format!("lab/{n}"), "cat /root/created"), format!("created {n} hello-lab\n"));
+        assert_eq!(
+            out(&pool, &format!("lab/{n}"), "cat /root/created"),
+            format!("created {n} hello-lab\n")
+        );
     }
     // Groups reach each other by name.
     out(&pool, "lab/worker-0", "ping -c1 -W2 head-0");
@@ -57,11 +70,17 @@ fn spec_file_groups_env_and_lifecycle_scripts() {
     // A restart of the cluster keeps the writable layer; on_create does not run again.
     pool.ok(&["cluster", "stop", "lab"]);
     pool.ok(&["cluster", "start", "lab"]);
-    assert_eq!(out(&pool, "lab/head-0", "cat /root/created"), "created head-0 hello-lab\n");
+    assert_eq!(
+        out(&pool, "lab/head-0", "cat /root/created"),
+        "created head-0 hello-lab\n"
+    );
     // Nor after a crash and restart of `corral up` (the nodes are adopted).
     let mut pool = pool;
     pool.restart();
-    assert_eq!(out(&pool, "lab/worker-0", "cat /root/created"), "created worker-0 hello-lab\n");
+    assert_eq!(
+        out(&pool, "lab/worker-0", "cat /root/created"),
+        "created worker-0 hello-lab\n"
+    );
 
     // on_destroy runs when a group is scaled down: worker-1 tells head-0 it leaves,
     // over the cluster network (nodes cannot write to the host).
@@ -77,7 +96,9 @@ fn spec_file_groups_env_and_lifecycle_scripts() {
         assert!(Instant::now() < deadline, "listener did not start");
         std::thread::sleep(Duration::from_millis(100));
     }
-    let scaled = pool.json(&["cluster", "scale", "lab", "--group", "worker", "--nodes", "1"]);
+    let scaled = pool.json(&[
+        "cluster", "scale", "lab", "--group", "worker", "--nodes", "1",
+    ]);
     assert_eq!(scaled["nodes"].as_array().unwrap().len(), 2, "{scaled}");
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
@@ -85,17 +106,35 @@ fn spec_file_groups_env_and_lifecycle_scripts() {
         if got == "bye worker-1 hello-lab\n" {
             break;
         }
-        assert!(Instant::now() < deadline, "on_destroy of worker-1 did not report: {got:?}");
+        assert!(
+            Instant::now() < deadline,
+            "on_destroy of worker-1 did not report: {got:?}"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     // The group's spec follows the scale.
     let shown = pool.json(&["cluster", "show", "lab"]);
-    let worker = shown["spec"]["node_groups"].as_array().unwrap().iter().find(|g| g["name"] == "worker").unwrap().clone();
+    let worker = shown["spec"]["node_groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["name"] == "worker")
+        .unwrap()
+        .clone();
     assert_eq!(worker["count"], 1, "{shown}");
-    assert!(pool.fails(&["cluster", "scale", "lab", "--nodes", "3"]).contains("invalid_request"), "several groups need --group");
+    assert!(
+        pool.fails(&["cluster", "scale", "lab", "--nodes", "3"])
+            .contains("invalid_request"),
+        "several groups need --group"
+    );
     // Scaling up again: the new worker-1 is a new node and runs on_create.
-    pool.ok(&["cluster", "scale", "lab", "--group", "worker", "--nodes", "2"]);
-    assert_eq!(out(&pool, "lab/worker-1", "cat /root/created"), "created worker-1 hello-lab\n");
+    pool.ok(&[
+        "cluster", "scale", "lab", "--group", "worker", "--nodes", "2",
+    ]);
+    assert_eq!(
+        out(&pool, "lab/worker-1", "cat /root/created"),
+        "created worker-1 hello-lab\n"
+    );
 
     let ids = pool.node_ids();
     pool.ok(&["cluster", "delete", "lab"]);

@@ -9,7 +9,11 @@ use std::process::Command;
 use common::Pool;
 
 fn names(v: &serde_json::Value) -> Vec<String> {
-    v.as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap().to_string()).collect()
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap().to_string())
+        .collect()
 }
 
 #[test]
@@ -46,7 +50,12 @@ fn users_see_and_touch_only_their_own_clusters() {
     let (status, body) = pool.http("GET", "/v1/clusters/a", Some(&bob.token()), None);
     assert_eq!(status, 404, "{body}");
     assert!(body.contains("not_found"), "{body}");
-    let (status, body) = pool.http("GET", "/v1/clusters/a?owner=alice", Some(&bob.token()), None);
+    let (status, body) = pool.http(
+        "GET",
+        "/v1/clusters/a?owner=alice",
+        Some(&bob.token()),
+        None,
+    );
     assert_eq!(status, 404, "naming the owner does not help: {body}");
 
     // Lists show only one's own clusters; the admin sees both.
@@ -87,8 +96,20 @@ fn users_see_and_touch_only_their_own_clusters() {
     assert!(pool.try_login("mallory", "mallory-password").status.code() != Some(0));
     // bob cannot add a key to alice either.
     let key = pool.dir().join("k.pub");
-    std::fs::write(&key, "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJdD7y3aLq454yWBdwLWbieU1ebz9/cu7/QEXn9OIeZJ x@y\n").unwrap();
-    assert!(bob.fails(&["user", "add-key", "alice", "--key-file", key.to_str().unwrap()]).contains("not_found"));
+    std::fs::write(
+        &key,
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJdD7y3aLq454yWBdwLWbieU1ebz9/cu7/QEXn9OIeZJ x@y\n",
+    )
+    .unwrap();
+    assert!(bob
+        .fails(&[
+            "user",
+            "add-key",
+            "alice",
+            "--key-file",
+            key.to_str().unwrap()
+        ])
+        .contains("not_found"));
 
     alice.ok(&["cluster", "delete", "a"]);
     bob.ok(&["cluster", "delete", "b"]);
@@ -96,9 +117,15 @@ fn users_see_and_touch_only_their_own_clusters() {
 
 fn common_stdin(mut c: Command, input: &str) -> std::process::Output {
     use std::io::Write;
-    c.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+    c.stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
     let mut child = c.spawn().unwrap();
-    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
     child.wait_with_output().unwrap()
 }
 
@@ -123,16 +150,28 @@ fn wrong_password_and_expired_token_are_unauthorized() {
     assert_eq!(status, 200, "{body}");
     let t: serde_json::Value = serde_json::from_str(&body).unwrap();
     let token = t["token"].as_str().unwrap().to_string();
-    let whoami = |token: &str| pool.cmd(&["whoami", "-o", "json"]).env("CORRAL_TOKEN", token).output().unwrap();
+    let whoami = |token: &str| {
+        pool.cmd(&["whoami", "-o", "json"])
+            .env("CORRAL_TOKEN", token)
+            .output()
+            .unwrap()
+    };
     let out = whoami(&token);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains("\"bob\""));
     std::thread::sleep(std::time::Duration::from_millis(3100));
     let out = whoami(&token);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("unauthorized"), "{err}");
-    assert!(err.contains("expired") && err.contains("corral login"), "the message says to log in again: {err}");
+    assert!(
+        err.contains("expired") && err.contains("corral login"),
+        "the message says to log in again: {err}"
+    );
     // Over HTTP: 401.
     let (status, _) = pool.http("GET", "/v1/whoami", Some(&token), None);
     assert_eq!(status, 401);
@@ -149,19 +188,34 @@ fn non_admin_over_quota_is_refused() {
     let bob = pool.new_user("bob", "bob-password");
     // 16MiB and 10m cpu per node: 65 nodes fit the pool (1 GiB, 0.65 cpu) but not
     // the quota of 64 nodes.
-    let err = bob.fails(&["cluster", "create", "big", "--image", "minimal", "--nodes", "65", "--cpu", "10m", "--memory", "16MiB"]);
+    let err = bob.fails(&[
+        "cluster", "create", "big", "--image", "minimal", "--nodes", "65", "--cpu", "10m",
+        "--memory", "16MiB",
+    ]);
     assert!(err.contains("quota_exceeded"), "{err}");
     // What is in use counts: with one node running, 64 more are over the quota.
-    bob.ok(&["cluster", "create", "one", "--image", "minimal", "--nodes", "1", "--cpu", "10m", "--memory", "16MiB"]);
-    let err = bob.fails(&["cluster", "create", "big", "--image", "minimal", "--nodes", "64", "--cpu", "10m", "--memory", "16MiB"]);
+    bob.ok(&[
+        "cluster", "create", "one", "--image", "minimal", "--nodes", "1", "--cpu", "10m",
+        "--memory", "16MiB",
+    ]);
+    let err = bob.fails(&[
+        "cluster", "create", "big", "--image", "minimal", "--nodes", "64", "--cpu", "10m",
+        "--memory", "16MiB",
+    ]);
     assert!(err.contains("quota_exceeded"), "{err}");
     let err = bob.fails(&["cluster", "scale", "one", "--nodes", "65"]);
     assert!(err.contains("quota_exceeded"), "{err}");
     // Nothing was made by the refused requests.
     assert_eq!(names(&bob.json(&["cluster", "list"])), ["one"]);
-    assert_eq!(bob.json(&["node", "list", "one"]).as_array().unwrap().len(), 1);
+    assert_eq!(
+        bob.json(&["node", "list", "one"]).as_array().unwrap().len(),
+        1
+    );
     // The admin has no quota: the same request is judged on capacity only.
-    let err = pool.fails(&["cluster", "create", "big", "--image", "minimal", "--nodes", "65", "--cpu", "1", "--memory", "16MiB"]);
+    let err = pool.fails(&[
+        "cluster", "create", "big", "--image", "minimal", "--nodes", "65", "--cpu", "1",
+        "--memory", "16MiB",
+    ]);
     assert!(err.contains("insufficient_capacity"), "{err}");
     bob.ok(&["cluster", "delete", "one"]);
 }

@@ -1,15 +1,29 @@
 //! `/v1/operations` and `/v1/events`.
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::Json;
-use corral_api::{ApiError, Event, Operation};
+use corral_api::{ApiError, Event, Operation, OperationStatus};
+use serde::Deserialize;
 
 use super::auth::Caller;
 use super::error::HttpResult;
 use crate::context::Context;
-use crate::{event, operation};
+use crate::{event, keys, operation};
+
+/// Longest a `GET /v1/operations/{id}?wait_ms=` holds the request.
+pub const MAX_WAIT: Duration = Duration::from_secs(30);
+
+/// Query of `GET /v1/operations/{id}`.
+#[derive(Debug, Default, Deserialize)]
+pub struct ShowQuery {
+    /// Long poll: while the operation runs, answer only once it changes (progress or
+    /// end) or this many milliseconds (at most [`MAX_WAIT`]) have passed.
+    #[serde(default)]
+    pub wait_ms: Option<u64>,
+}
 
 /// `GET /v1/operations`: the caller's (all for the admin), newest first.
 pub async fn list(
@@ -25,15 +39,43 @@ pub async fn list(
     Ok(Json(v))
 }
 
-/// `GET /v1/operations/{id}`.
+/// `GET /v1/operations/{id}`, with `?wait_ms=` a long poll: a client waiting for an
+/// operation hears of its end at once instead of at its next poll.
 pub async fn show(
     State(ctx): State<Arc<Context>>,
     caller: Caller,
     Path(id): Path<String>,
+    Query(q): Query<ShowQuery>,
 ) -> HttpResult<Json<Operation>> {
-    match operation::get(&ctx, &id)? {
-        Some(r) if caller.0.may_access(&r.op.owner) => Ok(Json(r.op)),
-        _ => Err(ApiError::not_found("operation", &id).into()),
+    let read = |ctx: &Context| -> HttpResult<Operation> {
+        match operation::get(ctx, &id)? {
+            Some(r) if caller.0.may_access(&r.op.owner) => Ok(r.op),
+            _ => Err(ApiError::not_found("operation", &id).into()),
+        }
+    };
+    let wait = Duration::from_millis(q.wait_ms.unwrap_or(0)).min(MAX_WAIT);
+    // Subscribe before the first read, so a change right after it is not missed.
+    let mut watch = ctx.store.watch();
+    let first = read(&ctx)?;
+    if wait.is_zero() || first.status != OperationStatus::Running {
+        return Ok(Json(first));
+    }
+    let key = keys::operation(&id);
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep_until(deadline) => return Ok(Json(read(&ctx)?)),
+            ev = watch.recv() => match ev {
+                Ok(ev) if ev.key != key => continue,
+                // Ours changed, or events were missed: look.
+                Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return Ok(Json(read(&ctx)?)),
+            },
+        }
+        let now = read(&ctx)?;
+        if now != first {
+            return Ok(Json(now));
+        }
     }
 }
 

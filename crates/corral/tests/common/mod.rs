@@ -20,7 +20,10 @@ pub fn bin() -> &'static str {
 pub fn rand_hex(n: usize) -> String {
     let mut buf = vec![0u8; n];
     let f = std::fs::read("/proc/sys/kernel/random/uuid").unwrap_or_default();
-    let s: String = String::from_utf8_lossy(&f).chars().filter(|c| c.is_ascii_hexdigit()).collect();
+    let s: String = String::from_utf8_lossy(&f)
+        .chars()
+        .filter(|c| c.is_ascii_hexdigit())
+        .collect();
     for (i, b) in buf.iter_mut().enumerate() {
         *b = s.as_bytes()[i % s.len()];
     }
@@ -54,13 +57,32 @@ impl Pool {
     /// Starts a pool whose `corral up` has extra environment variables.
     pub fn start_with_env(env: &[(&str, &str)]) -> Pool {
         let netns = format!("ctest-{}", rand_hex(6));
-        let out = sh(&format!("ip netns add {netns} && ip -n {netns} link set lo up"));
-        assert!(out.status.success(), "netns: {}", String::from_utf8_lossy(&out.stderr));
-        let tmp = tempfile::Builder::new().prefix("corral-test-").tempdir_in("/var/tmp").unwrap();
+        let out = sh(&format!(
+            "ip netns add {netns} && ip -n {netns} link set lo up"
+        ));
+        assert!(
+            out.status.success(),
+            "netns: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let tmp = tempfile::Builder::new()
+            .prefix("corral-test-")
+            .tempdir_in("/var/tmp")
+            .unwrap();
         let data = tmp.path().join("data");
         let config = tmp.path().join("cli.json");
-        let env = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        let mut pool = Pool { netns, data, config, child: None, env, _tmp: tmp };
+        let env = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let mut pool = Pool {
+            netns,
+            data,
+            config,
+            child: None,
+            env,
+            _tmp: tmp,
+        };
         pool.launch();
         pool.login("admin", &pool.admin_password());
         pool
@@ -75,7 +97,14 @@ impl Pool {
         let child = Command::new("nsenter")
             .arg(format!("--net=/run/netns/{}", self.netns))
             .arg(bin())
-            .args(["up", "--listen", "0.0.0.0:7700", "--host", "testhost", "--data-dir"])
+            .args([
+                "up",
+                "--listen",
+                "0.0.0.0:7700",
+                "--host",
+                "testhost",
+                "--data-dir",
+            ])
             .arg(&self.data)
             .env("CORRAL_LOG", "info")
             .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
@@ -90,7 +119,8 @@ impl Pool {
             let out = self.raw(&["image", "list"]);
             let text = String::from_utf8_lossy(&out.stderr);
             // Any answer from the API (even 401) means it listens.
-            let answered = out.status.success() || text.contains("token") || text.contains("unauthorized");
+            let answered =
+                out.status.success() || text.contains("token") || text.contains("unauthorized");
             if answered && self.data.join("server/admin.password").exists() {
                 return;
             }
@@ -111,7 +141,10 @@ impl Pool {
 
     /// The bootstrap admin password.
     pub fn admin_password(&self) -> String {
-        std::fs::read_to_string(self.data.join("server/admin.password")).unwrap().trim().to_string()
+        std::fs::read_to_string(self.data.join("server/admin.password"))
+            .unwrap()
+            .trim()
+            .to_string()
     }
 
     /// Logs the CLI in as a user.
@@ -140,7 +173,11 @@ impl Pool {
     /// The CLI of another user, with a config file of its own; logs that user in.
     pub fn as_user(&self, name: &str, password: &str) -> UserCli<'_> {
         let config = self._tmp.path().join(format!("cli-{name}.json"));
-        let cli = UserCli { pool: self, name: name.to_string(), config };
+        let cli = UserCli {
+            pool: self,
+            name: name.to_string(),
+            config,
+        };
         login_with(cli.cmd(&[]), name, password);
         cli
     }
@@ -148,7 +185,17 @@ impl Pool {
     /// `corral login` with a config file of its own; returns its output.
     pub fn try_login(&self, user: &str, password: &str) -> Output {
         let config = self._tmp.path().join(format!("cli-try-{user}.json"));
-        let mut c = self.cmd_with(&config, &["login", "--server", "http://127.0.0.1:7700", "--user", user, "--password-stdin"]);
+        let mut c = self.cmd_with(
+            &config,
+            &[
+                "login",
+                "--server",
+                "http://127.0.0.1:7700",
+                "--user",
+                user,
+                "--password-stdin",
+            ],
+        );
         with_stdin(&mut c, &format!("{password}\n"))
     }
 
@@ -156,7 +203,11 @@ impl Pool {
     pub fn new_user(&self, name: &str, password: &str) -> UserCli<'_> {
         let mut c = self.cmd(&["user", "create", name, "--password-stdin"]);
         let out = with_stdin(&mut c, &format!("{password}\n"));
-        assert!(out.status.success(), "user create {name}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "user create {name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         self.as_user(name, password)
     }
 
@@ -188,15 +239,33 @@ impl Pool {
     /// A command (not the CLI) run inside the pool's network namespace.
     pub fn in_netns(&self, program: &str) -> Command {
         let mut c = Command::new("nsenter");
-        c.arg(format!("--net=/run/netns/{}", self.netns)).arg(program).stdin(Stdio::null());
+        c.arg(format!("--net=/run/netns/{}", self.netns))
+            .arg(program)
+            .stdin(Stdio::null());
         c
     }
 
     /// A plain HTTP request to the API from inside the namespace (with curl); returns
     /// (status, body).
-    pub fn http(&self, method: &str, path: &str, token: Option<&str>, body: Option<&str>) -> (u16, String) {
+    pub fn http(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&str>,
+    ) -> (u16, String) {
         let mut c = self.in_netns("curl");
-        c.args(["-sS", "--max-time", "10", "-o", "-", "-w", "\n%{http_code}", "-X", method]);
+        c.args([
+            "-sS",
+            "--max-time",
+            "10",
+            "-o",
+            "-",
+            "-w",
+            "\n%{http_code}",
+            "-X",
+            method,
+        ]);
         c.arg(format!("http://127.0.0.1:7700{path}"));
         if let Some(t) = token {
             c.arg("-H").arg(format!("Authorization: Bearer {t}"));
@@ -229,7 +298,11 @@ impl Pool {
     pub fn node_ids(&self) -> Vec<String> {
         let dir = self.data.join("runtime/nodes");
         let mut v: Vec<String> = std::fs::read_dir(dir)
-            .map(|d| d.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+            .map(|d| {
+                d.filter_map(|e| e.ok())
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
             .unwrap_or_default();
         v.sort();
         v
@@ -243,7 +316,9 @@ impl Pool {
             if Path::new(&format!("/run/netns/corral-{id}")).exists() {
                 found.push(format!("netns corral-{id}"));
             }
-            for ctrl in ["memory", "pids", "cpu", "cpuacct", "devices", "freezer", "blkio", "cpuset"] {
+            for ctrl in [
+                "memory", "pids", "cpu", "cpuacct", "devices", "freezer", "blkio", "cpuset",
+            ] {
                 let p = format!("/sys/fs/cgroup/{ctrl}/corral/{id}");
                 if Path::new(&p).exists() {
                     found.push(format!("cgroup {p}"));
@@ -255,7 +330,10 @@ impl Pool {
         }
         let data = self.data.to_string_lossy().into_owned();
         let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-        for line in mounts.lines().filter(|l| l.contains(&data) && l.contains("/runtime/nodes/")) {
+        for line in mounts
+            .lines()
+            .filter(|l| l.contains(&data) && l.contains("/runtime/nodes/"))
+        {
             found.push(format!("mount {line}"));
         }
         let links = sh(&format!("ip -n {} -o link show", self.netns));
@@ -265,7 +343,10 @@ impl Pool {
                 found.push(format!("link {name}"));
             }
         }
-        let nft = sh(&format!("ip netns exec {} nft list set inet corral subnets 2>/dev/null", self.netns));
+        let nft = sh(&format!(
+            "ip netns exec {} nft list set inet corral subnets 2>/dev/null",
+            self.netns
+        ));
         for s in subnets {
             if String::from_utf8_lossy(&nft.stdout).contains(s.as_str()) {
                 found.push(format!("nft subnets element {s}"));
@@ -285,12 +366,23 @@ impl Pool {
         self.kill9();
         let crun_root = self.data.join("runtime/crun");
         for id in self.node_ids() {
-            let _ = Command::new("crun").arg("--root").arg(&crun_root).args(["kill", "-a", &id, "KILL"]).output();
+            let _ = Command::new("crun")
+                .arg("--root")
+                .arg(&crun_root)
+                .args(["kill", "-a", &id, "KILL"])
+                .output();
             std::thread::sleep(Duration::from_millis(50));
-            let _ = Command::new("crun").arg("--root").arg(&crun_root).args(["delete", "-f", &id]).output();
+            let _ = Command::new("crun")
+                .arg("--root")
+                .arg(&crun_root)
+                .args(["delete", "-f", &id])
+                .output();
             let rootfs = self.data.join("runtime/nodes").join(&id).join("rootfs");
             let _ = Command::new("umount").arg("-l").arg(&rootfs).output();
-            for ctrl in ["memory", "pids", "cpu", "cpuacct", "devices", "freezer", "blkio", "cpuset", "hugetlb", "systemd"] {
+            for ctrl in [
+                "memory", "pids", "cpu", "cpuacct", "devices", "freezer", "blkio", "cpuset",
+                "hugetlb", "systemd",
+            ] {
                 let _ = std::fs::remove_dir(format!("/sys/fs/cgroup/{ctrl}/corral/{id}"));
             }
             let _ = sh(&format!("ip netns del corral-{id} 2>/dev/null"));
@@ -342,23 +434,42 @@ impl UserCli<'_> {
 
     /// The token saved by this user's login.
     pub fn token(&self) -> String {
-        let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&self.config).unwrap()).unwrap();
+        let v: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&self.config).unwrap()).unwrap();
         v["token"].as_str().unwrap().to_string()
     }
 }
 
 fn with_stdin(c: &mut Command, input: &str) -> Output {
-    c.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    c.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     let mut child = c.spawn().unwrap();
     use std::io::Write;
-    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
     child.wait_with_output().unwrap()
 }
 
 fn login_with(mut c: Command, user: &str, password: &str) {
-    c.args(["login", "--server", "http://127.0.0.1:7700", "--user", user, "--password-stdin"]);
+    c.args([
+        "login",
+        "--server",
+        "http://127.0.0.1:7700",
+        "--user",
+        user,
+        "--password-stdin",
+    ]);
     let out = with_stdin(&mut c, &format!("{password}\n"));
-    assert!(out.status.success(), "login {user}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "login {user}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 fn ok(out: Output, args: &[&str]) -> String {
@@ -372,7 +483,11 @@ fn ok(out: Output, args: &[&str]) -> String {
 }
 
 fn fails(out: Output, args: &[&str]) -> String {
-    assert!(!out.status.success(), "corral {args:?} should have failed: {}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        !out.status.success(),
+        "corral {args:?} should have failed: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 

@@ -1,0 +1,11 @@
+//! Corral's certificate authority: created at the server's first start, it signs the
+//! server's certificate and every agent's client certificate, so all server–agent
+//! traffic is mutual TLS without an outside PKI.
+
+mod ca;
+mod config;
+mod pinned;
+
+pub use ca::{agent_request, fingerprint, save_private, AgentCredentials, Ca, TlsError};
+pub use config::{client_config, pem_certs, pem_key, server_config};
+pub use pinned::pinned_client_config;
