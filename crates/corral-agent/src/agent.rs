@@ -234,6 +234,16 @@ impl Agent {
             return;
         };
         let assignment = self.lock().desired.get(id).cloned();
+        if let Some(a) = assignment.as_ref().filter(|a| a.desired == corral_api::agent::DesiredState::Running) {
+            if let Err(e) = cp.fetch_image(&a.image_digest, &self.images).await {
+                self.lock().applied.remove(id);
+                let msg = format!("cannot fetch image {}: {e}", a.image_digest);
+                if let Some(r) = self.report_for(id, Outcome::Failed(msg)) {
+                    let _ = cp.report(&self.cfg.host, vec![r]).await;
+                }
+                return;
+            }
+        }
         let me = self.clone();
         let node_id = id.to_string();
         let result = tokio::task::spawn_blocking(move || match &assignment {

@@ -12,9 +12,11 @@ mod hosts_file;
 mod node_files;
 mod proc_start;
 mod reconcile;
+mod remote;
 mod segments;
 
 pub use agent::{Agent, AgentConfig};
 pub use control_plane::{AgentError, ControlPlane};
 pub use host_lock::{lock_host, HostLock};
+pub use remote::{join, Credentials, HttpControlPlane};
 pub use node_files::NODE_LOCAL_PATHS;

@@ -78,7 +78,7 @@ impl Segments {
 mod tests {
     use std::path::PathBuf;
 
-    use corral_network::AttachSpec;
+    use corral_network::{AttachSpec, Peer, Underlay};
 
     use super::*;
 
@@ -107,6 +107,15 @@ mod tests {
             Ok(PathBuf::new())
         }
         fn detach(&self, _: &str) -> Result<(), NetworkError> {
+            Ok(())
+        }
+        fn set_segment_peers(
+            &self,
+            seg: &SegmentSpec,
+            _: &Underlay,
+            _: &[Peer],
+        ) -> Result<(), NetworkError> {
+            self.segments.lock().unwrap().insert(seg.vni);
             Ok(())
         }
         fn list_segments(&self) -> Result<Vec<u32>, NetworkError> {

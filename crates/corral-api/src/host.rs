@@ -94,3 +94,25 @@ pub struct RegisterRequest {
     /// Underlay address.
     pub address: String,
 }
+
+/// The CA fingerprint a join token carries (`crj1.<secret>.<fingerprint>`).
+pub fn join_token_ca_fingerprint(token: &str) -> Option<&str> {
+    let mut parts = token.split('.');
+    match (parts.next(), parts.next(), parts.next(), parts.next()) {
+        (Some("crj1"), Some(s), Some(fp), None) if !s.is_empty() && fp.len() == 64 => Some(fp),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_fingerprint() {
+        let fp = "a".repeat(64);
+        assert_eq!(join_token_ca_fingerprint(&format!("crj1.abc.{fp}")), Some(fp.as_str()));
+        assert_eq!(join_token_ca_fingerprint("crj1.abc.short"), None);
+        assert_eq!(join_token_ca_fingerprint("nonsense"), None);
+    }
+}

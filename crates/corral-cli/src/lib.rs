@@ -78,6 +78,9 @@ pub enum Command {
     /// Manage users and their SSH keys
     #[command(subcommand)]
     User(cmd::user::UserCommand),
+    /// The pool's hosts and join tokens (admin)
+    #[command(subcommand)]
+    Host(cmd::host::HostCommand),
     /// Watch asynchronous requests
     #[command(subcommand)]
     Operation(cmd::operation::OperationCommand),

@@ -125,7 +125,7 @@ impl Exporter<'_> {
         let mut header = header(meta, EntryType::Regular);
         header.set_size(meta.len());
         let file = File::open(path).ctx(|| format!("opening {}", path.display()))?;
-        // Layers never change, but a short read must not misalign the stream.
+        // Layers never change; should one grow anyway, it cannot overrun its header.
         self.append(header, rel, file.take(meta.len()))
     }
 
@@ -145,22 +145,24 @@ impl Exporter<'_> {
             )));
         };
         let mut header = header(meta, entry_type);
-        if entry_type != EntryType::Fifo {
-            let dev = meta.rdev();
-            let (major, minor) = (major(dev), minor(dev));
-            let set = u32::try_from(major)
-                .ok()
-                .zip(u32::try_from(minor).ok())
-                .and_then(|(ma, mi)| {
-                    header.set_device_major(ma).ok()?;
-                    header.set_device_minor(mi).ok()
-                });
-            if set.is_none() {
-                return Err(ImageError::Unsupported(format!(
-                    "device number of {}",
-                    rel.display()
-                )));
-            }
+        // Fifos carry 0:0, since readers parse the fields for every node type.
+        let dev = if entry_type == EntryType::Fifo {
+            0
+        } else {
+            meta.rdev()
+        };
+        let set = u32::try_from(major(dev))
+            .ok()
+            .zip(u32::try_from(minor(dev)).ok())
+            .and_then(|(ma, mi)| {
+                header.set_device_major(ma).ok()?;
+                header.set_device_minor(mi).ok()
+            });
+        if set.is_none() {
+            return Err(ImageError::Unsupported(format!(
+                "device number of {}",
+                rel.display()
+            )));
         }
         self.xattrs(path, rel)?;
         self.append(header, rel, io::empty())
@@ -199,7 +201,12 @@ impl Exporter<'_> {
     }
 
     /// Appends an entry with data, naming the path on failure.
-    fn append(&mut self, mut header: Header, name: &Path, data: impl Read) -> Result<(), ImageError> {
+    fn append(
+        &mut self,
+        mut header: Header,
+        name: &Path,
+        data: impl Read,
+    ) -> Result<(), ImageError> {
         self.builder
             .append_data(&mut header, name, data)
             .ctx(|| format!("writing {} to the layer tar", name.display()))
@@ -267,8 +274,8 @@ fn kept_xattrs(path: &Path) -> Result<Vec<(String, Vec<u8>)>, ImageError> {
         if !(name.starts_with("user.") || name == CAPABILITY_XATTR) {
             continue;
         }
-        let value = xattr::get(path, name)
-            .ctx(|| format!("reading xattr {name} of {}", path.display()))?;
+        let value =
+            xattr::get(path, name).ctx(|| format!("reading xattr {name} of {}", path.display()))?;
         if let Some(value) = value {
             kept.push((name.to_string(), value));
         }

@@ -51,7 +51,11 @@ impl ImageStore {
             )));
         }
         let summary = self.commit_layer(&dest)?;
-        self.commit_manifest(vec![summary.digest], ImageConfig::default(), summary.size_bytes)
+        self.commit_manifest(
+            vec![summary.digest],
+            ImageConfig::default(),
+            summary.size_bytes,
+        )
     }
 }
 

@@ -105,8 +105,7 @@ mod tests {
             store.install_manifest(&forged),
             Err(ImageError::Unsafe(_))
         ));
-        let mut bad_layer = ImageManifest::new(vec!["sha256:../x".into()], ImageConfig::default(), 3);
-        bad_layer.digest = bad_layer.computed_digest();
+        let bad_layer = ImageManifest::new(vec!["sha256:../x".into()], ImageConfig::default(), 3);
         assert!(matches!(
             store.install_manifest(&bad_layer),
             Err(ImageError::InvalidDigest(_))

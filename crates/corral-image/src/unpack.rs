@@ -127,8 +127,8 @@ impl Unpacker<'_> {
     }
 
     /// Turns an OCI whiteout entry into its overlayfs form; false if `rel` is not one.
-    /// A whiteout device takes the entry's owner and mode, so a layer exported by
-    /// this store unpacks to exactly the directory it came from.
+    /// A whiteout device takes the entry's owner, mode and mtime, so a layer
+    /// exported by this store unpacks to exactly the directory it came from.
     fn whiteout(&mut self, rel: &Path, header: &Header) -> Result<bool, ImageError> {
         let Some(name) = rel.file_name().and_then(|n| n.to_str()) else {
             return Ok(false);
@@ -153,6 +153,7 @@ impl Unpacker<'_> {
             let (uid, gid) = owner(header)?;
             lchown(&path, Some(uid), Some(gid)).ctx(|| format!("chown {}", path.display()))?;
             set_mode(&path, mode(header)?)?;
+            set_mtime(&path, header.mtime().unwrap_or(0))?;
         }
         Ok(true)
     }

@@ -74,9 +74,13 @@ fn import(dir: &Path) -> (ImageStore, ImageManifest, Vec<String>) {
 fn oci_layers_get_overlayfs_whiteouts_and_config() {
     let dir = tempfile::tempdir().unwrap();
     let (store, manifest, diff_ids) = import(dir.path());
-    assert_eq!(
-        manifest.layers, diff_ids,
-        "layers named by uncompressed diff ids"
+    assert_eq!(manifest.layers.len(), 2);
+    assert!(
+        manifest
+            .layers
+            .iter()
+            .all(|layer| !diff_ids.contains(layer)),
+        "layers are named by their unpacked content, not by their tar streams"
     );
     let expected = ImageConfig {
         env: vec!["PATH=/bin".into(), "FOO=bar".into()],

@@ -32,10 +32,11 @@ fn rootfs_tarball_becomes_one_faithful_layer() {
     fs::write(&archive, common::gzip(&tar)).unwrap();
 
     let manifest = store.import(&archive).unwrap();
-    assert_eq!(
-        manifest.layers,
-        vec![common::sha256(&tar)],
-        "named by the tar stream"
+    assert_eq!(manifest.layers.len(), 1);
+    assert_ne!(
+        manifest.layers[0],
+        common::sha256(&tar),
+        "named by the unpacked content, not the tar stream"
     );
     assert_eq!(manifest.size_bytes, 4 + 10);
     let layer = store.layer_path(&manifest.layers[0]);

@@ -51,6 +51,8 @@ pub fn host_script() -> String {
     let any = format!("\"{BRIDGE_PREFIX}*\"");
     let mut script = preamble();
     for (chain, hook) in [
+        ("raw_prerouting", "type filter hook prerouting priority raw"),
+        ("raw_output", "type filter hook output priority raw"),
         ("forward", "type filter hook forward priority filter"),
         ("input", "type filter hook input priority filter"),
         ("postrouting", "type nat hook postrouting priority srcnat"),
@@ -59,6 +61,10 @@ pub fn host_script() -> String {
         script += &format!("flush chain {TABLE} {chain}\n");
     }
     let rules = [
+        // The underlay's VXLAN packets need no connection tracking (a lookup per
+        // packet on both hosts); what nodes send to the port stays tracked and dropped.
+        format!("raw_prerouting iifname != {any} udp dport {VXLAN_PORT} notrack"),
+        format!("raw_output udp dport {VXLAN_PORT} notrack"),
         // Nodes cannot send VXLAN into the underlay: a forged VNI would land them in
         // another cluster's segment on another host. Their own VXLAN inside their
         // segment (bridged, out a bridge) stays theirs.

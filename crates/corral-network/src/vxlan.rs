@@ -36,6 +36,9 @@ pub struct DeviceConfig {
     pub port: u16,
     /// Whether the device learns remote MACs from traffic (never, for us).
     pub learning: bool,
+    /// Whether outer UDP checksums are sent; RFC 7348 says zero over IPv4, and the
+    /// inner packets carry their own.
+    pub udp_csum: bool,
 }
 
 impl DeviceConfig {
@@ -47,13 +50,14 @@ impl DeviceConfig {
             device: underlay.device.clone(),
             port: VXLAN_PORT,
             learning: false,
+            udp_csum: false,
         }
     }
 
     /// The `ip` line creating the device.
     pub fn add_line(&self, name: &str) -> String {
         let mut line = format!(
-            "link add {name} type vxlan id {} local {} dstport {} nolearning",
+            "link add {name} type vxlan id {} local {} dstport {} nolearning noudpcsum",
             self.vni, self.local, self.port
         );
         if let Some(dev) = &self.device {
@@ -76,6 +80,7 @@ impl DeviceConfig {
             device: data["link"].as_str().map(str::to_string),
             port: u16::try_from(data["port"].as_u64()?).ok()?,
             learning: data["learning"].as_bool()?,
+            udp_csum: data["udp_csum"].as_bool()?,
         })
     }
 }
@@ -216,7 +221,10 @@ pub fn check_underlay(underlay: &Underlay, segment_mtu: u32) -> Result<(), Netwo
     }
     let most = overlay_mtu(underlay.mtu);
     if segment_mtu > most {
-        let value = format!("{segment_mtu} over underlay {} (at most {most})", underlay.mtu);
+        let value = format!(
+            "{segment_mtu} over underlay {} (at most {most})",
+            underlay.mtu
+        );
         return Err(invalid("segment mtu", value));
     }
     Ok(())
@@ -296,10 +304,10 @@ mod tests {
         let mut config = DeviceConfig::new(7, &underlay(1500));
         assert_eq!(
             config.add_line("cx-7"),
-            "link add cx-7 type vxlan id 7 local 192.168.77.1 dstport 4789 nolearning"
+            "link add cx-7 type vxlan id 7 local 192.168.77.1 dstport 4789 nolearning noudpcsum"
         );
         config.device = Some("eth1".into());
-        assert!(config.add_line("cx-7").ends_with(" nolearning dev eth1"));
+        assert!(config.add_line("cx-7").ends_with(" noudpcsum dev eth1"));
         assert_eq!(
             set_line("cx-7", "cb-7", 1450),
             "link set cx-7 master cb-7 mtu 1450 up"
@@ -311,7 +319,7 @@ mod tests {
         let json: Value = serde_json::from_str(
             r#"[{"ifname": "cx-7", "linkinfo": {"info_kind": "vxlan", "info_data": {
                 "id": 7, "local": "192.168.77.1", "link": "eth1", "port": 4789,
-                "learning": false}}}]"#,
+                "learning": false, "udp_csum": false}}}]"#,
         )
         .unwrap();
         let mut wanted = DeviceConfig::new(7, &underlay(1500));

@@ -14,8 +14,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use corral_network::{
-    leftovers, names, overlay_mtu, AttachSpec, BridgeNetwork, Network, Peer, SegmentSpec,
-    Underlay,
+    leftovers, names, overlay_mtu, AttachSpec, BridgeNetwork, Network, Peer, SegmentSpec, Underlay,
 };
 use nix::sched::{setns, CloneFlags};
 use serde_json::Value;
@@ -110,7 +109,8 @@ impl Lan {
         ip(&["-n", &ns, "addr", "add", &addr, "dev", "ul0"]);
         ip(&["-n", &ns, "link", "set", "ul0", "up"]);
         ip(&["-n", &ns, "link", "set", "lo", "up"]);
-        self.on(index, |net| net.ensure_host()).expect("ensure_host");
+        self.on(index, |net| net.ensure_host())
+            .expect("ensure_host");
         index
     }
 
@@ -155,7 +155,8 @@ impl Lan {
     fn migrate(&mut self, node: &AttachSpec, to: usize) {
         let index = self.index_of(node);
         let Placed { seg, host, .. } = self.placed.remove(index);
-        self.on(host, |net| net.detach(&node.node_id)).expect("detach");
+        self.on(host, |net| net.detach(&node.node_id))
+            .expect("detach");
         self.attach_spec(to, &seg, node);
     }
 
@@ -169,7 +170,11 @@ impl Lan {
     /// The peers of `host` in segment `vni`, as the server would compute them.
     fn peers(&self, host: usize, vni: u32) -> Vec<Peer> {
         let mut by_host: BTreeMap<usize, Vec<[u8; 6]>> = BTreeMap::new();
-        for p in self.placed.iter().filter(|p| p.seg.vni == vni && p.host != host) {
+        for p in self
+            .placed
+            .iter()
+            .filter(|p| p.seg.vni == vni && p.host != host)
+        {
             by_host.entry(p.host).or_default().push(p.node.mac);
         }
         by_host
@@ -257,7 +262,10 @@ impl Lan {
 
     /// Deletes the namespaces this test made (hosts, and nodes a failure left).
     fn delete_namespaces(&mut self) {
-        let nodes = self.node_ids.iter().filter_map(|id| names::netns_name(id).ok());
+        let nodes = self
+            .node_ids
+            .iter()
+            .filter_map(|id| names::netns_name(id).ok());
         for ns in self.hosts.drain(..).chain(nodes) {
             if std::path::Path::new("/run/netns").join(&ns).exists() {
                 let _ = Command::new("ip").args(["netns", "del", &ns]).status();
@@ -308,10 +316,12 @@ fn ip_json(ns: &str, args: &[&str]) -> Value {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
-/// One packet of up to two gets an answer within two seconds.
+/// Whether one of the packets sent each second gets an answer within four seconds
+/// (generous: the tests run in parallel on a small machine, and a failed ARP
+/// resolution from an earlier check has to time out first).
 fn ping_from(netns: &str, to: Ipv4Addr, size: Option<u32>) -> bool {
     let mut cmd = Command::new("ip");
-    cmd.args(["netns", "exec", netns, "ping", "-q", "-c1", "-w2"]);
+    cmd.args(["netns", "exec", netns, "ping", "-q", "-c1", "-w4"]);
     if let Some(size) = size {
         cmd.args(["-M", "do", "-s", &size.to_string()]);
     }
@@ -340,15 +350,11 @@ fn mac_of(ns: &str, dev: &str) -> String {
         .to_string()
 }
 
-fn rx_packets(ns: &str, dev: &str) -> u64 {
-    ip_json(ns, &["-s", "link", "show", "dev", dev])[0]["stats64"]["rx"]["packets"]
-        .as_u64()
-        .unwrap()
-}
-
 fn fdb_remote_count(ns: &str, dev: &str) -> usize {
     let out = Command::new("ip")
-        .args(["netns", "exec", ns, "bridge", "-j", "fdb", "show", "dev", dev])
+        .args([
+            "netns", "exec", ns, "bridge", "-j", "fdb", "show", "dev", dev,
+        ])
         .output()
         .unwrap();
     let json: Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -392,7 +398,10 @@ fn nodes_on_two_hosts_share_a_segment() {
 
     // Each host answers for the gateway of its own nodes only: the host never speaks
     // into the overlay, so it cannot reach (or poison the ARP cache of) a remote node.
-    assert!(!ping_from(&host_ns, n2.address, None), "host 1 to node on host 2");
+    assert!(
+        !ping_from(&host_ns, n2.address, None),
+        "host 1 to node on host 2"
+    );
     let n2_ns = names::netns_name(&n2.node_id).unwrap();
     ping_from(&n2_ns, seg.gateway, None);
     let neigh = ip_json(&n2_ns, &["neigh", "show", "to", "10.77.0.1"]);
@@ -425,7 +434,10 @@ fn a_new_host_and_a_moved_node_are_learned() {
     let h3 = lan.add_host();
     let n3 = lan.attach(h3, &seg, 13);
     lan.sync(&seg);
-    assert!(ping(&n3, &n1) && ping(&n3, &n2) && ping(&n1, &n3), "third host");
+    assert!(
+        ping(&n3, &n1) && ping(&n3, &n2) && ping(&n1, &n3),
+        "third host"
+    );
 
     // Host 1 drops host 3 from its peers: traffic to it stops, host 2 still works.
     let without_h3: Vec<Peer> = lan
@@ -443,10 +455,17 @@ fn a_new_host_and_a_moved_node_are_learned() {
     lan.migrate(&n2, h3);
     lan.on(h2, |net| net.remove_segment(seg.vni)).unwrap();
     lan.sync(&seg);
-    assert!(ping(&n1, &n2) && ping(&n2, &n1), "moved node reached on its new host");
+    assert!(
+        ping(&n1, &n2) && ping(&n2, &n1),
+        "moved node reached on its new host"
+    );
     assert!(ping(&n3, &n2), "same host now");
     let h1_ns = lan.hosts[h1].clone();
-    assert_eq!(fdb_remote_count(&h1_ns, "cx-100"), 3, "one flood + two MACs on host 3");
+    assert_eq!(
+        fdb_remote_count(&h1_ns, "cx-100"),
+        3,
+        "one flood + two MACs on host 3"
+    );
 
     assert_eq!(lan.teardown(), Vec::<String>::new());
 }
@@ -464,7 +483,10 @@ fn clusters_with_one_subnet_are_isolated_on_and_across_hosts() {
     lan.sync(&red);
     lan.sync(&blue);
 
-    assert!(ping(&r1, &r2) && ping(&b1, &b2), "each cluster spans both hosts");
+    assert!(
+        ping(&r1, &r2) && ping(&b1, &b2),
+        "each cluster spans both hosts"
+    );
     assert!(ping(&r2, &r1) && ping(&b2, &b1));
     assert!(!ping(&r1, &b1), "red to blue on one host");
     assert!(!ping(&r1, &b2), "red to blue across hosts");
@@ -574,13 +596,24 @@ fn nodes_cannot_inject_vxlan_into_another_cluster() {
     let h1_ns = lan.hosts[h1].clone();
 
     // The forged packet works when a host sends it, so the checks below mean something.
-    send_udp_from(&h1_ns, (underlay_addr(h2), VXLAN_PORT), &forged_vxlan(200, &b2));
-    assert!(received(&b2_socket) > 0, "a host's forged packet lands in blue");
+    send_udp_from(
+        &h1_ns,
+        (underlay_addr(h2), VXLAN_PORT),
+        &forged_vxlan(200, &b2),
+    );
+    assert!(
+        received(&b2_socket) > 0,
+        "a host's forged packet lands in blue"
+    );
 
     // A red node tries through the underlay (routed and NATed to host 2), to its own
     // host's underlay address, and to its gateway.
     let r1_ns = names::netns_name(&r1.node_id).unwrap();
-    send_udp_from(&r1_ns, (underlay_addr(h2), VXLAN_PORT), &forged_vxlan(200, &b2));
+    send_udp_from(
+        &r1_ns,
+        (underlay_addr(h2), VXLAN_PORT),
+        &forged_vxlan(200, &b2),
+    );
     for to in [underlay_addr(h1), red.gateway] {
         send_udp_from(&r1_ns, (to, VXLAN_PORT), &forged_vxlan(200, &b1));
     }
@@ -621,14 +654,13 @@ fn iperf(server_ns: &str, client_ns: &str, to: Ipv4Addr, seconds: u32) -> f64 {
             .args([to.to_string(), "-t".into(), seconds.to_string()])
             .output()
             .unwrap();
-        if out.status.success() {
+        // With -J, iperf3 may exit 0 and report the error in the JSON.
+        let json: Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        if let Some(bps) = json["end"]["sum_received"]["bits_per_second"].as_f64() {
             drop(server);
-            let json: Value = serde_json::from_slice(&out.stdout).unwrap();
-            return json["end"]["sum_received"]["bits_per_second"]
-                .as_f64()
-                .unwrap();
+            return bps;
         }
-        last = String::from_utf8_lossy(&out.stdout).into_owned();
+        last = json.to_string();
         std::thread::sleep(Duration::from_millis(100));
     }
     panic!("iperf3 to {to} failed: {last}");
@@ -656,16 +688,24 @@ impl Drop for IperfServer {
     }
 }
 
+/// Median of `values`.
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
 /// Throughput over VXLAN against the underlay; run with `--ignored --nocapture`.
+/// The machine is shared and noisy: rounds interleave the three paths, and the
+/// medians of the per-round ratios are reported.
 #[test]
-#[ignore = "measurement: takes about 20 s and needs iperf3"]
+#[ignore = "measurement: takes about 40 s and needs iperf3"]
 fn vxlan_throughput() {
     require_root!();
     if Command::new("iperf3").arg("-v").output().is_err() {
         eprintln!("skipped: needs iperf3");
         return;
     }
-    let seconds = 4;
+    let (rounds, seconds) = (5, 2);
     let mut lan = Lan::new();
     let (h1, h2) = (lan.add_host(), lan.add_host());
     let seg = segment(100);
@@ -675,19 +715,34 @@ fn vxlan_throughput() {
     lan.sync(&seg);
     let ns = |node: &AttachSpec| names::netns_name(&node.node_id).unwrap();
     let (h1_ns, h2_ns) = (lan.hosts[h1].clone(), lan.hosts[h2].clone());
+    // For comparison: bridged frames skip iptables/nft hooks (br_netfilter off).
+    if std::env::var_os("VXLAN_BENCH_BR_NF_OFF").is_some() {
+        for host in [&h1_ns, &h2_ns] {
+            in_netns(host, || {
+                std::fs::write("/proc/sys/net/bridge/bridge-nf-call-iptables", "0").unwrap()
+            });
+        }
+    }
 
-    let underlay = iperf(&h2_ns, &h1_ns, underlay_addr(h2), seconds);
-    let across = iperf(&ns(&n2), &ns(&n1), n2.address, seconds);
-    let local = iperf(&ns(&n3), &ns(&n1), n3.address, seconds);
-    let gbit = |bps: f64| bps / 1e9;
+    let (mut across, mut local) = (Vec::new(), Vec::new());
+    for round in 1..=rounds {
+        let underlay = iperf(&h2_ns, &h1_ns, underlay_addr(h2), seconds);
+        let remote = iperf(&ns(&n2), &ns(&n1), n2.address, seconds);
+        let near = iperf(&ns(&n3), &ns(&n1), n3.address, seconds);
+        eprintln!(
+            "round {round}: host-host {:.2}, node-node across hosts {:.2}, \
+             node-node on one host {:.2} Gbit/s",
+            underlay / 1e9,
+            remote / 1e9,
+            near / 1e9
+        );
+        across.push(remote / underlay);
+        local.push(near / underlay);
+    }
     eprintln!(
-        "host-host {:.2} Gbit/s, node-node across hosts {:.2} Gbit/s (ratio {:.2}), \
-         node-node on one host {:.2} Gbit/s (ratio {:.2})",
-        gbit(underlay),
-        gbit(across),
-        across / underlay,
-        gbit(local),
-        local / underlay
+        "median ratio to host-host: across hosts {:.2}, on one host {:.2}",
+        median(across),
+        median(local)
     );
     assert_eq!(lan.teardown(), Vec::<String>::new());
 }

@@ -64,6 +64,8 @@ pub struct Context {
     /// Serialises admission + write of requests that claim capacity, so two
     /// concurrent creates never both take the last room.
     pub admission: tokio::sync::Mutex<()>,
+    /// The pool's PKI, once the agent API listens.
+    pub pki: std::sync::OnceLock<Arc<crate::pki::Pki>>,
 }
 
 impl Context {
@@ -75,6 +77,7 @@ impl Context {
             cfg,
             local_agents: RwLock::new(Vec::new()),
             admission: tokio::sync::Mutex::new(()),
+            pki: std::sync::OnceLock::new(),
         })
     }
 

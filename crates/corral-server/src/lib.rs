@@ -2,6 +2,7 @@
 //! (scheduler, operation tracker, cluster finaliser). Nothing here touches the
 //! kernel: agents do, following the assignments this crate hands them.
 
+mod agent_api;
 mod bootstrap;
 mod cluster;
 mod context;
@@ -13,9 +14,11 @@ mod host;
 mod http;
 mod image;
 mod ipam;
+mod join;
 mod keys;
 mod node;
 mod operation;
+mod pki;
 mod scheduler;
 mod time;
 mod tracker;
@@ -34,6 +37,22 @@ pub use image::ensure_builtin as ensure_builtin_image;
 pub use scheduler::pass as run_scheduler_pass;
 
 use std::sync::Arc;
+
+/// Serves the agent API (mutual TLS) on `listener`; `names` are the DNS names and
+/// addresses agents reach this server by, put in its certificate.
+pub async fn serve_agents(ctx: Arc<Context>, listener: tokio::net::TcpListener, names: &[String]) -> Result<(), ServerError> {
+    let dir = ctx.cfg.data_dir.join("tls");
+    let pki = pki::Pki::load(&dir, names).map_err(|e| ServerError::Internal(format!("pki: {e}")))?;
+    let cfg = pki.server_config().map_err(|e| ServerError::Internal(format!("tls: {e}")))?;
+    let _ = ctx.pki.set(Arc::new(pki));
+    let app = agent_api::router(ctx);
+    tokio::spawn(async move {
+        if let Err(e) = agent_api::serve_tls(listener, Arc::new(cfg), app).await {
+            tracing::error!(error = %e, "agent API stopped");
+        }
+    });
+    Ok(())
+}
 
 /// Starts the control loops and serves the API until the process ends.
 pub async fn serve(

@@ -9,3 +9,6 @@ mod pinned;
 pub use ca::{agent_request, fingerprint, save_private, AgentCredentials, Ca, TlsError};
 pub use config::{client_config, pem_certs, pem_key, server_config};
 pub use pinned::pinned_client_config;
+
+/// The rustls crate this one is built with, so users name the same types.
+pub use rustls;

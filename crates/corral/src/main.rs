@@ -1,6 +1,8 @@
 //! `corral`: one binary with the server, the agent, `up` (both in one process) and
 //! the command-line client.
 
+mod agent_cmd;
+mod server_cmd;
 mod up;
 
 use clap::{Parser, Subcommand};
@@ -20,6 +22,10 @@ enum Command {
     /// Run the controller and an agent for this machine in one process, with the
     /// embedded store
     Up(up::UpArgs),
+    /// Run the controller: REST API, control loops and the store; agents join it
+    Server(server_cmd::ServerArgs),
+    /// Run the agent of this host: join a server and run the nodes it assigns here
+    Agent(agent_cmd::AgentArgs),
     #[command(flatten)]
     Client(corral_cli::Command),
 }
@@ -33,16 +39,18 @@ fn init_tracing() {
         .init();
 }
 
+fn daemon(f: impl std::future::Future<Output = anyhow::Result<()>>) -> anyhow::Result<()> {
+    init_tracing();
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    rt.block_on(f)
+}
+
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
-        Command::Up(args) => {
-            init_tracing();
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()?;
-            rt.block_on(up::run(args))
-        }
+        Command::Up(args) => daemon(up::run(args)),
+        Command::Server(args) => daemon(server_cmd::run(args)),
+        Command::Agent(args) => daemon(agent_cmd::run(args)),
         Command::Client(cmd) => {
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()

@@ -1,116 +1,60 @@
 //! `corral up`: the controller and this machine's agent in one process, with the
 //! embedded SQLite store under one data directory.
 
-use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
-use anyhow::Context as _;
-use corral_agent::{Agent, AgentConfig};
-use corral_image::ImageStore;
-use corral_network::BridgeNetwork;
-use corral_runtime::crun::{self, Crun};
-use corral_server::{Context, InProcessControlPlane, ServerConfig};
-use corral_store::sqlite::SqliteStore;
+use corral_server::InProcessControlPlane;
+
+use crate::agent_cmd;
+use crate::server_cmd::{self, ServerArgs};
 
 /// Options of `corral up`.
 #[derive(Debug, clap::Args)]
 pub struct UpArgs {
-    /// Directory for the store, images and nodes
-    #[arg(long, env = "CORRAL_DATA_DIR", default_value = "/var/lib/corral")]
-    pub data_dir: PathBuf,
-    /// Address the API listens on
-    #[arg(long, env = "CORRAL_LISTEN", default_value = "127.0.0.1:7700")]
-    pub listen: String,
+    #[command(flatten)]
+    server: ServerArgs,
     /// Name of this host in the pool [default: the machine's hostname]
     #[arg(long)]
     pub host: Option<String>,
     /// cgroup parent of the nodes (e.g. `corral` → /sys/fs/cgroup/<ctrl>/corral/<node>)
     #[arg(long, default_value = "corral")]
     pub cgroup_parent: String,
-    /// Range cluster subnets are taken from
-    #[arg(long, default_value = "10.200.0.0/14")]
-    pub subnet_pool: ipnet::Ipv4Net,
     /// How many nodes the agent makes at once
     #[arg(long, default_value_t = 4)]
     pub parallelism: usize,
 }
 
-fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|s| s.trim().to_string())
-        .ok()
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "localhost".into())
-}
-
-/// Builds the `minimal` image on first start, so a new pool can make a cluster at once.
-fn ensure_base_image(ctx: &Context) -> anyhow::Result<()> {
-    corral_server::ensure_builtin_image(ctx, "minimal", |images| images.build_minimal())
-        .context("building the minimal image")
-}
-
 /// Runs `corral up` until SIGINT or SIGTERM.
-pub async fn run(args: UpArgs) -> anyhow::Result<()> {
+pub async fn run(mut args: UpArgs) -> anyhow::Result<()> {
     let _host_lock = corral_agent::lock_host()?;
-    crun::prepare_host().context("preparing cgroups for crun")?;
-    std::fs::create_dir_all(&args.data_dir)
-        .with_context(|| format!("creating {}", args.data_dir.display()))?;
-    let store =
-        Arc::new(SqliteStore::open(&args.data_dir.join("state.db")).context("opening the store")?);
-    let images =
-        ImageStore::open(&args.data_dir.join("images")).context("opening the image store")?;
-    let mut cfg = ServerConfig::new(args.data_dir.join("server"));
-    cfg.subnet_pool = args.subnet_pool;
-    let ctx = Context::new(store, images.clone(), cfg);
-    let host = args.host.clone().unwrap_or_else(hostname);
-    let runtime = Arc::new(Crun::new(
-        args.data_dir.join("runtime"),
-        args.cgroup_parent.clone(),
-    )?);
-    let agent = Agent::new(
-        AgentConfig {
-            host: host.clone(),
-            data_dir: args.data_dir.join("agent"),
-            parallelism: args.parallelism,
-            health_interval: Duration::from_secs(1),
-            labels: Default::default(),
-            address: "127.0.0.1".into(),
-        },
-        runtime,
-        Arc::new(BridgeNetwork::new()),
-        images,
-    );
-    ctx.add_local_agent(&host, agent.clone());
-    let listener = tokio::net::TcpListener::bind(&args.listen)
-        .await
-        .with_context(|| format!("listening on {}", args.listen))?;
-    let addr = listener.local_addr()?;
-    corral_server::bootstrap(&ctx)?;
-    {
-        let c = ctx.clone();
-        tokio::task::spawn_blocking(move || ensure_base_image(&c)).await??;
+    // A one-machine pool accepts remote agents only if asked to.
+    if std::env::var_os("CORRAL_AGENT_LISTEN").is_none() && args.server.agent_listen == "0.0.0.0:7701" {
+        args.server.agent_listen = "127.0.0.1:7701".into();
     }
-    let cp = InProcessControlPlane::new(ctx.clone());
+    let s = server_cmd::start(&args.server).await?;
+    let host = args.host.clone().unwrap_or_else(agent_cmd::hostname);
+    let agent = agent_cmd::build(
+        &args.server.data_dir,
+        &host,
+        s.ctx.images.clone(),
+        &args.cgroup_parent,
+        args.parallelism,
+        Default::default(),
+        "127.0.0.1".into(),
+    )?;
+    s.ctx.add_local_agent(&host, agent.clone());
+    let cp = InProcessControlPlane::new(s.ctx.clone());
     tokio::spawn(async move {
         if let Err(e) = agent.run(cp).await {
             tracing::error!(error = %e, "agent stopped");
         }
     });
-    let cred = corral_server::credential_path(&ctx);
+    let addr = s.listener.local_addr()?;
     println!("Corral is up. API: http://{addr}");
     println!(
         "Log in as the admin: corral login --server http://{addr} --user admin --password-file {}",
-        cred.display()
+        corral_server::credential_path(&s.ctx).display()
     );
-    let server = tokio::spawn(corral_server::serve(ctx, listener));
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    tokio::select! {
-        r = server => { r??; }
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
-    }
-    // Nodes keep running: the next start adopts them.
-    tracing::info!("stopping; nodes keep running and are adopted at the next start");
-    Ok(())
+    let _ = Arc::strong_count(&s.ctx);
+    server_cmd::serve_until_signal(s.ctx, s.listener).await
 }

@@ -181,19 +181,18 @@ fn debian_nodes_ssh_to_each_other_and_users_ssh_in_with_their_key() {
     ]);
     assert_eq!(c["state"], "running", "{c}");
 
-    // sshd comes up after init's first steps: wait until node-1 takes connections.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let mut last;
-    loop {
-        last = pool.exec(
-            "deb/node-0",
-            "ssh -o BatchMode=yes -o ConnectTimeout=3 node-1 hostname",
-        );
-        if last.0 == 0 || Instant::now() > deadline {
-            break;
+    // sshd comes up after init's first steps: wait until both nodes listen on 22.
+    for n in ["deb/node-0", "deb/node-1"] {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while pool.exec(n, "ss -ltn | grep -q ':22 '").0 != 0 {
+            assert!(Instant::now() < deadline, "sshd of {n} does not listen");
+            std::thread::sleep(Duration::from_millis(200));
         }
-        std::thread::sleep(Duration::from_millis(300));
     }
+    let last = pool.exec(
+        "deb/node-0",
+        "ssh -o BatchMode=yes -o ConnectTimeout=5 node-1 hostname",
+    );
     assert_eq!(last.0, 0, "ssh node-0 → node-1 failed: {last:?}");
     assert_eq!(last.1.trim(), "node-1");
     // And back, by address too.

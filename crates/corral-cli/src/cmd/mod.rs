@@ -3,6 +3,7 @@
 pub mod cluster;
 pub mod cluster_spec;
 pub mod event;
+pub mod host;
 pub mod image;
 pub mod login;
 pub mod node;
@@ -80,6 +81,7 @@ pub async fn dispatch(
         Command::Ssh(args) => ssh::run(args, &mut ctx).await,
         Command::Image(c) => image::run(c, &mut ctx).await,
         Command::User(c) => user::run(c, &mut ctx).await,
+        Command::Host(c) => host::run(c, &mut ctx).await,
         Command::Operation(c) => operation::run(c, &mut ctx).await,
         Command::Event(c) => event::run(c, &mut ctx).await,
     }

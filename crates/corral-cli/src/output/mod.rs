@@ -2,6 +2,7 @@
 
 mod cluster;
 mod event;
+mod host;
 mod image;
 mod node;
 mod operation;

@@ -4,6 +4,7 @@ mod auth;
 mod body;
 mod clusters;
 mod error;
+mod hosts;
 mod exec_ws;
 mod images;
 mod nodes;
@@ -16,6 +17,8 @@ use axum::routing::{get, post};
 use axum::Router;
 
 use crate::context::Context;
+
+pub use error::{not_found, HttpError};
 
 /// Largest request body accepted, except image uploads which stream to disk.
 const MAX_BODY: usize = 1 << 20;
@@ -52,6 +55,9 @@ pub fn router(ctx: Arc<Context>) -> Router {
         )
         .route("/v1/images/{name}/share", post(images::share))
         .route("/v1/images/{name}/unshare", post(images::unshare))
+        .route("/v1/hosts", get(hosts::list))
+        .route("/v1/hosts/join-tokens", post(hosts::join_token))
+        .route("/v1/hosts/{name}", get(hosts::show).delete(hosts::remove))
         .route("/v1/operations", get(operations::list))
         .route("/v1/operations/{id}", get(operations::show))
         .route("/v1/events", get(operations::events))

@@ -1,0 +1,187 @@
+//! The agent's side of the network control plane: joining a pool with a one-time
+//! token, then talking to the server over mutual TLS.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use corral_api::agent::{Assignments, NodeReport};
+use corral_api::{ApiError, JoinRequest, JoinResponse, RegisterRequest};
+use corral_image::{ImageManifest, ImageStore};
+use futures_util::StreamExt;
+use tokio::io::AsyncWriteExt;
+
+use crate::control_plane::{AgentError, ControlPlane};
+
+/// Longest wait for one assignments long poll (the server answers within ~25 s).
+const LONG_POLL_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// An agent's identity in the pool: its key and certificate and the pool's CA.
+#[derive(Debug, Clone)]
+pub struct Credentials {
+    /// Client certificate, PEM.
+    pub cert_pem: String,
+    /// Private key, PEM.
+    pub key_pem: String,
+    /// Pool CA, PEM.
+    pub ca_pem: String,
+}
+
+fn cp_err(e: impl std::fmt::Display) -> AgentError {
+    AgentError::ControlPlane(e.to_string())
+}
+
+fn io(context: String) -> impl FnOnce(std::io::Error) -> AgentError {
+    move |source| AgentError::Io { context, source }
+}
+
+impl Credentials {
+    fn paths(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+        (dir.join("agent.pem"), dir.join("agent.key"), dir.join("ca.pem"))
+    }
+
+    /// Credentials saved by an earlier join, if any.
+    pub fn load(dir: &Path) -> Option<Credentials> {
+        let (c, k, ca) = Self::paths(dir);
+        Some(Credentials {
+            cert_pem: std::fs::read_to_string(c).ok()?,
+            key_pem: std::fs::read_to_string(k).ok()?,
+            ca_pem: std::fs::read_to_string(ca).ok()?,
+        })
+    }
+
+    fn save(&self, dir: &Path) -> Result<(), AgentError> {
+        std::fs::create_dir_all(dir).map_err(io(format!("creating {}", dir.display())))?;
+        let (c, k, ca) = Self::paths(dir);
+        for (p, v) in [(&k, &self.key_pem), (&c, &self.cert_pem), (&ca, &self.ca_pem)] {
+            corral_tls::save_private(p, v).map_err(cp_err)?;
+        }
+        Ok(())
+    }
+}
+
+fn client(tls: corral_tls::rustls::ClientConfig, timeout: Duration) -> Result<reqwest::Client, AgentError> {
+    reqwest::Client::builder()
+        .use_preconfigured_tls(tls)
+        .timeout(timeout)
+        .connect_timeout(Duration::from_secs(5))
+        .build()
+        .map_err(cp_err)
+}
+
+async fn api_error(resp: reqwest::Response) -> AgentError {
+    let status = resp.status();
+    match resp.json::<ApiError>().await {
+        Ok(e) => AgentError::ControlPlane(format!("{} ({:?})", e.message, e.code)),
+        Err(_) => AgentError::ControlPlane(format!("server answered {status}")),
+    }
+}
+
+/// Joins the pool at `server` with a one-time token and saves the credentials in
+/// `dir`. The token carries the CA's fingerprint, so the server is authenticated
+/// before the agent sends anything.
+pub async fn join(server: &str, token: &str, host: &str, dir: &Path) -> Result<Credentials, AgentError> {
+    let fp = corral_api::join_token_ca_fingerprint(token)
+        .ok_or_else(|| AgentError::Invalid("malformed join token: expected crj1.<secret>.<fingerprint>".into()))?;
+    let (csr, key_pem) = corral_tls::agent_request(host, &[]).map_err(cp_err)?;
+    let tls = corral_tls::pinned_client_config(fp).map_err(cp_err)?;
+    let http = client(tls, Duration::from_secs(30))?;
+    let req = JoinRequest { token: token.to_string(), host: host.to_string(), csr };
+    let resp = http
+        .post(format!("{}/v1/agent/join", server.trim_end_matches('/')))
+        .json(&req)
+        .send()
+        .await
+        .map_err(|e| AgentError::ControlPlane(format!("cannot reach {server}: {e}")))?;
+    if !resp.status().is_success() {
+        return Err(api_error(resp).await);
+    }
+    let j: JoinResponse = resp.json().await.map_err(cp_err)?;
+    let creds = Credentials { cert_pem: j.cert, key_pem, ca_pem: j.ca };
+    creds.save(dir)?;
+    Ok(creds)
+}
+
+/// The control plane over HTTPS with the agent's certificate.
+pub struct HttpControlPlane {
+    base: String,
+    http: reqwest::Client,
+    long: reqwest::Client,
+}
+
+impl HttpControlPlane {
+    /// A control plane talking to `server` with `creds`.
+    pub fn new(server: &str, creds: &Credentials) -> Result<Self, AgentError> {
+        let tls = || corral_tls::client_config(&creds.ca_pem, Some((&creds.cert_pem, &creds.key_pem))).map_err(cp_err);
+        Ok(HttpControlPlane {
+            base: server.trim_end_matches('/').to_string(),
+            http: client(tls()?, Duration::from_secs(30))?,
+            long: client(tls()?, LONG_POLL_TIMEOUT)?,
+        })
+    }
+
+    async fn check(resp: reqwest::Result<reqwest::Response>) -> Result<reqwest::Response, AgentError> {
+        let resp = resp.map_err(cp_err)?;
+        if resp.status().is_success() {
+            Ok(resp)
+        } else {
+            Err(api_error(resp).await)
+        }
+    }
+
+    /// Downloads a layer into the image store, verified against its digest.
+    async fn pull_layer(&self, images: &ImageStore, digest: &str) -> Result<(), AgentError> {
+        let url = format!("{}/v1/agent/layers/{digest}", self.base);
+        let resp = Self::check(self.long.get(url).send().await).await?;
+        let tmp = images.root().join("tmp").join(format!("pull-{}.tar", digest.trim_start_matches("sha256:")));
+        let mut file = tokio::fs::File::create(&tmp).await.map_err(io(format!("creating {}", tmp.display())))?;
+        let mut body = resp.bytes_stream();
+        while let Some(chunk) = body.next().await {
+            file.write_all(&chunk.map_err(cp_err)?).await.map_err(io("writing layer".into()))?;
+        }
+        file.flush().await.map_err(io("writing layer".into()))?;
+        drop(file);
+        let (images, d, path) = (images.clone(), digest.to_string(), tmp.clone());
+        let result = tokio::task::spawn_blocking(move || {
+            let mut f = std::fs::File::open(&path).map_err(io(format!("opening {}", path.display())))?;
+            images.install_layer(&d, &mut f).map_err(AgentError::from)
+        })
+        .await
+        .map_err(cp_err)?;
+        let _ = tokio::fs::remove_file(&tmp).await;
+        result
+    }
+}
+
+#[async_trait]
+impl ControlPlane for HttpControlPlane {
+    async fn register(&self, _host: &str, req: RegisterRequest) -> Result<(), AgentError> {
+        Self::check(self.http.post(format!("{}/v1/agent/register", self.base)).json(&req).send().await).await?;
+        Ok(())
+    }
+
+    async fn assignments(&self, _host: &str, after: u64) -> Result<Assignments, AgentError> {
+        let url = format!("{}/v1/agent/assignments?after={after}", self.base);
+        let resp = Self::check(self.long.get(url).send().await).await?;
+        resp.json().await.map_err(cp_err)
+    }
+
+    async fn report(&self, _host: &str, reports: Vec<NodeReport>) -> Result<(), AgentError> {
+        Self::check(self.http.post(format!("{}/v1/agent/reports", self.base)).json(&reports).send().await).await?;
+        Ok(())
+    }
+
+    async fn fetch_image(&self, digest: &str, images: &ImageStore) -> Result<(), AgentError> {
+        if images.manifest(digest).is_ok() {
+            return Ok(());
+        }
+        let url = format!("{}/v1/agent/manifests/{digest}", self.base);
+        let m: ImageManifest = Self::check(self.http.get(url).send().await).await?.json().await.map_err(cp_err)?;
+        for layer in images.missing_layers(&m) {
+            self.pull_layer(images, &layer).await?;
+        }
+        let images = images.clone();
+        tokio::task::spawn_blocking(move || images.install_manifest(&m)).await.map_err(cp_err)??;
+        Ok(())
+    }
+}

@@ -1,0 +1,55 @@
+//! `corral host ...`: the pool's hosts and join tokens (admin).
+
+use clap::Subcommand;
+use corral_api::{Host, JoinToken, JoinTokenRequest};
+
+use super::Ctx;
+
+/// Verbs of `corral host`.
+#[derive(Debug, Subcommand)]
+pub enum HostCommand {
+    /// List the pool's hosts
+    List,
+    /// Show one host
+    Show {
+        /// Host name
+        name: String,
+    },
+    /// Remove a host from the pool; its agent's certificate stops working
+    Remove {
+        /// Host name
+        name: String,
+    },
+    /// Make a one-time token for `corral agent --join`
+    JoinToken {
+        /// Lifetime in seconds (default one hour)
+        #[arg(long)]
+        ttl: Option<u64>,
+    },
+}
+
+/// Runs one `corral host` verb.
+pub async fn run(cmd: HostCommand, ctx: &mut Ctx<'_>) -> anyhow::Result<i32> {
+    match cmd {
+        HostCommand::List => {
+            let hosts: Vec<Host> = ctx.client.get(&["v1", "hosts"]).await?;
+            ctx.show(&hosts)?;
+        }
+        HostCommand::Show { name } => {
+            let h: Host = ctx.client.get(&["v1", "hosts", &name]).await?;
+            ctx.show(&h)?;
+        }
+        HostCommand::Remove { name } => {
+            let h: Host = ctx.client.delete(&["v1", "hosts", &name]).await?;
+            ctx.show(&h)?;
+        }
+        HostCommand::JoinToken { ttl } => {
+            let t: JoinToken = ctx
+                .client
+                .post(&["v1", "hosts", "join-tokens"], &JoinTokenRequest { ttl_seconds: ttl })
+                .await?;
+            ctx.show(&t)?;
+        }
+    }
+    Ok(0)
+}

@@ -1,0 +1,69 @@
+//! Human rendering of hosts and join tokens.
+
+use corral_api::{quantity::format_bytes, Host, JoinToken};
+
+use super::{age, fields, table, wire_name, Render};
+
+fn cpus(millis: u64) -> String {
+    let c = millis as f64 / 1000.0;
+    if c.fract() == 0.0 {
+        format!("{c:.0}")
+    } else {
+        format!("{c:.1}")
+    }
+}
+
+fn labels(h: &Host) -> String {
+    h.labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",")
+}
+
+impl Render for Vec<Host> {
+    fn table(&self, now: u64) -> String {
+        let rows = self
+            .iter()
+            .map(|h| {
+                vec![
+                    h.name.clone(),
+                    wire_name(&h.state),
+                    h.address.clone(),
+                    format!("{}/{}", cpus(h.used_cpu_millis), cpus(h.capacity.cpu_millis)),
+                    format!("{}/{}", format_bytes(h.used_memory_bytes), format_bytes(h.capacity.memory_bytes)),
+                    h.nodes.to_string(),
+                    labels(h),
+                    age(now, h.last_seen),
+                ]
+            })
+            .collect();
+        table(&["NAME", "STATE", "ADDRESS", "CPU", "MEMORY", "NODES", "LABELS", "SEEN"], rows)
+    }
+}
+
+impl Render for Host {
+    fn table(&self, now: u64) -> String {
+        fields(&[
+            ("Name", self.name.clone()),
+            ("State", wire_name(&self.state)),
+            ("Address", self.address.clone()),
+            ("Cpu", format!("{} used of {}", cpus(self.used_cpu_millis), cpus(self.capacity.cpu_millis))),
+            (
+                "Memory",
+                format!("{} used of {}", format_bytes(self.used_memory_bytes), format_bytes(self.capacity.memory_bytes)),
+            ),
+            ("Nodes", self.nodes.to_string()),
+            ("Labels", labels(self)),
+            ("Seen", format!("{} ago", age(now, self.last_seen))),
+        ])
+    }
+}
+
+impl Render for JoinToken {
+    fn table(&self, now: u64) -> String {
+        let left = self.expires_at.saturating_sub(now);
+        format!(
+            "{}\n# one-time; expires in {}m. On the new host:\n#   corral agent --join https://<server>:7701 --token {}\n",
+            self.token,
+            left / 60,
+            self.token
+        )
+    }
+}

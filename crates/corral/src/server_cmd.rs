@@ -1,0 +1,100 @@
+//! `corral server`: the controller alone (REST API, control loops, store) with the
+//! agent API that remote agents join.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use corral_image::ImageStore;
+use corral_server::{Context, ServerConfig};
+use corral_store::sqlite::SqliteStore;
+
+/// Options shared by `corral server` and `corral up`.
+#[derive(Debug, clap::Args)]
+pub struct ServerArgs {
+    /// Directory for the store, images and nodes
+    #[arg(long, env = "CORRAL_DATA_DIR", default_value = "/var/lib/corral")]
+    pub data_dir: PathBuf,
+    /// Address the API listens on
+    #[arg(long, env = "CORRAL_LISTEN", default_value = "127.0.0.1:7700")]
+    pub listen: String,
+    /// Address the agent API (mutual TLS) listens on; empty to accept no remote agents
+    #[arg(long, env = "CORRAL_AGENT_LISTEN", default_value = "0.0.0.0:7701")]
+    pub agent_listen: String,
+    /// Names and addresses agents reach this server by (for its certificate)
+    #[arg(long, value_delimiter = ',')]
+    pub advertise: Vec<String>,
+    /// Range cluster subnets are taken from
+    #[arg(long, default_value = "10.200.0.0/14")]
+    pub subnet_pool: ipnet::Ipv4Net,
+}
+
+/// A started controller: its context and its API listener.
+pub struct Started {
+    /// Shared state.
+    pub ctx: Arc<Context>,
+    /// The user API listener, not yet served.
+    pub listener: tokio::net::TcpListener,
+}
+
+/// Opens the store, the image store and the listeners; starts the agent API.
+pub async fn start(args: &ServerArgs) -> anyhow::Result<Started> {
+    std::fs::create_dir_all(&args.data_dir).with_context(|| format!("creating {}", args.data_dir.display()))?;
+    let store = Arc::new(SqliteStore::open(&args.data_dir.join("state.db")).context("opening the store")?);
+    let images = ImageStore::open(&args.data_dir.join("images")).context("opening the image store")?;
+    let mut cfg = ServerConfig::new(args.data_dir.join("server"));
+    cfg.subnet_pool = args.subnet_pool;
+    let ctx = Context::new(store, images, cfg);
+    corral_server::bootstrap(&ctx)?;
+    let listener = tokio::net::TcpListener::bind(&args.listen)
+        .await
+        .with_context(|| format!("listening on {}", args.listen))?;
+    if !args.agent_listen.is_empty() {
+        let agents = tokio::net::TcpListener::bind(&args.agent_listen)
+            .await
+            .with_context(|| format!("listening on {}", args.agent_listen))?;
+        let mut names = args.advertise.clone();
+        names.extend(["localhost".to_string(), "127.0.0.1".to_string()]);
+        if let Ok(a) = agents.local_addr() {
+            if !a.ip().is_unspecified() {
+                names.push(a.ip().to_string());
+            }
+        }
+        corral_server::serve_agents(ctx.clone(), agents, &names).await?;
+    }
+    {
+        let c = ctx.clone();
+        tokio::task::spawn_blocking(move || {
+            corral_server::ensure_builtin_image(&c, "minimal", |images| images.build_minimal())
+        })
+        .await?
+        .context("building the minimal image")?;
+    }
+    Ok(Started { ctx, listener })
+}
+
+/// Serves until SIGINT or SIGTERM.
+pub async fn serve_until_signal(ctx: Arc<Context>, listener: tokio::net::TcpListener) -> anyhow::Result<()> {
+    let server = tokio::spawn(corral_server::serve(ctx, listener));
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        r = server => { r??; }
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+    tracing::info!("stopping; nodes keep running and are adopted at the next start");
+    Ok(())
+}
+
+/// Runs `corral server`.
+pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
+    let s = start(&args).await?;
+    let addr = s.listener.local_addr()?;
+    println!("Corral server is up. API: http://{addr}; agents join at https://{}", args.agent_listen);
+    println!(
+        "Log in as the admin: corral login --server http://{addr} --user admin --password-file {}",
+        corral_server::credential_path(&s.ctx).display()
+    );
+    println!("Make a join token for a host: corral host join-token");
+    serve_until_signal(s.ctx, s.listener).await
+}
