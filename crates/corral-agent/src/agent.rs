@@ -46,6 +46,8 @@ struct AgentState {
     reported: HashMap<String, NodeReport>,
     /// Whether the first assignment set was seen (adoption of leftovers then).
     adopted: bool,
+    /// Peers last programmed per segment, to reprogram only on change.
+    peers: HashMap<u32, Vec<corral_api::agent::PeerHost>>,
 }
 
 /// A host agent.
@@ -66,6 +68,9 @@ fn now() -> u64 {
         .map(|d| d.as_secs())
         .unwrap_or(0)
 }
+
+/// MTU of the network between hosts.
+const UNDERLAY_MTU: u32 = 1500;
 
 /// A short digest of an assignment: a change of it means the node needs work.
 fn fingerprint(a: &NodeAssignment) -> String {
@@ -203,6 +208,49 @@ impl Agent {
         for id in work.into_iter().chain(gone) {
             self.clone().schedule(id, cp.clone());
         }
+        self.clone().program_peers(a.segments).await;
+    }
+
+    /// Points each segment's VXLAN tunnel at the other hosts holding it.
+    async fn program_peers(self: Arc<Self>, segments: Vec<corral_api::agent::SegmentPeers>) {
+        let Ok(local) = self.cfg.address.parse::<std::net::Ipv4Addr>() else { return };
+        let changed: Vec<_> = {
+            let st = self.lock();
+            segments
+                .into_iter()
+                .filter(|s| st.peers.get(&s.vni).map_or(!s.peers.is_empty(), |p| *p != s.peers))
+                .collect()
+        };
+        if changed.is_empty() {
+            return;
+        }
+        let me = self.clone();
+        let _ = tokio::task::spawn_blocking(move || {
+            for s in changed {
+                if let Err(e) = me.program_segment(local, &s) {
+                    tracing::warn!(vni = s.vni, error = %e, "cannot program segment peers");
+                    continue;
+                }
+                me.lock().peers.insert(s.vni, s.peers);
+            }
+        })
+        .await;
+    }
+
+    fn program_segment(&self, local: std::net::Ipv4Addr, s: &corral_api::agent::SegmentPeers) -> Result<(), AgentError> {
+        let Some(a) = self.lock().desired.values().find(|a| a.network.vni == s.vni).cloned() else {
+            return Ok(());
+        };
+        let seg = reconcile::segment(&a)?;
+        let underlay = corral_network::Underlay { local, device: None, mtu: UNDERLAY_MTU };
+        let mut peers = Vec::new();
+        for p in &s.peers {
+            let host = p.address.parse().map_err(|_| AgentError::Invalid(format!("peer address {}", p.address)))?;
+            let macs = p.macs.iter().filter_map(|m| reconcile::parse_mac(m)).collect();
+            peers.push(corral_network::Peer { host, macs });
+        }
+        self.network.set_segment_peers(&seg, &underlay, &peers)?;
+        Ok(())
     }
 
     /// Starts work on one node unless it is already being worked on, in which case

@@ -48,7 +48,7 @@ pub enum Outcome {
 }
 
 /// Parses the segment of an assignment.
-fn segment(a: &NodeAssignment) -> Result<SegmentSpec, AgentError> {
+pub fn segment(a: &NodeAssignment) -> Result<SegmentSpec, AgentError> {
     let bad = |what: &str| AgentError::Invalid(format!("{what} of node {}", a.id));
     Ok(SegmentSpec {
         vni: a.network.vni,
@@ -58,7 +58,7 @@ fn segment(a: &NodeAssignment) -> Result<SegmentSpec, AgentError> {
     })
 }
 
-fn parse_mac(s: &str) -> Option<[u8; 6]> {
+pub fn parse_mac(s: &str) -> Option<[u8; 6]> {
     let parts: Vec<u8> = s
         .split(':')
         .map(|p| u8::from_str_radix(p, 16).ok())

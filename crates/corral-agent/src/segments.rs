@@ -143,7 +143,14 @@ mod tests {
             s.ensure(&net, &seg(7)).unwrap();
         }
         assert_eq!(*net.ensures.lock().unwrap(), 1);
-        s.ensure(&net, &SegmentSpec { mtu: 1400, ..seg(7) }).unwrap();
+        s.ensure(
+            &net,
+            &SegmentSpec {
+                mtu: 1400,
+                ..seg(7)
+            },
+        )
+        .unwrap();
         assert_eq!(*net.ensures.lock().unwrap(), 2, "a changed spec is applied");
     }
 

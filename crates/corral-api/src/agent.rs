@@ -69,6 +69,24 @@ pub struct NodeAssignment {
     pub recovered: bool,
 }
 
+/// Another host holding nodes of a segment, and those nodes' MACs.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PeerHost {
+    /// Underlay address of the host.
+    pub address: String,
+    /// MACs of the segment's nodes on it.
+    pub macs: Vec<String>,
+}
+
+/// Who else holds a segment this host has nodes of: where its VXLAN tunnel goes.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SegmentPeers {
+    /// The segment's VNI.
+    pub vni: u32,
+    /// Other hosts, in address order.
+    pub peers: Vec<PeerHost>,
+}
+
 /// The full set of nodes a host must hold, at a store revision.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Assignments {
@@ -76,6 +94,9 @@ pub struct Assignments {
     pub revision: u64,
     /// Nodes; any node the host has that is not listed must go.
     pub nodes: Vec<NodeAssignment>,
+    /// For each segment of those nodes, the other hosts holding it.
+    #[serde(default)]
+    pub segments: Vec<SegmentPeers>,
 }
 
 /// What a host observed of one node.

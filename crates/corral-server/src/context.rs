@@ -40,7 +40,9 @@ impl ServerConfig {
             data_dir,
             subnet_pool: "10.200.0.0/14".parse().expect("static subnet"),
             subnet_prefix: 24,
-            mtu: 1500,
+            // Leaves room for VXLAN's 50 bytes on a 1500-byte underlay, so any cluster
+            // can stretch over hosts.
+            mtu: 1450,
             cpu_overcommit: 4.0,
             max_token_ttl: 30 * 24 * 3600,
             default_token_ttl: 7 * 24 * 3600,

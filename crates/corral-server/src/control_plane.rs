@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use corral_agent::{AgentError, ControlPlane};
-use corral_api::agent::{Assignments, DesiredState, NodeAssignment, NodeReport};
+use corral_api::agent::{Assignments, DesiredState, NodeAssignment, NodeReport, PeerHost, SegmentPeers};
 use corral_api::RegisterRequest;
 use corral_api::NodeState;
 use corral_store::{typed, Compare, Op};
@@ -83,13 +83,43 @@ pub fn assignments_of(ctx: &Context, host_name: &str) -> Result<(Assignments, u6
             recovered: n.recovered,
         });
     }
-    Ok((
-        Assignments {
-            revision,
-            nodes: out,
-        },
-        changed_at,
-    ))
+    let segments = segment_peers(ctx, host_name, &nodes, &clusters)?;
+    Ok((Assignments { revision, nodes: out, segments }, changed_at))
+}
+
+/// For every cluster with nodes on `host_name`, the other hosts holding its nodes:
+/// what the host's VXLAN forwarding entries must say.
+fn segment_peers(
+    ctx: &Context,
+    host_name: &str,
+    nodes: &[NodeRecord],
+    clusters: &HashMap<String, ClusterRecord>,
+) -> Result<Vec<SegmentPeers>> {
+    let addresses: HashMap<String, String> = crate::host::all(ctx)?.into_iter().map(|h| (h.name, h.address)).collect();
+    let placed = || nodes.iter().filter(|n| n.desired != Desired::Deleted && n.host.is_some());
+    let mut mine: Vec<&str> = placed()
+        .filter(|n| n.host.as_deref() == Some(host_name))
+        .map(|n| n.cluster_uid.as_str())
+        .collect();
+    mine.sort();
+    mine.dedup();
+    let mut out = Vec::new();
+    for uid in mine {
+        let Some(c) = clusters.get(uid) else { continue };
+        let mut by_host: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+        for n in placed().filter(|n| n.cluster_uid == uid && n.host.as_deref() != Some(host_name)) {
+            let addr = n.host.as_ref().and_then(|h| addresses.get(h)).cloned().unwrap_or_default();
+            if !addr.is_empty() {
+                by_host.entry(addr).or_default().push(n.mac.clone());
+            }
+        }
+        let peers = by_host.into_iter().map(|(address, mut macs)| {
+            macs.sort();
+            PeerHost { address, macs }
+        });
+        out.push(SegmentPeers { vni: c.network.vni, peers: peers.collect() });
+    }
+    Ok(out)
 }
 
 /// Applies an agent's reports to the node records.
@@ -227,7 +257,7 @@ impl ControlPlane for InProcessControlPlane {
             tokio::time::sleep(Duration::from_millis(2)).await;
             while watch.try_recv().is_ok() {}
             let (next, _) = assignments_of(&self.ctx, host_name).map_err(cp_err)?;
-            if next.nodes != last.nodes {
+            if next.nodes != last.nodes || next.segments != last.segments {
                 return Ok(next);
             }
             last = next;
