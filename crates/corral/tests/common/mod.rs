@@ -7,6 +7,8 @@
 
 #![allow(dead_code)]
 
+pub mod lan;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
