@@ -156,6 +156,7 @@ impl Agent {
         };
         cp.register(&self.cfg.host, req).await?;
         tokio::spawn(self.clone().health_loop(cp.clone()));
+        tokio::spawn(self.clone().heartbeat_loop(cp.clone()));
         let mut revision = 0;
         loop {
             match cp.assignments(&self.cfg.host, revision).await {
@@ -205,7 +206,13 @@ impl Agent {
                 .collect();
             (work, gone)
         };
-        for id in work.into_iter().chain(gone) {
+        // Fencing: nodes no longer assigned here (a host that comes back after its
+        // nodes were recovered elsewhere) are removed before anything new starts.
+        for id in &gone {
+            self.clone().schedule(id.clone(), cp.clone());
+        }
+        self.wait_idle(&gone).await;
+        for id in work {
             self.clone().schedule(id, cp.clone());
         }
         self.clone().program_peers(a.segments).await;
@@ -251,6 +258,17 @@ impl Agent {
         }
         self.network.set_segment_peers(&seg, &underlay, &peers)?;
         Ok(())
+    }
+
+    /// Waits (at most a minute) until none of `ids` is being worked on.
+    async fn wait_idle(&self, ids: &[String]) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        while tokio::time::Instant::now() < deadline {
+            if !ids.iter().any(|id| self.lock().busy.contains(id)) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
     }
 
     /// Starts work on one node unless it is already being worked on, in which case
@@ -403,6 +421,17 @@ impl Agent {
         }
         st.reported.insert(id.to_string(), report.clone());
         Some(report)
+    }
+
+    /// Tells the server this host is alive, every second.
+    async fn heartbeat_loop(self: Arc<Self>, cp: Arc<dyn ControlPlane>) {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            tick.tick().await;
+            if let Err(e) = cp.heartbeat(&self.cfg.host).await {
+                tracing::debug!(error = %e, "heartbeat failed");
+            }
+        }
     }
 
     /// Watches running nodes: restarts the ones whose init died, retries failed ones

@@ -43,6 +43,8 @@ pub trait ControlPlane: Send + Sync {
     async fn assignments(&self, host: &str, after: u64) -> Result<Assignments, AgentError>;
     /// Observed state of some nodes.
     async fn report(&self, host: &str, reports: Vec<NodeReport>) -> Result<(), AgentError>;
+    /// Tells the server the host is alive; called every second or so.
+    async fn heartbeat(&self, host: &str) -> Result<(), AgentError>;
     /// Makes an image present in the host's image store. An in-process agent shares
     /// the server's store, so by default there is nothing to do.
     async fn fetch_image(&self, digest: &str, images: &corral_image::ImageStore) -> Result<(), AgentError> {

@@ -124,7 +124,9 @@ fn run(ctx: &Ctx<'_>, a: &NodeAssignment) -> Result<Outcome, AgentError> {
         env,
         hosts_file: hosts,
         files: node_files::files_for(a, ctx.resolv_conf),
-        on_create: a.scripts.on_create.clone(),
+        // A recovered node starts from a fresh layer but is not new: it runs its
+        // on-recovery script, not on-create.
+        on_create: if a.recovered { None } else { a.scripts.on_create.clone() },
         on_recovery: if a.recovered {
             a.scripts.on_recovery.clone()
         } else {

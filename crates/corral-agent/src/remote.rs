@@ -171,6 +171,11 @@ impl ControlPlane for HttpControlPlane {
         Ok(())
     }
 
+    async fn heartbeat(&self, _host: &str) -> Result<(), AgentError> {
+        Self::check(self.http.post(format!("{}/v1/agent/heartbeat", self.base)).send().await).await?;
+        Ok(())
+    }
+
     async fn fetch_image(&self, digest: &str, images: &ImageStore) -> Result<(), AgentError> {
         if images.manifest(digest).is_ok() {
             return Ok(());

@@ -112,6 +112,57 @@ pub struct ClusterSpec {
     /// A subnet in CIDR form; chosen by Corral when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subnet: Option<String>,
+    /// How the nodes are put on hosts.
+    #[serde(default, skip_serializing_if = "Placement::is_default")]
+    pub placement: Placement,
+    /// Labels every host of the cluster's nodes must carry, e.g. `site: a`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub constraints: BTreeMap<String, String>,
+}
+
+/// How a cluster's nodes are put on hosts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Placement {
+    /// On different hosts where possible, then the least loaded: a lost host takes
+    /// few of the cluster's nodes with it.
+    #[default]
+    Spread,
+    /// On the fewest hosts (best fit), so the others can be powered off.
+    Pack,
+}
+
+impl Placement {
+    /// Whether this is the default (`spread`).
+    pub fn is_default(&self) -> bool {
+        *self == Placement::Spread
+    }
+
+    /// The name used in specs and flags.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Placement::Spread => "spread",
+            Placement::Pack => "pack",
+        }
+    }
+}
+
+impl std::fmt::Display for Placement {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Placement {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "spread" => Ok(Placement::Spread),
+            "pack" => Ok(Placement::Pack),
+            _ => Err(format!("placement is `spread` or `pack`, not {s:?}")),
+        }
+    }
 }
 
 impl ClusterSpec {
@@ -189,4 +240,30 @@ pub struct ScaleRequest {
     pub group: Option<String>,
     /// Desired number of nodes in the group.
     pub nodes: u32,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placement_and_constraints_default_and_round_trip() {
+        let spec: ClusterSpec = serde_json::from_str(r#"{"name":"a","image":"minimal"}"#).unwrap();
+        assert_eq!(spec.placement, Placement::Spread);
+        assert!(spec.constraints.is_empty());
+        let text = serde_json::to_string(&spec).unwrap();
+        assert!(!text.contains("placement") && !text.contains("constraints"), "{text}");
+
+        let spec: ClusterSpec = serde_json::from_str(
+            r#"{"name":"a","image":"minimal","placement":"pack","constraints":{"site":"b"}}"#,
+        )
+        .unwrap();
+        assert_eq!(spec.placement, Placement::Pack);
+        assert_eq!(spec.constraints["site"], "b");
+        let back: ClusterSpec = serde_json::from_str(&serde_json::to_string(&spec).unwrap()).unwrap();
+        assert_eq!(back, spec);
+        assert!(serde_json::from_str::<ClusterSpec>(r#"{"name":"a","image":"m","placement":"scatter"}"#).is_err());
+        assert_eq!("pack".parse::<Placement>(), Ok(Placement::Pack));
+        assert!("Pack".parse::<Placement>().is_err());
+    }
 }

@@ -31,6 +31,9 @@ pub struct ServerConfig {
     pub quota_cpu_millis: u64,
     /// Quota of a non-admin user: memory bytes.
     pub quota_memory_bytes: u64,
+    /// How long a host may stay silent before it is unreachable and its nodes are
+    /// recovered elsewhere.
+    pub host_timeout: std::time::Duration,
 }
 
 impl ServerConfig {
@@ -49,6 +52,7 @@ impl ServerConfig {
             quota_nodes: 64,
             quota_cpu_millis: 64_000,
             quota_memory_bytes: 64 << 30,
+            host_timeout: std::time::Duration::from_secs(15),
         }
     }
 }
@@ -68,6 +72,9 @@ pub struct Context {
     pub admission: tokio::sync::Mutex<()>,
     /// The pool's PKI, once the agent API listens.
     pub pki: std::sync::OnceLock<Arc<crate::pki::Pki>>,
+    /// When each host's agent last spoke. Kept in memory, not in the store: liveness
+    /// is about now, and a restarted server gives every host a fresh grace period.
+    heartbeats: std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>,
 }
 
 impl Context {
@@ -80,6 +87,7 @@ impl Context {
             local_agents: RwLock::new(Vec::new()),
             admission: tokio::sync::Mutex::new(()),
             pki: std::sync::OnceLock::new(),
+            heartbeats: Default::default(),
         })
     }
 
@@ -88,6 +96,19 @@ impl Context {
         let mut v = self.local_agents.write().unwrap_or_else(|e| e.into_inner());
         v.retain(|(h, _)| h != host);
         v.push((host.to_string(), agent));
+    }
+
+    /// Notes that a host's agent spoke now.
+    pub fn heartbeat(&self, host: &str) {
+        let mut m = self.heartbeats.lock().unwrap_or_else(|e| e.into_inner());
+        m.insert(host.to_string(), std::time::Instant::now());
+    }
+
+    /// When a host's agent last spoke; a host not heard of since this server started
+    /// counts as heard now.
+    pub fn last_heartbeat(&self, host: &str) -> std::time::Instant {
+        let mut m = self.heartbeats.lock().unwrap_or_else(|e| e.into_inner());
+        *m.entry(host.to_string()).or_insert_with(std::time::Instant::now)
     }
 
     /// The in-process agent of a host, if there is one.

@@ -264,6 +264,10 @@ impl ControlPlane for InProcessControlPlane {
         }
     }
 
+    async fn heartbeat(&self, host_name: &str) -> std::result::Result<(), AgentError> {
+        host::touch(&self.ctx, host_name).map_err(cp_err)
+    }
+
     async fn report(
         &self,
         host_name: &str,

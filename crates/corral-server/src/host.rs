@@ -103,14 +103,17 @@ pub fn register(
     }
 }
 
-/// Notes that a host's agent spoke; cheap enough for every agent request because it
-/// writes at most once a second.
+/// How often `last_seen` is written to the store; liveness itself is in memory.
+const LAST_SEEN_EVERY: u64 = 30;
+
+/// Notes that a host's agent spoke: in memory at once, in the store now and then.
 pub fn touch(ctx: &Context, name: &str) -> Result<()> {
+    ctx.heartbeat(name);
     let Some(d) = typed::get::<HostRecord>(ctx.store.as_ref(), &keys::host(name))? else {
         return Ok(());
     };
     let t = now();
-    if d.value.last_seen >= t {
+    if d.value.last_seen + LAST_SEEN_EVERY > t {
         return Ok(());
     }
     let mut rec = d.value;

@@ -10,6 +10,7 @@ mod control_plane;
 mod error;
 mod event;
 mod exec;
+mod health;
 mod host;
 mod http;
 mod image;
@@ -61,6 +62,7 @@ pub async fn serve(
 ) -> Result<(), ServerError> {
     tokio::spawn(scheduler::run(ctx.clone()));
     tokio::spawn(tracker::run(ctx.clone()));
+    tokio::spawn(health::run(ctx.clone()));
     let app = http::router(ctx);
     axum::serve(listener, app)
         .await

@@ -30,7 +30,15 @@ pub enum TlsError {
     /// A PEM file held nothing usable.
     #[error("invalid pem: {0}")]
     Pem(String),
+    /// An agent asked for the name that marks the server's own certificates.
+    #[error("the name {0} is reserved for the server")]
+    Reserved(String),
 }
+
+/// The common name of the server's certificates. Agents' listeners accept a client
+/// only if its certificate, signed by the pool's CA, carries this name; the CA never
+/// gives it to an agent (see [`Ca::sign_agent`]).
+pub const SERVER_NAME: &str = "corral-server";
 
 fn io(context: String) -> impl FnOnce(std::io::Error) -> TlsError {
     move |source| TlsError::Io { context, source }
@@ -137,13 +145,24 @@ impl Ca {
     }
 
     /// Signs an agent's certificate request, naming it after its host whatever the
-    /// request asked for.
+    /// request asked for. Only IP addresses are kept from the request's alternative
+    /// names, and the server's name is refused: an agent's certificate must never
+    /// pass for the server's.
     pub fn sign_agent(&self, csr_pem: &str, host: &str) -> Result<AgentCredentials, TlsError> {
+        if host.eq_ignore_ascii_case(SERVER_NAME) {
+            return Err(TlsError::Reserved(host.to_string()));
+        }
         let mut csr = CertificateSigningRequestParams::from_pem(csr_pem)?;
         let mut params = CertificateParams::new(Vec::<String>::new())?;
         params.distinguished_name.push(DnType::CommonName, host);
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth, ExtendedKeyUsagePurpose::ServerAuth];
-        params.subject_alt_names = csr.params.subject_alt_names.clone();
+        params.subject_alt_names = csr
+            .params
+            .subject_alt_names
+            .iter()
+            .filter(|s| matches!(s, SanType::IpAddress(_)))
+            .cloned()
+            .collect();
         validity(&mut params, 825);
         csr.params = params;
         let cert = csr.signed_by(&self.issuer)?;

@@ -8,7 +8,7 @@ use rustls::{ClientConfig, RootCertStore, ServerConfig};
 
 use crate::ca::TlsError;
 
-fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+pub(crate) fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
@@ -26,7 +26,7 @@ pub fn pem_key(pem: &str) -> Result<PrivateKeyDer<'static>, TlsError> {
         .ok_or_else(|| TlsError::Pem("no private key".into()))
 }
 
-fn roots(ca_pem: &str) -> Result<RootCertStore, TlsError> {
+pub(crate) fn roots(ca_pem: &str) -> Result<RootCertStore, TlsError> {
     let mut roots = RootCertStore::empty();
     for c in pem_certs(ca_pem)? {
         roots.add(c)?;

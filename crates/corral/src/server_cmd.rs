@@ -27,6 +27,9 @@ pub struct ServerArgs {
     /// Range cluster subnets are taken from
     #[arg(long, default_value = "10.200.0.0/14")]
     pub subnet_pool: ipnet::Ipv4Net,
+    /// Seconds a host may stay silent before its nodes are recovered elsewhere
+    #[arg(long, default_value_t = 15.0)]
+    pub host_timeout: f64,
 }
 
 /// A started controller: its context and its API listener.
@@ -44,6 +47,10 @@ pub async fn start(args: &ServerArgs) -> anyhow::Result<Started> {
     let images = ImageStore::open(&args.data_dir.join("images")).context("opening the image store")?;
     let mut cfg = ServerConfig::new(args.data_dir.join("server"));
     cfg.subnet_pool = args.subnet_pool;
+    if !(0.5..=86_400.0).contains(&args.host_timeout) {
+        anyhow::bail!("--host-timeout must be between 0.5 and 86400 seconds");
+    }
+    cfg.host_timeout = std::time::Duration::from_secs_f64(args.host_timeout);
     let ctx = Context::new(store, images, cfg);
     corral_server::bootstrap(&ctx)?;
     let listener = tokio::net::TcpListener::bind(&args.listen)

@@ -74,3 +74,64 @@ fn removed_hosts_and_strangers_cannot_use_the_agent_api() {
     assert!(out.status.success());
     assert_eq!(curl(true), "401", "a removed host's certificate no longer works");
 }
+
+#[test]
+fn a_lost_host_s_nodes_are_recovered_elsewhere_and_fenced_on_return() {
+    let mut lan = Lan::start_with(&["--host-timeout", "2"]);
+    for _ in 0..2 {
+        let t = lan.token();
+        lan.add_host(&t, "");
+    }
+    wait("two ready hosts", || {
+        lan.json(&["host", "list"]).as_array().unwrap().iter().filter(|h| h["capacity"]["memory_bytes"].as_u64() > Some(0)).count() == 2
+    });
+    let spec = lan.tmp.path().join("keep.yaml");
+    std::fs::write(
+        &spec,
+        "name: keep\nimage: minimal\nnodes: 2\nresources: {cpu: '0.1', memory: 64MiB}\nscripts:\n  on_recovery: touch /root/recovered\n",
+    )
+    .unwrap();
+    let c = lan.json(&["cluster", "create", "-f", spec.to_str().unwrap()]);
+    assert_eq!(c["state"], "running", "{c}");
+    let node0 = &c["nodes"][0];
+    let address = node0["address"].clone();
+    let lost_name = node0["host"].as_str().unwrap().to_string();
+    let lost = lan.hosts.iter().position(|h| h.name == lost_name).unwrap();
+    let other = 1 - lost;
+    let stale = node_id(&lan, lost, "node-0");
+
+    let t0 = std::time::Instant::now();
+    lan.lose_host(lost);
+    wait("node-0 to run on the other host", || {
+        let n = lan.json(&["node", "show", "keep/node-0"]);
+        n["state"] == "running" && n["host"] == lan.hosts[other].name.as_str()
+    });
+    eprintln!("host loss → node running elsewhere: {:.1}s (timeout 2s)", t0.elapsed().as_secs_f64());
+    let hosts = lan.json(&["host", "list"]);
+    assert!(hosts.as_array().unwrap().iter().any(|h| h["name"] == lost_name.as_str() && h["state"] == "unreachable"), "{hosts}");
+    let n = lan.json(&["node", "show", "keep/node-0"]);
+    assert_eq!(n["address"], address, "same address after recovery");
+    let recovered = node_id(&lan, other, "node-0");
+    let out = lan.node_exec(other, &recovered, "test -f /root/recovered && ping -c1 -W2 node-1");
+    assert!(out.status.success(), "on_recovery ran and node-1 is reachable: {}", String::from_utf8_lossy(&out.stderr));
+
+    // The host comes back: its stale copy is removed and it takes nodes again.
+    assert!(lan.containers(lost).contains(&stale), "the stale copy still runs while the host is cut off");
+    lan.return_host(lost);
+    wait("the lost host to be ready and fenced", || {
+        let ready = lan.json(&["host", "list"]).as_array().unwrap().iter().any(|h| h["name"] == lost_name.as_str() && h["state"] == "ready");
+        ready && !lan.containers(lost).contains(&stale)
+    });
+    let del = lan.cli(&["cluster", "delete", "keep"]);
+    assert!(del.status.success());
+}
+
+/// The runtime id of a node on host `i`, from its node directory.
+fn node_id(lan: &Lan, i: usize, node: &str) -> String {
+    std::fs::read_dir(lan.hosts[i].data.join("runtime/nodes"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .find(|n| n.ends_with(node))
+        .unwrap()
+}

@@ -8,7 +8,7 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use corral_api::names::validate_name;
 use corral_api::quantity::{parse_bytes, parse_millicpu};
-use corral_api::{ClusterSpec, Resources};
+use corral_api::{ClusterSpec, Placement, Resources};
 
 /// Arguments of `corral cluster create`.
 #[derive(Debug, Args)]
@@ -39,6 +39,12 @@ pub struct CreateArgs {
     /// Environment variable of every node (repeatable)
     #[arg(long = "env", value_name = "K=V", value_parser = parse_env)]
     pub env: Vec<(String, String)>,
+    /// How nodes are put on hosts: spread (different hosts) or pack (fewest hosts) [default: spread]
+    #[arg(long, value_name = "POLICY")]
+    pub placement: Option<Placement>,
+    /// Host label the nodes' hosts must carry, e.g. site=a (repeatable)
+    #[arg(long = "constraint", value_name = "LABEL=VALUE", value_parser = parse_env)]
+    pub constraints: Vec<(String, String)>,
     /// Return once the request is accepted instead of waiting for the nodes
     #[arg(long = "async")]
     pub no_wait: bool,
@@ -74,6 +80,10 @@ impl CreateArgs {
             spec.subnet = Some(subnet.clone());
         }
         spec.env.extend(self.env.iter().cloned());
+        if let Some(p) = self.placement {
+            spec.placement = p;
+        }
+        spec.constraints.extend(self.constraints.iter().cloned());
         validate(&spec)?;
         Ok(spec)
     }
@@ -94,6 +104,8 @@ impl CreateArgs {
             scripts: Default::default(),
             env: BTreeMap::new(),
             subnet: None,
+            placement: Placement::default(),
+            constraints: BTreeMap::new(),
         })
     }
 }
@@ -165,6 +177,8 @@ mod tests {
             pids: None,
             subnet: None,
             env: vec![],
+            placement: None,
+            constraints: vec![],
             no_wait: false,
         }
     }
@@ -225,6 +239,20 @@ mod tests {
         assert_eq!(spec.resources.memory, "1GiB");
         assert_eq!(spec.resources.cpu, "1");
         assert_eq!(spec.env["K"], "V");
+    }
+
+    #[test]
+    fn placement_and_constraint_flags() {
+        let mut a = args(Some("demo"));
+        a.image = Some("minimal".into());
+        a.placement = Some(Placement::Pack);
+        a.constraints = vec![("site".into(), "a".into()), ("rack".into(), "r1".into())];
+        let spec = a.spec().unwrap();
+        assert_eq!(spec.placement, Placement::Pack);
+        assert_eq!(spec.constraints.len(), 2);
+        assert_eq!(spec.constraints["site"], "a");
+        let spec = parse_spec("placement: pack\nconstraints: {site: b}\n", Some("x"), Some("minimal")).unwrap();
+        assert_eq!((spec.placement, spec.constraints["site"].as_str()), (Placement::Pack, "b"));
     }
 
     #[test]

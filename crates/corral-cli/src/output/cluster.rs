@@ -63,6 +63,11 @@ impl Render for Cluster {
                 ),
             ),
         ];
+        let mut placement = self.spec.placement.to_string();
+        for (k, v) in &self.spec.constraints {
+            placement.push_str(&format!(", {k}={v}"));
+        }
+        pairs.push(("Placement", placement));
         if !self.spec.env.is_empty() {
             let env = self
                 .spec
@@ -136,6 +141,8 @@ pub(crate) mod tests {
                 scripts: Default::default(),
                 env: [("A".to_string(), "1".to_string())].into(),
                 subnet: None,
+                placement: Default::default(),
+                constraints: Default::default(),
             },
             state: ClusterState::Creating,
             network: NetworkInfo {

@@ -33,6 +33,7 @@ pub fn router(ctx: Arc<Context>) -> Router {
         .route("/v1/agent/register", post(register))
         .route("/v1/agent/assignments", get(assignments))
         .route("/v1/agent/reports", post(reports))
+        .route("/v1/agent/heartbeat", post(heartbeat))
         .route("/v1/agent/manifests/{digest}", get(manifest))
         .route("/v1/agent/layers/{digest}", get(layer))
         .fallback(crate::http::not_found)
@@ -99,6 +100,13 @@ async fn assignments(State(ctx): State<Arc<Context>>, host: AgentHost, Query(q):
     let cp = InProcessControlPlane::new(ctx);
     let a = cp.assignments(&host.0, q.after).await.map_err(internal)?;
     Ok(Json(a))
+}
+
+/// `POST /v1/agent/heartbeat`: the identity check already noted the host alive; a
+/// host marked unreachable comes back to ready here.
+async fn heartbeat(State(ctx): State<Arc<Context>>, host: AgentHost) -> Result<()> {
+    crate::health::host_returned(&ctx, &host.0)?;
+    Ok(())
 }
 
 /// `POST /v1/agent/reports`.

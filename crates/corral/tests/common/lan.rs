@@ -50,6 +50,11 @@ pub struct Lan {
 impl Lan {
     /// A LAN with a running server, logged in as admin.
     pub fn start() -> Lan {
+        Lan::start_with(&[])
+    }
+
+    /// A LAN whose server gets extra arguments.
+    pub fn start_with(server_args: &[&str]) -> Lan {
         let tag = rand_hex(5);
         let lan = format!("clan{tag}");
         must(&format!("ip netns add {lan} && ip -n {lan} link add br0 type bridge && ip -n {lan} link set br0 up && ip -n {lan} link set lo up"));
@@ -62,6 +67,7 @@ impl Lan {
             .arg(format!("--net=/run/netns/{}", l.server_ns))
             .arg(bin())
             .args(["server", "--listen", &format!("{SERVER}:7700"), "--agent-listen", &format!("{SERVER}:7701")])
+            .args(server_args)
             .args(["--advertise", SERVER, "--data-dir"])
             .arg(&data)
             .env("CORRAL_LOG", "info")
@@ -166,6 +172,37 @@ impl Lan {
             c.args(["--label", labels]);
         }
         h.child = Some(c.spawn().unwrap());
+    }
+
+    /// Kills agent `i` with SIGKILL and cuts its host off the LAN.
+    pub fn lose_host(&mut self, i: usize) {
+        if let Some(mut c) = self.hosts[i].child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        must(&format!("ip -n {} link set lan0 down", self.hosts[i].netns));
+    }
+
+    /// Reconnects host `i` and starts its agent again (it has its certificate).
+    pub fn return_host(&mut self, i: usize) {
+        must(&format!("ip -n {} link set lan0 up", self.hosts[i].netns));
+        let mut h = std::mem::replace(
+            &mut self.hosts[i],
+            HostAgent { name: String::new(), netns: String::new(), address: String::new(), data: PathBuf::new(), child: None },
+        );
+        self.spawn_agent(&mut h, None, "");
+        self.hosts[i] = h;
+    }
+
+    /// Containers crun knows on host `i`.
+    pub fn containers(&self, i: usize) -> String {
+        let out = Command::new("crun")
+            .arg("--root")
+            .arg(self.hosts[i].data.join("runtime/crun"))
+            .arg("list")
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
     /// Whether an agent's process still runs.
