@@ -153,6 +153,7 @@ impl Agent {
             capacity: Self::capacity(),
             labels: self.cfg.labels.clone(),
             address: self.cfg.address.clone(),
+            exec_address: String::new(),
         };
         cp.register(&self.cfg.host, req).await?;
         tokio::spawn(self.clone().health_loop(cp.clone()));
@@ -310,6 +311,18 @@ impl Agent {
                 return;
             }
         }
+        if assignment.as_ref().is_some_and(|a| a.import_upper) {
+            let upper = self.runtime.upper_dir(id);
+            if !upper.exists() {
+                if let Err(e) = cp.download_upper(&self.cfg.host, id, &upper).await {
+                    self.lock().applied.remove(id);
+                    if let Some(r) = self.report_for(id, Outcome::Failed(format!("cannot fetch the writable layer: {e}"))) {
+                        let _ = cp.report(&self.cfg.host, vec![r]).await;
+                    }
+                    return;
+                }
+            }
+        }
         let me = self.clone();
         let node_id = id.to_string();
         let result = tokio::task::spawn_blocking(move || match &assignment {
@@ -318,6 +331,20 @@ impl Agent {
         })
         .await;
         let report = match result {
+            Ok(Ok((Outcome::Stopped, Some(a)))) if a.export_upper => {
+                // Cold migration: the node is stopped here; its layer goes to the
+                // server, which then assigns the node to its target.
+                match cp.upload_upper(&self.cfg.host, id, &self.runtime.upper_dir(id)).await {
+                    Ok(()) => {
+                        self.lock().applied.insert(id.to_string(), fingerprint(&a));
+                        self.report_for(id, Outcome::Stopped)
+                    }
+                    Err(e) => {
+                        self.lock().applied.remove(id);
+                        self.report_for(id, Outcome::Failed(format!("cannot send the writable layer: {e}")))
+                    }
+                }
+            }
             Ok(Ok((outcome, assignment))) => {
                 if let Some(a) = &assignment {
                     self.lock().applied.insert(id.to_string(), fingerprint(a));

@@ -43,6 +43,10 @@ pub trait ControlPlane: Send + Sync {
     async fn assignments(&self, host: &str, after: u64) -> Result<Assignments, AgentError>;
     /// Observed state of some nodes.
     async fn report(&self, host: &str, reports: Vec<NodeReport>) -> Result<(), AgentError>;
+    /// Cold migration, source side: sends a stopped node's writable layer.
+    async fn upload_upper(&self, host: &str, id: &str, upper: &std::path::Path) -> Result<(), AgentError>;
+    /// Cold migration, target side: fetches a node's writable layer into `dest`.
+    async fn download_upper(&self, host: &str, id: &str, dest: &std::path::Path) -> Result<(), AgentError>;
     /// Tells the server the host is alive; called every second or so.
     async fn heartbeat(&self, host: &str) -> Result<(), AgentError>;
     /// Makes an image present in the host's image store. An in-process agent shares

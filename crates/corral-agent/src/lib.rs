@@ -7,16 +7,22 @@
 
 mod agent;
 mod control_plane;
+pub mod exec;
+pub mod exec_ws;
+mod host_api;
 mod host_lock;
 mod hosts_file;
 mod node_files;
 mod proc_start;
 mod reconcile;
 mod remote;
+mod save;
 mod segments;
 
 pub use agent::{Agent, AgentConfig};
 pub use control_plane::{AgentError, ControlPlane};
+pub use host_api::{router as host_api_router, serve_tls as serve_host_api};
 pub use host_lock::{lock_host, HostLock};
-pub use remote::{join, Credentials, HttpControlPlane};
+pub use remote::{join, unpack_into as unpack_upper, Credentials, HttpControlPlane};
 pub use node_files::NODE_LOCAL_PATHS;
+pub use save::save_node;

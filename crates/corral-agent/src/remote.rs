@@ -79,11 +79,12 @@ async fn api_error(resp: reqwest::Response) -> AgentError {
 
 /// Joins the pool at `server` with a one-time token and saves the credentials in
 /// `dir`. The token carries the CA's fingerprint, so the server is authenticated
-/// before the agent sends anything.
-pub async fn join(server: &str, token: &str, host: &str, dir: &Path) -> Result<Credentials, AgentError> {
+/// before the agent sends anything. `addresses` (IPs the server dials this host's
+/// listener at) go into the certificate.
+pub async fn join(server: &str, token: &str, host: &str, addresses: &[String], dir: &Path) -> Result<Credentials, AgentError> {
     let fp = corral_api::join_token_ca_fingerprint(token)
         .ok_or_else(|| AgentError::Invalid("malformed join token: expected crj1.<secret>.<fingerprint>".into()))?;
-    let (csr, key_pem) = corral_tls::agent_request(host, &[]).map_err(cp_err)?;
+    let (csr, key_pem) = corral_tls::agent_request(host, addresses).map_err(cp_err)?;
     let tls = corral_tls::pinned_client_config(fp).map_err(cp_err)?;
     let http = client(tls, Duration::from_secs(30))?;
     let req = JoinRequest { token: token.to_string(), host: host.to_string(), csr };
@@ -107,6 +108,7 @@ pub struct HttpControlPlane {
     base: String,
     http: reqwest::Client,
     long: reqwest::Client,
+    exec_address: String,
 }
 
 impl HttpControlPlane {
@@ -117,7 +119,14 @@ impl HttpControlPlane {
             base: server.trim_end_matches('/').to_string(),
             http: client(tls()?, Duration::from_secs(30))?,
             long: client(tls()?, LONG_POLL_TIMEOUT)?,
+            exec_address: String::new(),
         })
+    }
+
+    /// Announces, at registration, where this host's own listener is reached.
+    pub fn with_exec_address(mut self, address: String) -> Self {
+        self.exec_address = address;
+        self
     }
 
     async fn check(resp: reqwest::Result<reqwest::Response>) -> Result<reqwest::Response, AgentError> {
@@ -155,7 +164,10 @@ impl HttpControlPlane {
 
 #[async_trait]
 impl ControlPlane for HttpControlPlane {
-    async fn register(&self, _host: &str, req: RegisterRequest) -> Result<(), AgentError> {
+    async fn register(&self, _host: &str, mut req: RegisterRequest) -> Result<(), AgentError> {
+        if req.exec_address.is_empty() {
+            req.exec_address = self.exec_address.clone();
+        }
         Self::check(self.http.post(format!("{}/v1/agent/register", self.base)).json(&req).send().await).await?;
         Ok(())
     }
@@ -176,6 +188,44 @@ impl ControlPlane for HttpControlPlane {
         Ok(())
     }
 
+    async fn upload_upper(&self, _host: &str, id: &str, upper: &Path) -> Result<(), AgentError> {
+        let tmp = upper.with_extension("outgoing.tar");
+        let (src, dst) = (upper.to_path_buf(), tmp.clone());
+        tokio::task::spawn_blocking(move || -> Result<(), AgentError> {
+            let mut f = std::fs::File::create(&dst).map_err(io(format!("creating {}", dst.display())))?;
+            corral_image::export_dir(&src, &mut f)?;
+            Ok(())
+        })
+        .await
+        .map_err(cp_err)??;
+        let file = tokio::fs::File::open(&tmp).await.map_err(io(format!("opening {}", tmp.display())))?;
+        let body = reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::new(file));
+        let url = format!("{}/v1/agent/nodes/{id}/upper", self.base);
+        let result = Self::check(self.long.put(url).body(body).send().await).await;
+        let _ = tokio::fs::remove_file(&tmp).await;
+        result.map(|_| ())
+    }
+
+    async fn download_upper(&self, _host: &str, id: &str, dest: &Path) -> Result<(), AgentError> {
+        let url = format!("{}/v1/agent/nodes/{id}/upper", self.base);
+        let resp = Self::check(self.long.get(url).send().await).await?;
+        let tmp = dest.with_extension("incoming.tar");
+        if let Some(dir) = tmp.parent() {
+            tokio::fs::create_dir_all(dir).await.map_err(io(format!("creating {}", dir.display())))?;
+        }
+        let mut file = tokio::fs::File::create(&tmp).await.map_err(io(format!("creating {}", tmp.display())))?;
+        let mut body = resp.bytes_stream();
+        while let Some(chunk) = body.next().await {
+            file.write_all(&chunk.map_err(cp_err)?).await.map_err(io("writing layer".into()))?;
+        }
+        file.flush().await.map_err(io("writing layer".into()))?;
+        drop(file);
+        let (src, dst) = (tmp.clone(), dest.to_path_buf());
+        let result = tokio::task::spawn_blocking(move || unpack_into(&src, &dst)).await.map_err(cp_err)?;
+        let _ = tokio::fs::remove_file(&tmp).await;
+        result
+    }
+
     async fn fetch_image(&self, digest: &str, images: &ImageStore) -> Result<(), AgentError> {
         if images.manifest(digest).is_ok() {
             return Ok(());
@@ -189,4 +239,14 @@ impl ControlPlane for HttpControlPlane {
         tokio::task::spawn_blocking(move || images.install_manifest(&m)).await.map_err(cp_err)??;
         Ok(())
     }
+}
+
+/// Unpacks a transferred writable layer next to `dest`, then renames it into place,
+/// so a crash never leaves a half layer where the runtime would use it.
+pub fn unpack_into(tar: &Path, dest: &Path) -> Result<(), AgentError> {
+    let staging = dest.with_extension("incoming");
+    let _ = std::fs::remove_dir_all(&staging);
+    let mut f = std::fs::File::open(tar).map_err(io(format!("opening {}", tar.display())))?;
+    corral_image::unpack_dir(&mut f, &staging)?;
+    std::fs::rename(&staging, dest).map_err(io(format!("moving the layer to {}", dest.display())))
 }

@@ -67,6 +67,12 @@ pub struct NodeAssignment {
     pub ssh: SshMaterial,
     /// Whether this node was recreated after its host was lost.
     pub recovered: bool,
+    /// Cold migration, source side: once stopped, send the writable layer to the server.
+    #[serde(default)]
+    pub export_upper: bool,
+    /// Cold migration, target side: fetch the writable layer before the first start.
+    #[serde(default)]
+    pub import_upper: bool,
 }
 
 /// Another host holding nodes of a segment, and those nodes' MACs.
@@ -123,4 +129,13 @@ pub struct HostCapacity {
     pub cpu_millis: u64,
     /// Memory in bytes.
     pub memory_bytes: u64,
+}
+
+/// Body of an agent listener's `POST /v1/host/nodes/{id}/save`: make an image of the
+/// node's writable layer on top of `base`, in the host's image store.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HostSaveRequest {
+    /// Digest of the image the node runs.
+    pub base: String,
 }

@@ -93,6 +93,10 @@ pub struct RegisterRequest {
     pub labels: BTreeMap<String, String>,
     /// Underlay address.
     pub address: String,
+    /// Where the agent's own listener (exec, save) is reached, `ip:port`; empty
+    /// when it has none (an agent in the server's process).
+    #[serde(default)]
+    pub exec_address: String,
 }
 
 /// The CA fingerprint a join token carries (`crj1.<secret>.<fingerprint>`).

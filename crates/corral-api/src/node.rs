@@ -103,3 +103,12 @@ pub struct SaveNodeRequest {
     #[serde(rename = "as")]
     pub as_image: String,
 }
+
+/// Body of `POST /v1/clusters/{cluster}/nodes/{node}/migrate`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MigrateRequest {
+    /// Target host; the scheduler picks one when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
+}

@@ -40,7 +40,7 @@ impl ImageStore {
 }
 
 /// Writes the layer directory `root` as a tar stream.
-fn write_layer(root: &Path, out: &mut dyn Write) -> Result<(), ImageError> {
+pub(crate) fn write_layer(root: &Path, out: &mut dyn Write) -> Result<(), ImageError> {
     let mut exporter = Exporter {
         builder: tar::Builder::new(out),
         first_links: HashMap::new(),

@@ -19,9 +19,11 @@ mod oci;
 mod save;
 mod staging;
 mod store;
+mod transfer;
 mod unpack;
 
 pub use error::ImageError;
 pub use gc::GcReport;
 pub use manifest::{ImageConfig, ImageManifest};
 pub use store::ImageStore;
+pub use transfer::{export_dir, unpack_dir};

@@ -66,10 +66,25 @@ pub fn veth_name(node_id: &str) -> Result<String, NetworkError> {
     Ok(format!("cv{}", &digest[..VETH_HASH_HEX]))
 }
 
+/// The prefix of node namespace names in this process.
+static PREFIX: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// Sets the prefix of node namespace names for this process (before any use).
+/// /run/netns is one directory per machine: several agents on one machine (test
+/// "hosts" in network namespaces) each need their own prefix, as a node's id is the
+/// same on every host it moves to.
+pub fn set_netns_prefix(prefix: &str) -> bool {
+    PREFIX.set(prefix.to_string()).is_ok()
+}
+
+fn netns_prefix() -> &'static str {
+    PREFIX.get().map(String::as_str).unwrap_or(NETNS_PREFIX)
+}
+
 /// The namespace name of a node, as given to `ip netns`.
 pub fn netns_name(node_id: &str) -> Result<String, NetworkError> {
     check_node_id(node_id)?;
-    Ok(format!("{NETNS_PREFIX}{node_id}"))
+    Ok(format!("{}{node_id}", netns_prefix()))
 }
 
 /// The namespace path of a node, which runtimes join.
@@ -79,8 +94,7 @@ pub fn netns_path(node_id: &str) -> Result<PathBuf, NetworkError> {
 
 /// The node id of a namespace name, if it is one of ours.
 pub fn node_of_netns(name: &str) -> Option<&str> {
-    name.strip_prefix(NETNS_PREFIX)
-        .filter(|id| check_node_id(id).is_ok())
+    name.strip_prefix(netns_prefix()).filter(|id| check_node_id(id).is_ok())
 }
 
 /// The comment tagging a segment's element in the subnet set; it maps subnet back to VNI.

@@ -7,8 +7,8 @@ use std::net::Ipv4Addr;
 use corral_api::agent::SshMaterial;
 use corral_api::quantity::{format_bytes, parse_bytes, parse_millicpu};
 use corral_api::{
-    names, ApiError, Cluster, ClusterSpec, ClusterState, ErrorCode, NetworkInfo, NodeGroupSpec,
-    NodeState, ScaleRequest,
+    names, ApiError, Cluster, ClusterSpec, ClusterState, ErrorCode, HostState, NetworkInfo,
+    NodeGroupSpec, NodeState, ScaleRequest,
 };
 use corral_store::{typed, Compare, Op};
 use ipnet::Ipv4Net;
@@ -19,6 +19,7 @@ use crate::error::{Result, ServerError};
 use crate::node::{self, Desired, NodeRecord};
 use crate::operation::{self, OperationRecord, WaitFor};
 use crate::user::UserRecord;
+use crate::scheduler::placement::describe;
 use crate::{event, host, image, ipam, keys};
 
 /// Most nodes in one group.
@@ -83,6 +84,7 @@ fn plan(ctx: &Context, user: &UserRecord, spec: &ClusterSpec) -> Result<Vec<Grou
             );
         }
     }
+    validate_constraints(&spec.constraints)?;
     let groups = spec.groups();
     let mut seen = HashSet::new();
     let mut out = Vec::new();
@@ -144,13 +146,13 @@ fn plan_group(
 }
 
 /// What a set of new nodes needs.
-#[derive(Debug, Default, Clone, Copy)]
+#[derive(Debug, Default, Clone)]
 struct Demand {
     nodes: u64,
     cpu_millis: u64,
     memory_bytes: u64,
-    largest_memory: u64,
-    largest_cpu: u64,
+    /// (cpu, memory) of each kind of node, to check that one host could hold it.
+    shapes: Vec<(u32, u64)>,
 }
 
 impl Demand {
@@ -161,117 +163,114 @@ impl Demand {
         self.nodes += count as u64;
         self.cpu_millis += count as u64 * cpu as u64;
         self.memory_bytes += count as u64 * mem;
-        self.largest_memory = self.largest_memory.max(mem);
-        self.largest_cpu = self.largest_cpu.max(cpu as u64);
+        if !self.shapes.contains(&(cpu, mem)) {
+            self.shapes.push((cpu, mem));
+        }
     }
 }
 
-/// Refuses a demand the pool or the user's quota cannot hold. Called under the
-/// admission lock, so the check and the write that follows are one step.
-fn admit(ctx: &Context, user: &UserRecord, demand: Demand) -> Result<()> {
-    if demand.nodes == 0 {
-        return Ok(());
-    }
-    let hosts = host::ready_hosts(ctx)?;
-    let live: Vec<NodeRecord> = node::all(ctx)?
+fn insufficient(m: String) -> ServerError {
+    ApiError::new(ErrorCode::InsufficientCapacity, m).into()
+}
+
+/// Refuses what the pool could never hold, even empty: a node bigger than every
+/// host that may take it, no host carrying the constraint labels, or a cluster
+/// bigger than all those hosts together. Room that is only taken for now is not
+/// checked: those nodes wait pending until the scheduler finds room. `whole` is the
+/// cluster's size after the request.
+fn check_fits_pool(ctx: &Context, whole: &Demand, constraints: &BTreeMap<String, String>) -> Result<()> {
+    let hosts: Vec<host::HostRecord> = host::all(ctx)?
         .into_iter()
-        .map(|d| d.value)
-        .filter(|n| n.desired != Desired::Deleted)
+        .filter(|h| h.state != HostState::Removed)
+        .filter(|h| constraints.iter().all(|(k, v)| h.labels.get(k) == Some(v)))
         .collect();
-    let insufficient =
-        |m: String| -> ServerError { ApiError::new(ErrorCode::InsufficientCapacity, m).into() };
+    let which = if constraints.is_empty() {
+        "host".to_string()
+    } else {
+        format!("host with {}", describe(constraints))
+    };
+    if hosts.is_empty() {
+        return Err(insufficient(format!("no {which} in the pool")));
+    }
+    for &(cpu, mem) in &whole.shapes {
+        let fits = hosts.iter().any(|h| h.capacity.memory_bytes >= mem && h.capacity.cpu_millis >= cpu as u64);
+        if !fits {
+            let m = hosts.iter().map(|h| h.capacity.memory_bytes).max().unwrap_or(0);
+            let c = hosts.iter().map(|h| h.capacity.cpu_millis).max().unwrap_or(0);
+            return Err(insufficient(format!(
+                "a node with {} cpus and {} of memory fits on no {which} (largest: {} cpus, {} of memory)",
+                cpu as f64 / 1000.0,
+                format_bytes(mem),
+                c as f64 / 1000.0,
+                format_bytes(m)
+            )));
+        }
+    }
     let cap_mem: u64 = hosts.iter().map(|h| h.capacity.memory_bytes).sum();
-    let cap_cpu =
-        hosts.iter().map(|h| h.capacity.cpu_millis).sum::<u64>() as f64 * ctx.cfg.cpu_overcommit;
-    let max_host_mem = hosts
-        .iter()
-        .map(|h| h.capacity.memory_bytes)
-        .max()
-        .unwrap_or(0);
-    let max_host_cpu = hosts
-        .iter()
-        .map(|h| h.capacity.cpu_millis)
-        .max()
-        .unwrap_or(0);
-    if demand.largest_memory > max_host_mem {
+    let cap_cpu = hosts.iter().map(|h| h.capacity.cpu_millis).sum::<u64>() as f64 * ctx.cfg.cpu_overcommit;
+    if whole.memory_bytes > cap_mem {
         return Err(insufficient(format!(
-            "a node with {} of memory fits on no host (largest host has {})",
-            format_bytes(demand.largest_memory),
-            format_bytes(max_host_mem)
-        )));
-    }
-    if demand.largest_cpu > max_host_cpu {
-        return Err(insufficient(format!(
-            "a node with {} cpus fits on no host (largest host has {})",
-            demand.largest_cpu as f64 / 1000.0,
-            max_host_cpu as f64 / 1000.0
-        )));
-    }
-    let used_mem: u64 = live.iter().map(|n| n.memory_bytes).sum();
-    let used_cpu: u64 = live.iter().map(|n| n.cpu_millis as u64).sum();
-    if used_mem + demand.memory_bytes > cap_mem {
-        return Err(insufficient(format!(
-            "not enough memory in the pool: {} asked, {} free of {}",
-            format_bytes(demand.memory_bytes),
-            format_bytes(cap_mem.saturating_sub(used_mem)),
+            "the cluster needs {} of memory; every {which} together has {}",
+            format_bytes(whole.memory_bytes),
             format_bytes(cap_mem)
         )));
     }
-    if (used_cpu + demand.cpu_millis) as f64 > cap_cpu {
+    if whole.cpu_millis as f64 > cap_cpu {
         return Err(insufficient(format!(
-            "not enough cpu in the pool: {} asked, {:.1} free",
-            demand.cpu_millis as f64 / 1000.0,
-            (cap_cpu - used_cpu as f64).max(0.0) / 1000.0
+            "the cluster needs {} cpus; every {which} together has {:.1}, over-commit included",
+            whole.cpu_millis as f64 / 1000.0,
+            cap_cpu / 1000.0
         )));
     }
-    if !user.is_admin() {
-        let mine: Vec<&NodeRecord> = live.iter().filter(|n| n.owner == user.name).collect();
-        let quota = |what: &str,
-                     used: u64,
-                     asked: u64,
-                     max: u64,
-                     fmt: &dyn Fn(u64) -> String|
-         -> Result<()> {
-            if used + asked > max {
-                return Err(ApiError::new(
-                    ErrorCode::QuotaExceeded,
-                    format!(
-                        "quota exceeded: {what} {} in use + {} asked > {} allowed",
-                        fmt(used),
-                        fmt(asked),
-                        fmt(max)
-                    ),
-                )
-                .into());
-            }
-            Ok(())
-        };
-        let plain = |v: u64| v.to_string();
-        let cpus = |v: u64| format!("{:.1}", v as f64 / 1000.0);
-        let bytes = |v: u64| format_bytes(v);
-        quota(
-            "nodes",
-            mine.len() as u64,
-            demand.nodes,
-            ctx.cfg.quota_nodes as u64,
-            &plain,
-        )?;
-        let cpu: u64 = mine.iter().map(|n| n.cpu_millis as u64).sum();
-        quota(
-            "cpu",
-            cpu,
-            demand.cpu_millis,
-            ctx.cfg.quota_cpu_millis,
-            &cpus,
-        )?;
-        let mem: u64 = mine.iter().map(|n| n.memory_bytes).sum();
-        quota(
-            "memory",
-            mem,
-            demand.memory_bytes,
-            ctx.cfg.quota_memory_bytes,
-            &bytes,
-        )?;
+    Ok(())
+}
+
+/// Refuses a demand the user's quota cannot hold. Called under the admission lock,
+/// so the check and the write that follows are one step.
+fn check_quota(ctx: &Context, user: &UserRecord, demand: &Demand) -> Result<()> {
+    if demand.nodes == 0 || user.is_admin() {
+        return Ok(());
+    }
+    let mine: Vec<NodeRecord> = node::all(ctx)?
+        .into_iter()
+        .map(|d| d.value)
+        .filter(|n| n.desired != Desired::Deleted && n.owner == user.name)
+        .collect();
+    let quota = |what: &str, used: u64, asked: u64, max: u64, fmt: &dyn Fn(u64) -> String| -> Result<()> {
+        if used + asked > max {
+            return Err(ApiError::new(
+                ErrorCode::QuotaExceeded,
+                format!("quota exceeded: {what} {} in use + {} asked > {} allowed", fmt(used), fmt(asked), fmt(max)),
+            )
+            .into());
+        }
+        Ok(())
+    };
+    let plain = |v: u64| v.to_string();
+    let cpus = |v: u64| format!("{:.1}", v as f64 / 1000.0);
+    let bytes = |v: u64| format_bytes(v);
+    quota("nodes", mine.len() as u64, demand.nodes, ctx.cfg.quota_nodes as u64, &plain)?;
+    let cpu: u64 = mine.iter().map(|n| n.cpu_millis as u64).sum();
+    quota("cpu", cpu, demand.cpu_millis, ctx.cfg.quota_cpu_millis, &cpus)?;
+    let mem: u64 = mine.iter().map(|n| n.memory_bytes).sum();
+    quota("memory", mem, demand.memory_bytes, ctx.cfg.quota_memory_bytes, &bytes)?;
+    Ok(())
+}
+
+/// Checks constraint labels: the same rules as a host's labels.
+fn validate_constraints(constraints: &BTreeMap<String, String>) -> Result<()> {
+    let ok = |s: &str, empty_ok: bool| {
+        (empty_ok || !s.is_empty())
+            && s.len() <= 63
+            && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/'))
+    };
+    for (k, v) in constraints {
+        if !ok(k, false) || !ok(v, true) {
+            return Err(ApiError::invalid(format!(
+                "invalid constraint {k:?}={v:?}: labels are up to 63 letters, digits, '-', '_', '.' or '/'"
+            ))
+            .into());
+        }
     }
     Ok(())
 }
@@ -327,6 +326,7 @@ fn new_node(c: &ClusterRecord, g: &GroupPlan, index: u32, address: Ipv4Addr) -> 
         started_at: None,
         created_at: crate::time::now(),
         recovered: false,
+        migration: None,
     }
 }
 
@@ -346,8 +346,9 @@ pub async fn create(
         return Err(already_exists(&spec.name));
     }
     let (private_key, public_key) = ssh_keypair(ctx, &format!("corral-cluster-{}", spec.name))?;
+    check_fits_pool(ctx, &demand, &spec.constraints)?;
     let _guard = ctx.admission.lock().await;
-    admit(ctx, user, demand)?;
+    check_quota(ctx, user, &demand)?;
     let subnet = ipam::choose_subnet(ctx, spec.subnet.as_deref())?;
     let vni = ipam::choose_vni(ctx)?;
     let mut stored_spec = spec.clone();
@@ -548,7 +549,12 @@ pub async fn scale(
     if req.nodes > current {
         let mut demand = Demand::default();
         demand.add(req.nodes - current, g.cpu_millis, g.memory_bytes);
-        admit(ctx, &owner_rec, demand)?;
+        let mut whole = demand.clone();
+        for d in nodes.iter().filter(|d| d.value.desired != Desired::Deleted) {
+            whole.add(1, d.value.cpu_millis, d.value.memory_bytes);
+        }
+        check_fits_pool(ctx, &whole, &c.spec.constraints)?;
+        check_quota(ctx, &owner_rec, &demand)?;
         let subnet: Ipv4Net = c
             .network
             .subnet

@@ -72,6 +72,8 @@ pub struct Context {
     pub admission: tokio::sync::Mutex<()>,
     /// The pool's PKI, once the agent API listens.
     pub pki: std::sync::OnceLock<Arc<crate::pki::Pki>>,
+    /// Channels to remote hosts' agents, for exec and save.
+    pub host_channels: crate::host_channel::HostChannels,
     /// When each host's agent last spoke. Kept in memory, not in the store: liveness
     /// is about now, and a restarted server gives every host a fresh grace period.
     heartbeats: std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>,
@@ -87,6 +89,7 @@ impl Context {
             local_agents: RwLock::new(Vec::new()),
             admission: tokio::sync::Mutex::new(()),
             pki: std::sync::OnceLock::new(),
+            host_channels: Default::default(),
             heartbeats: Default::default(),
         })
     }

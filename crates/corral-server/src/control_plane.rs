@@ -16,7 +16,7 @@ use corral_store::{typed, Compare, Op};
 use crate::cluster::ClusterRecord;
 use crate::context::Context;
 use crate::error::Result;
-use crate::node::{self, Desired, NodeRecord};
+use crate::node::{self, Desired, MigrationPhase, NodeRecord};
 use crate::{event, host, keys};
 
 /// Longest time an assignments call waits for a change.
@@ -59,12 +59,15 @@ pub fn assignments_of(ctx: &Context, host_name: &str) -> Result<(Assignments, u6
             .cloned()
             .unwrap_or_default();
         p.sort();
+        let phase = n.migration.as_ref().map(|m| m.phase);
+        let stopping = phase == Some(MigrationPhase::Stopping);
+        let moving = phase == Some(MigrationPhase::Moving);
         out.push(NodeAssignment {
             id: n.id.clone(),
             cluster: n.cluster.clone(),
             cluster_uid: n.cluster_uid.clone(),
             name: n.name.clone(),
-            desired: if n.desired == Desired::Running {
+            desired: if n.desired == Desired::Running && !stopping {
                 DesiredState::Running
             } else {
                 DesiredState::Stopped
@@ -81,6 +84,8 @@ pub fn assignments_of(ctx: &Context, host_name: &str) -> Result<(Assignments, u6
             scripts: c.spec.scripts.clone(),
             ssh: c.ssh.clone(),
             recovered: n.recovered,
+            export_upper: stopping,
+            import_upper: moving,
         });
     }
     let segments = segment_peers(ctx, host_name, &nodes, &clusters)?;
@@ -173,6 +178,7 @@ fn apply_report(ctx: &Context, host_name: &str, r: &NodeReport) -> Result<()> {
         m.started_at = r.started_at;
         let new_ooms = r.oom_kills.saturating_sub(n.oom_kills);
         m.oom_kills = r.oom_kills;
+        let arrived = crate::migration::finish_if_arrived(ctx, &mut m, host_name);
         if &m == n {
             return Ok(());
         }
@@ -193,6 +199,9 @@ fn apply_report(ctx: &Context, host_name: &str, r: &NodeReport) -> Result<()> {
                     &format!("node.{}", m.state.as_str()),
                     msg,
                 );
+            }
+            if arrived {
+                event::record(ctx, "corral", &target, "node.migrated", format!("now on {host_name}"));
             }
             if new_ooms > 0 {
                 event::record(ctx, "corral", &target, "node.oom", format!("out of memory: the kernel killed {new_ooms} process(es) in the node (limit {} MiB)", m.memory_bytes >> 20));
@@ -226,7 +235,7 @@ impl ControlPlane for InProcessControlPlane {
         host_name: &str,
         req: RegisterRequest,
     ) -> std::result::Result<(), AgentError> {
-        host::register(&self.ctx, host_name, req.capacity, &req.address, req.labels).map_err(cp_err)
+        host::register(&self.ctx, host_name, req).map_err(cp_err)
     }
 
     async fn assignments(
@@ -262,6 +271,31 @@ impl ControlPlane for InProcessControlPlane {
             }
             last = next;
         }
+    }
+
+    async fn upload_upper(&self, host_name: &str, id: &str, upper: &std::path::Path) -> std::result::Result<(), AgentError> {
+        let tmp = crate::migration::upper_tmp_path(&self.ctx, id);
+        let src = upper.to_path_buf();
+        let ctx = self.ctx.clone();
+        let (host, id) = (host_name.to_string(), id.to_string());
+        tokio::task::spawn_blocking(move || -> std::result::Result<(), AgentError> {
+            if let Some(dir) = tmp.parent() {
+                std::fs::create_dir_all(dir).map_err(|e| cp_err(crate::error::ServerError::Internal(e.to_string())))?;
+            }
+            let mut f = std::fs::File::create(&tmp).map_err(|e| cp_err(crate::error::ServerError::Internal(e.to_string())))?;
+            corral_image::export_dir(&src, &mut f).map_err(|e| cp_err(crate::error::ServerError::Internal(e.to_string())))?;
+            crate::migration::upper_received(&ctx, &host, &id).map_err(cp_err)
+        })
+        .await
+        .map_err(|e| AgentError::ControlPlane(e.to_string()))?
+    }
+
+    async fn download_upper(&self, _host: &str, id: &str, dest: &std::path::Path) -> std::result::Result<(), AgentError> {
+        let tar = crate::migration::upper_path(&self.ctx, id);
+        let dest = dest.to_path_buf();
+        tokio::task::spawn_blocking(move || corral_agent::unpack_upper(&tar, &dest))
+            .await
+            .map_err(|e| AgentError::ControlPlane(e.to_string()))?
     }
 
     async fn heartbeat(&self, host_name: &str) -> std::result::Result<(), AgentError> {

@@ -23,6 +23,10 @@ pub struct HostRecord {
     /// Underlay address.
     #[serde(default)]
     pub address: String,
+    /// Where its agent's own listener (exec, save) is reached, `ip:port`; empty for
+    /// an agent in the server's process or one that has none.
+    #[serde(default)]
+    pub exec_address: String,
     /// Labels.
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
@@ -63,13 +67,8 @@ impl HostRecord {
 
 /// Records a host's registration, keeping what the server decided about it (state,
 /// certificate).
-pub fn register(
-    ctx: &Context,
-    name: &str,
-    capacity: HostCapacity,
-    address: &str,
-    labels: BTreeMap<String, String>,
-) -> Result<()> {
+pub fn register(ctx: &Context, name: &str, req: corral_api::RegisterRequest) -> Result<()> {
+    let corral_api::RegisterRequest { capacity, labels, address, exec_address } = req;
     loop {
         let doc = typed::get::<HostRecord>(ctx.store.as_ref(), &keys::host(name))?;
         let (mut rec, compare) = match doc {
@@ -79,6 +78,7 @@ pub fn register(
                     name: name.to_string(),
                     capacity: capacity.clone(),
                     address: String::new(),
+                    exec_address: String::new(),
                     labels: BTreeMap::new(),
                     state: HostState::Ready,
                     cert_fingerprint: None,
@@ -91,7 +91,8 @@ pub fn register(
             return Err(ApiError::new(corral_api::ErrorCode::Forbidden, format!("host {name} was removed from the pool")).into());
         }
         rec.capacity = capacity.clone();
-        rec.address = address.to_string();
+        rec.address = address.clone();
+        rec.exec_address = exec_address.clone();
         rec.labels = labels.clone();
         if rec.state == HostState::Unreachable {
             rec.state = HostState::Ready;

@@ -74,3 +74,5 @@ pub fn agent_cert(fingerprint: &str) -> String {
 pub fn join_token(hash: &str) -> String {
     format!("/join-tokens/{hash}")
 }
+/// Key every scheduler pass compares and bumps, so concurrent passes conflict.
+pub const SCHEDULER_EPOCH: &str = "/scheduler/epoch";

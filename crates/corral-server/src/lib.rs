@@ -12,15 +12,17 @@ mod event;
 mod exec;
 mod health;
 mod host;
+mod host_channel;
 mod http;
 mod image;
 mod ipam;
 mod join;
 mod keys;
+mod migration;
 mod node;
 mod operation;
 mod pki;
-mod scheduler;
+pub mod scheduler;
 mod time;
 mod tracker;
 mod user;
@@ -63,6 +65,7 @@ pub async fn serve(
     tokio::spawn(scheduler::run(ctx.clone()));
     tokio::spawn(tracker::run(ctx.clone()));
     tokio::spawn(health::run(ctx.clone()));
+    tokio::spawn(migration::run(ctx.clone()));
     let app = http::router(ctx);
     axum::serve(listener, app)
         .await

@@ -68,6 +68,31 @@ pub struct NodeRecord {
     pub created_at: u64,
     /// Whether it was recreated after host loss.
     pub recovered: bool,
+    /// A cold migration in progress.
+    #[serde(default)]
+    pub migration: Option<Migration>,
+}
+
+/// Where a cold migration is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MigrationPhase {
+    /// The source host stops the node and sends its writable layer.
+    Stopping,
+    /// The node is assigned to the target, which fetches the layer and starts it.
+    Moving,
+}
+
+/// A cold migration: stop, move the writable layer, start elsewhere with the same
+/// name, address and MAC.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Migration {
+    /// Source host.
+    pub from: String,
+    /// Target host.
+    pub to: String,
+    /// Phase.
+    pub phase: MigrationPhase,
 }
 
 impl NodeRecord {

@@ -32,6 +32,15 @@ pub enum WaitFor {
     },
     /// A task in this process finishes it.
     Task,
+    /// A node runs (or rests, if stopped) on a given host, its migration done.
+    NodeOn {
+        /// Cluster uid.
+        uid: String,
+        /// Node name.
+        name: String,
+        /// Target host.
+        host: String,
+    },
 }
 
 /// A stored operation.

@@ -40,6 +40,7 @@ fn pass(ctx: &Context) -> Result<()> {
             WaitFor::Task => continue,
             WaitFor::ClusterRunning { uid } => running(ctx, uid)?,
             WaitFor::ClusterStopped { uid } => stopped(ctx, uid)?,
+            WaitFor::NodeOn { uid, name, host } => node_on(ctx, uid, name, host)?,
             WaitFor::ClusterGone { uid, key } => {
                 let left = node::of_cluster(ctx, uid)?.len();
                 if ctx.store.get(key)?.is_none() {
@@ -117,4 +118,23 @@ fn stopped(ctx: &Context, uid: &str) -> Result<Verdict> {
         return Ok((OperationStatus::Succeeded, progress, None));
     }
     Ok((OperationStatus::Running, progress, None))
+}
+
+fn node_on(ctx: &Context, uid: &str, name: &str, host: &str) -> Result<Verdict> {
+    let Some(n) = node::of_cluster(ctx, uid)?.into_iter().map(|d| d.value).find(|n| n.name == name) else {
+        let e = ApiError::new(ErrorCode::NotFound, format!("node {name} is gone"));
+        return Ok((OperationStatus::Failed, "failed".into(), Some(e)));
+    };
+    if n.state == NodeState::Failed {
+        let e = ApiError::new(ErrorCode::Conflict, format!("node {name} failed: {}", n.error.unwrap_or_default()));
+        return Ok((OperationStatus::Failed, "failed".into(), Some(e)));
+    }
+    match &n.migration {
+        None if n.host.as_deref() == Some(host) => Ok((OperationStatus::Succeeded, format!("on {host}"), None)),
+        None => {
+            let e = ApiError::new(ErrorCode::Conflict, format!("node {name} ended on {:?}", n.host));
+            Ok((OperationStatus::Failed, "failed".into(), Some(e)))
+        }
+        Some(m) => Ok((OperationStatus::Running, format!("{:?} {} → {}", m.phase, m.from, m.to).to_lowercase(), None)),
+    }
 }

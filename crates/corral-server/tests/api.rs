@@ -34,6 +34,7 @@ impl Api {
             capacity: HostCapacity { cpu_millis: 4000, memory_bytes: 1 << 30 },
             labels: Default::default(),
             address: "127.0.0.1".into(),
+            exec_address: String::new(),
         };
         cp.register("h1", req).await.unwrap();
         let manifest = corral_image::ImageManifest::new(vec![], Default::default(), 0);
@@ -235,7 +236,8 @@ async fn yaml_spec_with_groups_is_accepted_and_placed() {
 #[tokio::test]
 async fn concurrent_creates_never_overfill_the_pool() {
     let api = Arc::new(Api::new().await);
-    // 1 GiB pool, 300 MiB per cluster: at most 3 of 8 parallel creates fit.
+    // 1 GiB pool, 300 MiB per cluster: all 8 parallel creates are accepted (the pool
+    // could hold each), 3 are placed and the other 5 wait pending for room.
     let mut tasks = Vec::new();
     for i in 0..8 {
         let api = api.clone();
@@ -243,16 +245,22 @@ async fn concurrent_creates_never_overfill_the_pool() {
             api.call("POST", "/v1/clusters", Some(json!({"name": format!("c{i}"), "image": "minimal", "nodes": 1, "resources": {"memory": "300MiB"}}))).await
         }));
     }
-    let mut accepted = 0;
     for t in tasks {
         let (s, v) = t.await.unwrap();
-        match s {
-            StatusCode::ACCEPTED => accepted += 1,
-            StatusCode::UNPROCESSABLE_ENTITY => assert_eq!(code(&v), "insufficient_capacity"),
-            other => panic!("unexpected {other}: {v}"),
-        }
+        assert_eq!(s, StatusCode::ACCEPTED, "{v}");
     }
-    assert_eq!(accepted, 3);
+    corral_server::run_scheduler_pass(&api.ctx).unwrap();
+    let (_, list) = api.call("GET", "/v1/clusters", None).await;
+    let placed = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["nodes"][0]["host"] == "h1")
+        .count();
+    assert_eq!(placed, 3, "{list}");
+    // A node no host could ever hold is refused at once.
+    let (s, v) = api.call("POST", "/v1/clusters", Some(json!({"name": "huge", "image": "minimal", "resources": {"memory": "2GiB"}}))).await;
+    assert_eq!((s, code(&v)), (StatusCode::UNPROCESSABLE_ENTITY, "insufficient_capacity"), "{v}");
 }
 
 #[tokio::test]

@@ -1,6 +1,7 @@
 //! `corral agent`: one per host; joins a server once, then follows its assignments.
 
 use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -29,6 +30,10 @@ pub struct AgentArgs {
     /// Underlay address other hosts reach this one at
     #[arg(long, default_value = "")]
     pub address: String,
+    /// Address of the agent's own listener, which only the server may call (exec,
+    /// save); empty for none [default: <--address>:7702, none without --address]
+    #[arg(long, env = "CORRAL_AGENT_HOST_LISTEN")]
+    pub listen: Option<String>,
     /// Labels, e.g. `site=a,rack=3`
     #[arg(long, value_delimiter = ',')]
     pub label: Vec<String>,
@@ -38,6 +43,10 @@ pub struct AgentArgs {
     /// How many nodes the agent makes at once
     #[arg(long, default_value_t = 4)]
     pub parallelism: usize,
+    /// Prefix of node network namespace names; only needed when several agents share
+    /// one machine's /run/netns (test hosts)
+    #[arg(long, default_value = "corral-")]
+    pub netns_prefix: String,
 }
 
 /// The machine's hostname.
@@ -90,6 +99,7 @@ pub fn build(
 /// Runs `corral agent`.
 pub async fn run(args: AgentArgs) -> anyhow::Result<()> {
     let _host_lock = corral_agent::lock_host()?;
+    corral_network::names::set_netns_prefix(&args.netns_prefix);
     let host = args.host.clone().unwrap_or_else(hostname);
     let tls_dir = args.data_dir.join("tls");
     let creds = match Credentials::load(&tls_dir) {
@@ -99,7 +109,7 @@ pub async fn run(args: AgentArgs) -> anyhow::Result<()> {
                 .token
                 .as_deref()
                 .context("this host has not joined a pool yet: pass --token (from `corral host join-token`)")?;
-            let c = corral_agent::join(&args.join, token, &host, &tls_dir).await?;
+            let c = corral_agent::join(&args.join, token, &host, &cert_addresses(&args), &tls_dir).await?;
             println!("joined the pool at {} as {host}", args.join);
             c
         }
@@ -108,13 +118,17 @@ pub async fn run(args: AgentArgs) -> anyhow::Result<()> {
     let agent = build(
         &args.data_dir,
         &host,
-        images,
+        images.clone(),
         &args.cgroup_parent,
         args.parallelism,
         parse_labels(&args.label)?,
         args.address.clone(),
     )?;
-    let cp = Arc::new(HttpControlPlane::new(&args.join, &creds)?);
+    let exec_address = match listen_address(&args) {
+        Some(l) => serve_listener(&l, &args.address, &creds, agent.clone(), images).await?,
+        None => String::new(),
+    };
+    let cp = Arc::new(HttpControlPlane::new(&args.join, &creds)?.with_exec_address(exec_address));
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     tokio::select! {
         r = agent.run(cp) => r?,
@@ -122,4 +136,58 @@ pub async fn run(args: AgentArgs) -> anyhow::Result<()> {
         _ = term.recv() => {}
     }
     Ok(())
+}
+
+/// Port of the agent's own listener unless `--listen` says otherwise.
+const LISTEN_PORT: u16 = 7702;
+
+/// Where the agent's own listener binds, if it has one.
+fn listen_address(args: &AgentArgs) -> Option<String> {
+    match &args.listen {
+        Some(l) if l.is_empty() => None,
+        Some(l) => Some(l.clone()),
+        None => {
+            let ip = args.address.parse::<IpAddr>().ok()?;
+            Some(SocketAddr::new(ip, LISTEN_PORT).to_string())
+        }
+    }
+}
+
+/// The addresses the server may dial this host's listener at, for its certificate.
+fn cert_addresses(args: &AgentArgs) -> Vec<String> {
+    let mut v: Vec<String> = Vec::new();
+    let listen_ip = listen_address(args).and_then(|l| l.parse::<SocketAddr>().ok()).map(|a| a.ip());
+    let ips = args.address.parse::<IpAddr>().ok().into_iter().chain(listen_ip);
+    for ip in ips.filter(|ip| !ip.is_unspecified()) {
+        if !v.contains(&ip.to_string()) {
+            v.push(ip.to_string());
+        }
+    }
+    v
+}
+
+/// Starts the agent's own listener (mutual TLS, the server's certificate only) and
+/// returns the address to announce to the server.
+async fn serve_listener(
+    listen: &str,
+    address: &str,
+    creds: &Credentials,
+    agent: Arc<Agent>,
+    images: ImageStore,
+) -> anyhow::Result<String> {
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("listening on {listen}"))?;
+    let mut announced = listener.local_addr()?;
+    if announced.ip().is_unspecified() {
+        let ip = address
+            .parse::<IpAddr>()
+            .with_context(|| format!("--listen {listen} needs --address to say where the server reaches it"))?;
+        announced.set_ip(ip);
+    }
+    let tls = corral_tls::server_only_config(&creds.ca_pem, &creds.cert_pem, &creds.key_pem)
+        .context("the agent listener's TLS configuration")?;
+    let app = corral_agent::host_api_router(agent, images);
+    tokio::spawn(corral_agent::serve_host_api(listener, Arc::new(tls), app));
+    Ok(announced.to_string())
 }

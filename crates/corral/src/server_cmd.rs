@@ -30,6 +30,10 @@ pub struct ServerArgs {
     /// Seconds a host may stay silent before its nodes are recovered elsewhere
     #[arg(long, default_value_t = 15.0)]
     pub host_timeout: f64,
+    /// How far cpu may be over-committed: nodes' cpus on a host may add up to this
+    /// many times its cpus (memory is never over-committed)
+    #[arg(long, env = "CORRAL_CPU_OVERCOMMIT", default_value_t = 4.0)]
+    pub cpu_overcommit: f64,
 }
 
 /// A started controller: its context and its API listener.
@@ -51,6 +55,10 @@ pub async fn start(args: &ServerArgs) -> anyhow::Result<Started> {
         anyhow::bail!("--host-timeout must be between 0.5 and 86400 seconds");
     }
     cfg.host_timeout = std::time::Duration::from_secs_f64(args.host_timeout);
+    if !(0.1..=100.0).contains(&args.cpu_overcommit) {
+        anyhow::bail!("--cpu-overcommit must be between 0.1 and 100 (1 = no over-commit)");
+    }
+    cfg.cpu_overcommit = args.cpu_overcommit;
     let ctx = Context::new(store, images, cfg);
     corral_server::bootstrap(&ctx)?;
     let listener = tokio::net::TcpListener::bind(&args.listen)

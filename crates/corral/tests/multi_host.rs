@@ -135,3 +135,45 @@ fn node_id(lan: &Lan, i: usize, node: &str) -> String {
         .find(|n| n.ends_with(node))
         .unwrap()
 }
+
+#[test]
+fn drain_moves_nodes_with_their_files_and_addresses() {
+    let mut lan = Lan::start();
+    for _ in 0..2 {
+        let t = lan.token();
+        lan.add_host(&t, "");
+    }
+    wait("two ready hosts", || {
+        lan.json(&["host", "list"]).as_array().unwrap().iter().filter(|h| h["capacity"]["memory_bytes"].as_u64() > Some(0)).count() == 2
+    });
+    let c = lan.json(&["cluster", "create", "mv", "--image", "minimal", "--nodes", "2", "--cpu", "0.1", "--memory", "64MiB"]);
+    assert_eq!(c["state"], "running", "{c}");
+    let address = c["nodes"][0]["address"].clone();
+    let from_name = c["nodes"][0]["host"].as_str().unwrap().to_string();
+    let from = lan.hosts.iter().position(|h| h.name == from_name).unwrap();
+    let to = 1 - from;
+    let out = lan.node_exec(from, &node_id(&lan, from, "node-0"), "echo carried > /root/luggage && mkdir -p /srv/x && rm -rf /etc/motd");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let out = lan.cli(&["host", "drain", &from_name]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    wait("the draining host to be empty", || {
+        let nodes = lan.json(&["node", "list", "mv"]);
+        nodes.as_array().unwrap().iter().all(|n| n["host"] == lan.hosts[to].name.as_str() && n["state"] == "running")
+    });
+    let n = lan.json(&["node", "show", "mv/node-0"]);
+    assert_eq!(n["address"], address, "same address after the move");
+    let moved = node_id(&lan, to, "node-0");
+    let out = lan.node_exec(to, &moved, "cat /root/luggage && test -d /srv/x && ping -c1 -W2 node-1");
+    assert!(out.status.success(), "file kept and peers reachable: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().next(), Some("carried"));
+    wait("the source to remove its copies", || !lan.containers(from).contains("node-"));
+
+    // Back again, one node, by name.
+    assert!(lan.cli(&["host", "restore", &from_name]).status.success());
+    let n = lan.json(&["node", "migrate", "mv/node-0", "--to", &from_name]);
+    assert_eq!(n["host"], from_name.as_str(), "{n}");
+    let out = lan.node_exec(from, &node_id(&lan, from, "node-0"), "cat /root/luggage");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "carried");
+    assert!(lan.cli(&["cluster", "delete", "mv"]).status.success());
+}

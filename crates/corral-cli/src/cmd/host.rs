@@ -20,6 +20,16 @@ pub enum HostCommand {
         /// Host name
         name: String,
     },
+    /// Stop placing nodes on a host and move its nodes away (one per cluster at a time)
+    Drain {
+        /// Host name
+        name: String,
+    },
+    /// Let a drained host take nodes again
+    Restore {
+        /// Host name
+        name: String,
+    },
     /// Make a one-time token for `corral agent --join`
     JoinToken {
         /// Lifetime in seconds (default one hour)
@@ -41,6 +51,14 @@ pub async fn run(cmd: HostCommand, ctx: &mut Ctx<'_>) -> anyhow::Result<i32> {
         }
         HostCommand::Remove { name } => {
             let h: Host = ctx.client.delete(&["v1", "hosts", &name]).await?;
+            ctx.show(&h)?;
+        }
+        HostCommand::Drain { name } => {
+            let h: Host = ctx.client.post_empty(&["v1", "hosts", &name, "drain"]).await?;
+            ctx.show(&h)?;
+        }
+        HostCommand::Restore { name } => {
+            let h: Host = ctx.client.post_empty(&["v1", "hosts", &name, "restore"]).await?;
             ctx.show(&h)?;
         }
         HostCommand::JoinToken { ttl } => {

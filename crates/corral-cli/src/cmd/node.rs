@@ -1,7 +1,7 @@
 //! `corral node ...`: list, show and save nodes.
 
 use clap::{Args, Subcommand};
-use corral_api::{Image, Node, Operation, SaveNodeRequest};
+use corral_api::{Image, MigrateRequest, Node, Operation, SaveNodeRequest};
 
 use super::Ctx;
 use crate::node_ref::NodeRef;
@@ -21,6 +21,18 @@ pub enum NodeCommand {
     },
     /// Save a node's filesystem as a new image
     Save(SaveArgs),
+    /// Move a node to another host (cold migration: stop, move its writable layer,
+    /// start there with the same name and address); admin only
+    Migrate {
+        /// CLUSTER/NODE
+        node: NodeRef,
+        /// Target host [default: the host with the most free memory]
+        #[arg(long)]
+        to: Option<String>,
+        /// Return once the request is accepted
+        #[arg(long = "async")]
+        no_wait: bool,
+    },
 }
 
 /// Arguments of `corral node save`.
@@ -49,6 +61,13 @@ pub async fn run(cmd: NodeCommand, ctx: &mut Ctx<'_>) -> anyhow::Result<i32> {
         NodeCommand::Show { node } => {
             let node: Node = ctx.client.get(&node.segments(&[])).await?;
             ctx.show(&node)?;
+        }
+        NodeCommand::Migrate { node, to, no_wait } => {
+            let op: Operation = ctx.client.post(&node.segments(&["migrate"]), &MigrateRequest { to }).await?;
+            if ctx.accepted(op, no_wait).await?.is_some() {
+                let n: Node = ctx.client.get(&node.segments(&[])).await?;
+                ctx.show(&n)?;
+            }
         }
         NodeCommand::Save(a) => {
             let body = SaveNodeRequest {

@@ -34,6 +34,7 @@ pub fn router(ctx: Arc<Context>) -> Router {
         .route("/v1/agent/assignments", get(assignments))
         .route("/v1/agent/reports", post(reports))
         .route("/v1/agent/heartbeat", post(heartbeat))
+        .route("/v1/agent/nodes/{id}/upper", axum::routing::put(put_upper).get(get_upper))
         .route("/v1/agent/manifests/{digest}", get(manifest))
         .route("/v1/agent/layers/{digest}", get(layer))
         .fallback(crate::http::not_found)
@@ -63,6 +64,7 @@ async fn join_pool(State(ctx): State<Arc<Context>>, Json(req): Json<JoinRequest>
         name: req.host.clone(),
         capacity: corral_api::agent::HostCapacity { cpu_millis: 0, memory_bytes: 0 },
         address: String::new(),
+        exec_address: String::new(),
         labels: Default::default(),
         state: HostState::Ready,
         cert_fingerprint: Some(creds.fingerprint.clone()),
@@ -85,7 +87,7 @@ async fn join_pool(State(ctx): State<Arc<Context>>, Json(req): Json<JoinRequest>
 
 /// `POST /v1/agent/register`.
 async fn register(State(ctx): State<Arc<Context>>, host: AgentHost, Json(req): Json<RegisterRequest>) -> Result<()> {
-    crate::host::register(&ctx, &host.0, req.capacity, &req.address, req.labels)?;
+    crate::host::register(&ctx, &host.0, req)?;
     Ok(())
 }
 
@@ -134,5 +136,46 @@ async fn layer(State(ctx): State<Arc<Context>>, _host: AgentHost, Path(digest): 
         }
     });
     let body = axum::body::Body::from_stream(tokio_util::io::ReaderStream::new(reader));
+    Ok(axum::response::Response::new(body))
+}
+
+/// `PUT /v1/agent/nodes/{id}/upper`: the source host of a migration sends the node's
+/// writable layer; once stored, the node is assigned to its target.
+async fn put_upper(
+    State(ctx): State<Arc<Context>>,
+    host: AgentHost,
+    Path(id): Path<String>,
+    req: axum::extract::Request,
+) -> Result<()> {
+    use futures_util::TryStreamExt;
+    use tokio::io::AsyncWriteExt;
+    let doc = crate::migration::find(&ctx, &id)?;
+    if doc.value.migration.as_ref().map(|m| m.from.as_str()) != Some(host.0.as_str()) {
+        return Err(ApiError::new(ErrorCode::Conflict, format!("node {id} is not migrating away from {}", host.0)).into());
+    }
+    let tmp = crate::migration::upper_tmp_path(&ctx, &id);
+    if let Some(dir) = tmp.parent() {
+        tokio::fs::create_dir_all(dir).await.map_err(internal)?;
+    }
+    let mut file = tokio::fs::File::create(&tmp).await.map_err(internal)?;
+    let mut body = req.into_body().into_data_stream();
+    while let Some(chunk) = body.try_next().await.map_err(|e| ApiError::new(ErrorCode::MalformedRequest, e.to_string()))? {
+        file.write_all(&chunk).await.map_err(internal)?;
+    }
+    file.sync_all().await.map_err(internal)?;
+    crate::migration::upper_received(&ctx, &host.0, &id)?;
+    Ok(())
+}
+
+/// `GET /v1/agent/nodes/{id}/upper`: the target host of a migration fetches the layer.
+async fn get_upper(State(ctx): State<Arc<Context>>, host: AgentHost, Path(id): Path<String>) -> Result<axum::response::Response> {
+    let doc = crate::migration::find(&ctx, &id)?;
+    if doc.value.migration.as_ref().map(|m| m.to.as_str()) != Some(host.0.as_str()) {
+        return Err(ApiError::not_found("migration of node", &id).into());
+    }
+    let file = tokio::fs::File::open(crate::migration::upper_path(&ctx, &id))
+        .await
+        .map_err(|_| ApiError::not_found("writable layer of node", &id))?;
+    let body = axum::body::Body::from_stream(tokio_util::io::ReaderStream::new(file));
     Ok(axum::response::Response::new(body))
 }

@@ -7,6 +7,7 @@ mod error;
 mod hosts;
 mod exec_ws;
 mod images;
+mod migrate;
 mod nodes;
 mod operations;
 mod users;
@@ -58,6 +59,9 @@ pub fn router(ctx: Arc<Context>) -> Router {
         .route("/v1/hosts", get(hosts::list))
         .route("/v1/hosts/join-tokens", post(hosts::join_token))
         .route("/v1/hosts/{name}", get(hosts::show).delete(hosts::remove))
+        .route("/v1/hosts/{name}/drain", post(migrate::drain))
+        .route("/v1/hosts/{name}/restore", post(migrate::restore))
+        .route("/v1/clusters/{name}/nodes/{node}/migrate", post(migrate::migrate))
         .route("/v1/operations", get(operations::list))
         .route("/v1/operations/{id}", get(operations::show))
         .route("/v1/events", get(operations::events))

@@ -17,7 +17,7 @@ use crate::context::Context;
 use crate::node::{self, Desired, NodeRecord};
 use crate::operation::{self, WaitFor};
 use crate::user::UserRecord;
-use crate::{cluster, exec, image};
+use crate::{cluster, exec, host_channel, image};
 
 /// Finds a node the caller may see.
 pub fn find(
@@ -81,7 +81,7 @@ pub async fn save(
 ) -> HttpResult<(StatusCode, Json<Operation>)> {
     corral_api::names::validate_name("image", &req.as_image)?;
     let n = find(&ctx, &caller.0, q.owner.as_deref(), &name, &node_name)?;
-    let agent = exec::agent_for(&ctx, &n)?;
+    let channel = host_channel::for_node(&ctx, &n)?;
     let op = operation::new(
         "node.save",
         &format!("images/{}", req.as_image),
@@ -89,36 +89,24 @@ pub async fn save(
         WaitFor::Task,
     );
     operation::insert(&ctx, &op)?;
-    let upper = agent.upper_dir(&n.id);
     let owner = caller.0.name.clone();
     let id = op.op.id.clone();
     let c = ctx.clone();
     tokio::spawn(async move {
-        let c2 = c.clone();
-        let digest = n.image_digest.clone();
-        let made = tokio::task::spawn_blocking(move || {
-            let base = c2.images.manifest(&digest)?;
-            c2.images
-                .save_excluding(&upper, &base, corral_agent::NODE_LOCAL_PATHS)
-        })
-        .await;
-        let result = match made {
-            Ok(Ok(m)) => image::put(
-                &c,
-                &owner,
-                &req.as_image,
-                &m,
-                ImageSource::Saved,
-                Visibility::Private,
-            )
+        let made = channel.save(&n.id, &n.image_digest, &c.images).await;
+        let result = made
+            .and_then(|m| {
+                image::put(
+                    &c,
+                    &owner,
+                    &req.as_image,
+                    &m,
+                    ImageSource::Saved,
+                    Visibility::Private,
+                )
+            })
             .map(|_| format!("saved as {}", req.as_image))
-            .map_err(|e| e.to_api()),
-            Ok(Err(e)) => Err(crate::error::ServerError::from(e).to_api()),
-            Err(e) => Err(ApiError::new(
-                corral_api::ErrorCode::Internal,
-                e.to_string(),
-            )),
-        };
+            .map_err(|e| e.to_api());
         let _ = operation::finish(&c, &id, result);
     });
     Ok((StatusCode::ACCEPTED, Json(op.op)))

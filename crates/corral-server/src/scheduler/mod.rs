@@ -1,35 +1,59 @@
-//! The scheduler: places pending nodes on hosts with room for them.
-//!
-//! Filter: hosts whose free memory (never over-committed) and free cpu (over-committed
-//! by the configured ratio) hold the node. Score: most free memory first, so nodes
-//! spread. A node that fits nowhere stays pending with the reason in its `error`.
+//! The scheduler loop: reads hosts, clusters and nodes from the store, asks
+//! [`placement`] where each pending node goes, and writes every decision of a pass in
+//! one store transaction. Each node is compared on its revision and the pass on the
+//! scheduler's epoch key, so two passes at once (two servers, or a test calling
+//! [`pass`] beside the loop) never both fill the same last slot: the later one
+//! conflicts and runs again over fresh state.
 
-use std::collections::HashMap;
+pub mod placement;
+
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use corral_api::NodeState;
+use corral_api::{HostState, NodeState, Placement};
 use corral_store::{typed, Compare, Op};
 
+use crate::cluster::ClusterRecord;
 use crate::context::Context;
-use crate::error::Result;
+use crate::error::{Result, ServerError};
 use crate::host::HostRecord;
 use crate::node::{self, Desired, NodeRecord};
 use crate::{event, keys};
+use placement::{Decision, Demand, HostInfo, Labels, Placed, Placer};
 
-/// Free room on a host.
-#[derive(Debug, Clone, Copy)]
-struct Room {
-    memory: i128,
-    cpu: f64,
+/// How many times a pass is re-run after a conflicting write before it gives up
+/// until the next wake-up.
+const MAX_ATTEMPTS: u32 = 20;
+
+/// What one pass did and where its time went.
+#[derive(Debug, Clone, Default)]
+pub struct PassStats {
+    /// Nodes given a host.
+    pub placed: usize,
+    /// Nodes left pending.
+    pub pending: usize,
+    /// Deleted nodes removed before they ever had a host.
+    pub removed: usize,
+    /// Passes run, counting the ones that conflicted.
+    pub attempts: u32,
+    /// Reading and decoding the store.
+    pub read: Duration,
+    /// Deciding placements.
+    pub place: Duration,
+    /// Building and committing the transaction.
+    pub write: Duration,
 }
 
 /// Runs the scheduler until the process ends.
 pub async fn run(ctx: Arc<Context>) {
     let mut watch = ctx.store.watch();
     loop {
-        if let Err(e) = pass(&ctx) {
-            tracing::warn!(error = %e, "scheduler pass failed");
+        let c = ctx.clone();
+        match tokio::task::spawn_blocking(move || pass_stats(&c)).await {
+            Ok(Err(e)) => tracing::warn!(error = %e, "scheduler pass failed"),
+            Err(e) => tracing::warn!(error = %e, "scheduler pass panicked"),
+            Ok(Ok(_)) => {}
         }
         wait_for_change(&mut watch, &[keys::NODES, keys::HOSTS]).await;
     }
@@ -55,93 +79,168 @@ pub async fn wait_for_change(
     }
 }
 
-fn rooms(ctx: &Context, hosts: &[HostRecord], nodes: &[NodeRecord]) -> HashMap<String, Room> {
-    let mut rooms: HashMap<String, Room> = hosts
-        .iter()
-        .map(|h| {
-            let room = Room {
-                memory: h.capacity.memory_bytes as i128,
-                cpu: h.capacity.cpu_millis as f64 * ctx.cfg.cpu_overcommit,
-            };
-            (h.name.clone(), room)
-        })
-        .collect();
-    for n in nodes {
-        if let Some(r) = n.host.as_ref().and_then(|h| rooms.get_mut(h)) {
-            r.memory -= n.memory_bytes as i128;
-            r.cpu -= n.cpu_millis as f64;
-        }
-    }
-    rooms
-}
-
 /// One pass: place every pending node, drop deleted nodes that never had a host.
 pub fn pass(ctx: &Context) -> Result<()> {
-    let hosts = crate::host::ready_hosts(ctx)?;
-    let docs = node::all(ctx)?;
-    let records: Vec<NodeRecord> = docs.iter().map(|d| d.value.clone()).collect();
-    let mut rooms = rooms(ctx, &hosts, &records);
-    for d in &docs {
+    pass_stats(ctx).map(|_| ())
+}
+
+/// One pass, re-run while its transaction conflicts; what it did.
+pub fn pass_stats(ctx: &Context) -> Result<PassStats> {
+    for attempt in 1..=MAX_ATTEMPTS {
+        if let Some(mut stats) = try_pass(ctx)? {
+            stats.attempts = attempt;
+            return Ok(stats);
+        }
+        tracing::debug!(attempt, "scheduler pass conflicted; running it again");
+    }
+    Err(ServerError::Internal(format!(
+        "scheduler pass conflicted {MAX_ATTEMPTS} times in a row"
+    )))
+}
+
+/// What a pass read from the store.
+struct Snapshot {
+    epoch: Compare,
+    hosts: Vec<HostRecord>,
+    nodes: Vec<typed::Doc<NodeRecord>>,
+    clusters: HashMap<String, ClusterRecord>,
+}
+
+fn read(ctx: &Context) -> Result<Snapshot> {
+    // Read first, so a pass that commits after this read makes ours conflict.
+    let epoch = match ctx.store.get(keys::SCHEDULER_EPOCH)? {
+        Some(kv) => Compare::ModRevision(kv.key, kv.mod_revision),
+        None => Compare::Absent(keys::SCHEDULER_EPOCH.to_string()),
+    };
+    let hosts = crate::host::all(ctx)?;
+    let nodes = node::all(ctx)?;
+    let clusters = typed::list::<ClusterRecord>(ctx.store.as_ref(), keys::CLUSTERS)?
+        .into_iter()
+        .map(|d| (d.value.uid.clone(), d.value))
+        .collect();
+    Ok(Snapshot {
+        epoch,
+        hosts,
+        nodes,
+        clusters,
+    })
+}
+
+/// One attempt; `None` when its transaction conflicted.
+fn try_pass(ctx: &Context) -> Result<Option<PassStats>> {
+    let mut stats = PassStats::default();
+    let t = Instant::now();
+    let snap = read(ctx)?;
+    stats.read = t.elapsed();
+
+    let t = Instant::now();
+    let no_labels = Labels::new();
+    let hosts: Vec<HostInfo<'_>> = snap
+        .hosts
+        .iter()
+        .map(|h| HostInfo {
+            name: &h.name,
+            cpu_millis: h.capacity.cpu_millis,
+            memory_bytes: h.capacity.memory_bytes,
+            labels: &h.labels,
+            ready: h.state == HostState::Ready,
+        })
+        .collect();
+    // Nodes being deleted still hold their room until their agent removes them.
+    let placed: Vec<Placed<'_>> = snap
+        .nodes
+        .iter()
+        .filter_map(|d| {
+            let n = &d.value;
+            Some(Placed {
+                host: n.host.as_deref()?,
+                cluster: &n.cluster_uid,
+                cpu_millis: n.cpu_millis as u64,
+                memory_bytes: n.memory_bytes,
+            })
+        })
+        .collect();
+    let mut pending: Vec<&typed::Doc<NodeRecord>> = snap.nodes.iter().filter(|d| d.value.host.is_none()).collect();
+    // Oldest requests first: capacity that appears goes to whoever waited longest.
+    pending.sort_by(|a, b| (a.value.created_at, &a.key).cmp(&(b.value.created_at, &b.key)));
+
+    let mut placer = Placer::new(&hosts, &placed, ctx.cfg.cpu_overcommit);
+    let mut compares = Vec::new();
+    let mut ops = Vec::new();
+    let mut newly_pending: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
+    for d in pending {
         let n = &d.value;
-        if n.host.is_some() {
-            continue;
-        }
         if n.desired == Desired::Deleted {
-            ctx.store.txn(
-                &[Compare::ModRevision(d.key.clone(), d.revision)],
-                &[Op::Delete(d.key.clone())],
-            )?;
+            compares.push(Compare::ModRevision(d.key.clone(), d.revision));
+            ops.push(Op::Delete(d.key.clone()));
+            stats.removed += 1;
             continue;
         }
-        let best = rooms
-            .iter()
-            .filter(|(_, r)| r.memory >= n.memory_bytes as i128 && r.cpu >= n.cpu_millis as f64)
-            .max_by(|a, b| a.1.memory.cmp(&b.1.memory).then(a.0.cmp(b.0)))
-            .map(|(h, _)| h.clone());
-        let mut placed = n.clone();
-        match &best {
-            Some(h) => {
-                placed.host = Some(h.clone());
-                placed.state = if n.desired == Desired::Running {
+        let c = snap.clusters.get(&n.cluster_uid);
+        let demand = Demand {
+            cluster: &n.cluster_uid,
+            cpu_millis: n.cpu_millis as u64,
+            memory_bytes: n.memory_bytes,
+            policy: c.map(|c| c.spec.placement).unwrap_or(Placement::Spread),
+            constraints: c.map(|c| &c.spec.constraints).unwrap_or(&no_labels),
+        };
+        let mut next = n.clone();
+        match placer.place(&demand) {
+            Decision::Host(h) => {
+                next.host = Some(snap.hosts[h].name.clone());
+                next.state = if n.desired == Desired::Running {
                     NodeState::Creating
                 } else {
                     NodeState::Stopped
                 };
-                placed.error = None;
+                next.error = None;
+                stats.placed += 1;
             }
-            None => {
-                let why = format!(
-                    "no host has room for {} MiB and {} millicpus",
-                    n.memory_bytes >> 20,
-                    n.cpu_millis
-                );
-                if placed.error.as_deref() == Some(why.as_str()) {
+            Decision::Pending(why) => {
+                stats.pending += 1;
+                if n.error.as_deref() == Some(why.as_str()) {
                     continue;
                 }
-                placed.error = Some(why);
+                newly_pending
+                    .entry((n.cluster.clone(), why.clone()))
+                    .or_default()
+                    .push(n.name.clone());
+                next.error = Some(why);
             }
         }
-        let put = typed::put_op(&d.key, &placed)?;
-        if ctx
-            .store
-            .txn(&[Compare::ModRevision(d.key.clone(), d.revision)], &[put])?
-            .is_some()
-        {
-            if let Some(h) = best {
-                let r = rooms.get_mut(&h).expect("chosen from rooms");
-                r.memory -= n.memory_bytes as i128;
-                r.cpu -= n.cpu_millis as f64;
-                tracing::debug!(node = %n.id, host = %h, "placed");
-            } else {
-                event::record(
-                    ctx,
-                    "corral",
-                    &format!("clusters/{}/nodes/{}", n.cluster, n.name),
-                    "node.pending",
-                    placed.error.unwrap_or_default(),
-                );
-            }
-        }
+        compares.push(Compare::ModRevision(d.key.clone(), d.revision));
+        ops.push(typed::put_op(&d.key, &next)?);
     }
-    Ok(())
+    stats.place = t.elapsed();
+
+    if ops.is_empty() {
+        return Ok(Some(stats));
+    }
+    let t = Instant::now();
+    compares.push(snap.epoch);
+    ops.push(Op::Put(
+        keys::SCHEDULER_EPOCH.to_string(),
+        stats.placed.to_string().into_bytes(),
+    ));
+    if ctx.store.txn(&compares, &ops)?.is_none() {
+        return Ok(None);
+    }
+    stats.write = t.elapsed();
+    tracing::debug!(
+        placed = stats.placed,
+        pending = stats.pending,
+        removed = stats.removed,
+        "scheduler pass"
+    );
+    for ((cluster, why), names) in newly_pending {
+        let target = format!("clusters/{cluster}");
+        event::record(
+            ctx,
+            "corral",
+            &target,
+            "node.pending",
+            format!("{} pending: {why}", names.join(", ")),
+        );
+    }
+    Ok(Some(stats))
 }

@@ -253,7 +253,10 @@ impl<'a> Placer<'a> {
                 self.hosts[h as usize].name
             );
         }
-        let roomy: Vec<u32> = by_free_memory.range((d.memory_bytes as i64, 0)..).map(|&(_, h)| h).collect();
+        let roomy: Vec<u32> = by_free_memory
+            .range((d.memory_bytes as i64, 0)..)
+            .map(|&(_, h)| h)
+            .collect();
         let cpu = format_cpu(d.cpu_millis as i64);
         let biggest = roomy.iter().max_by_key(|&&h| (self.rooms[h as usize].cpu_capacity, h));
         if let Some(&b) = biggest.filter(|&&b| self.rooms[b as usize].cpu_capacity < d.cpu_millis as i64) {
@@ -277,14 +280,23 @@ impl<'a> Placer<'a> {
 }
 
 /// Places every demand in order: the decisions, one per demand.
-pub fn place_all(hosts: &[HostInfo<'_>], placed: &[Placed<'_>], demands: &[Demand<'_>], cpu_overcommit: f64) -> Vec<Decision> {
+pub fn place_all(
+    hosts: &[HostInfo<'_>],
+    placed: &[Placed<'_>],
+    demands: &[Demand<'_>],
+    cpu_overcommit: f64,
+) -> Vec<Decision> {
     let mut p = Placer::new(hosts, placed, cpu_overcommit);
     demands.iter().map(|d| p.place(d)).collect()
 }
 
 /// `site=a, rack=r1`.
 pub fn describe(labels: &Labels) -> String {
-    labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(", ")
+    labels
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn format_cpu(millis: i64) -> String {

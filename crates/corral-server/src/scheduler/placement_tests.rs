@@ -16,7 +16,13 @@ struct Pool {
 
 impl Pool {
     fn new() -> Pool {
-        Pool { names: vec![], labels: vec![], cpu: vec![], memory: vec![], ready: vec![] }
+        Pool {
+            names: vec![],
+            labels: vec![],
+            cpu: vec![],
+            memory: vec![],
+            ready: vec![],
+        }
     }
 
     fn host(mut self, name: &str, cpu: u64, memory: u64, l: &[(&str, &str)]) -> Pool {
@@ -48,7 +54,13 @@ impl Pool {
 }
 
 fn demand<'a>(cluster: &'a str, cpu: u64, memory: u64, policy: Placement, constraints: &'a Labels) -> Demand<'a> {
-    Demand { cluster, cpu_millis: cpu, memory_bytes: memory, policy, constraints }
+    Demand {
+        cluster,
+        cpu_millis: cpu,
+        memory_bytes: memory,
+        policy,
+        constraints,
+    }
 }
 
 /// Host names of the decisions, or `!reason` for pending ones.
@@ -74,7 +86,10 @@ fn memory_is_never_over_committed() {
     let d = vec![demand("c", 100, 3 * GIB / 2, Placement::Pack, &any); 3];
     let got = names(&hosts, &place_all(&hosts, &[], &d, 4.0));
     assert_eq!(got[..2], ["h1", "h1"]);
-    assert_eq!(got[2], "!no ready host has 1.5GiB of memory free (largest free: 1GiB on h1)");
+    assert_eq!(
+        got[2],
+        "!no ready host has 1.5GiB of memory free (largest free: 1GiB on h1)"
+    );
 }
 
 #[test]
@@ -82,14 +97,30 @@ fn nodes_already_placed_take_room_and_unknown_hosts_are_ignored() {
     let pool = Pool::new().host("h1", 4000, 4 * GIB, &[]);
     let hosts = pool.infos();
     let placed = [
-        Placed { host: "h1", cluster: "x", cpu_millis: 1000, memory_bytes: 3 * GIB },
-        Placed { host: "gone", cluster: "x", cpu_millis: 1000, memory_bytes: 3 * GIB },
+        Placed {
+            host: "h1",
+            cluster: "x",
+            cpu_millis: 1000,
+            memory_bytes: 3 * GIB,
+        },
+        Placed {
+            host: "gone",
+            cluster: "x",
+            cpu_millis: 1000,
+            memory_bytes: 3 * GIB,
+        },
     ];
     let any = none();
-    let d = [demand("c", 100, GIB, Placement::Spread, &any), demand("c", 100, GIB, Placement::Spread, &any)];
+    let d = [
+        demand("c", 100, GIB, Placement::Spread, &any),
+        demand("c", 100, GIB, Placement::Spread, &any),
+    ];
     let got = names(&hosts, &place_all(&hosts, &placed, &d, 1.0));
     assert_eq!(got[0], "h1");
-    assert!(got[1].starts_with("!no ready host has 1GiB of memory free (largest free: 0B on h1)"), "{got:?}");
+    assert!(
+        got[1].starts_with("!no ready host has 1GiB of memory free (largest free: 0B on h1)"),
+        "{got:?}"
+    );
 }
 
 #[test]
@@ -98,7 +129,12 @@ fn cpu_over_commit_ratio_is_respected() {
     let hosts = pool.infos();
     let any = none();
     let d = vec![demand("c", 1000, GIB, Placement::Pack, &any); 5];
-    let placed = |ratio| place_all(&hosts, &[], &d, ratio).iter().filter(|d| matches!(d, Decision::Host(_))).count();
+    let placed = |ratio| {
+        place_all(&hosts, &[], &d, ratio)
+            .iter()
+            .filter(|d| matches!(d, Decision::Host(_)))
+            .count()
+    };
     assert_eq!(placed(1.0), 2);
     assert_eq!(placed(2.0), 4);
     assert_eq!(placed(2.5), 5);
@@ -111,12 +147,17 @@ fn cpu_over_commit_ratio_is_respected() {
 
 #[test]
 fn a_node_never_gets_more_cpus_than_its_host_has() {
-    let pool = Pool::new().host("h1", 2000, 64 * GIB, &[]).host("h2", 3000, 64 * GIB, &[]);
+    let pool = Pool::new()
+        .host("h1", 2000, 64 * GIB, &[])
+        .host("h2", 3000, 64 * GIB, &[]);
     let hosts = pool.infos();
     let any = none();
     let d = [demand("c", 4000, GIB, Placement::Spread, &any)];
     let got = names(&hosts, &place_all(&hosts, &[], &d, 8.0));
-    assert_eq!(got, ["!no ready host with 1GiB of memory free has 4 cpus (largest: 3 on h2)"]);
+    assert_eq!(
+        got,
+        ["!no ready host with 1GiB of memory free has 4 cpus (largest: 3 on h2)"]
+    );
 }
 
 #[test]
@@ -127,7 +168,12 @@ fn label_constraints_choose_the_hosts() {
         .host("h3", 8000, 2 * GIB, &[("site", "b")])
         .host("h4", 8000, 64 * GIB, &[]);
     let hosts = pool.infos();
-    let (a, b, c, gpu) = (labels(&[("site", "a")]), labels(&[("site", "b")]), labels(&[("site", "c")]), labels(&[("site", "a"), ("gpu", "yes")]));
+    let (a, b, c, gpu) = (
+        labels(&[("site", "a")]),
+        labels(&[("site", "b")]),
+        labels(&[("site", "c")]),
+        labels(&[("site", "a"), ("gpu", "yes")]),
+    );
     let d = [
         demand("c1", 100, GIB, Placement::Spread, &b),
         demand("c2", 100, GIB, Placement::Spread, &gpu),
@@ -143,7 +189,10 @@ fn label_constraints_choose_the_hosts() {
     c3.sort();
     assert_eq!(c3, ["h1", "h2"]);
     assert_eq!(got[4], "!no ready host with site=c");
-    assert_eq!(got[5], "!no ready host with site=b has 2GiB of memory free (largest free: 1GiB on h3)");
+    assert_eq!(
+        got[5],
+        "!no ready host with site=b has 2GiB of memory free (largest free: 1GiB on h3)"
+    );
 }
 
 #[test]
@@ -156,12 +205,18 @@ fn the_reason_names_the_constraint_and_the_closest_host() {
     let b = labels(&[("site", "b")]);
     let d = [demand("c", 500, 2 * GIB, Placement::Pack, &b)];
     let got = names(&hosts, &place_all(&hosts, &[], &d, 4.0));
-    assert_eq!(got, ["!no ready host with site=b has 2GiB of memory free (largest free: 1.5GiB on h3)"]);
+    assert_eq!(
+        got,
+        ["!no ready host with site=b has 2GiB of memory free (largest free: 1.5GiB on h3)"]
+    );
 }
 
 #[test]
 fn hosts_not_ready_are_skipped() {
-    let pool = Pool::new().host("h1", 8000, 64 * GIB, &[]).host("h2", 8000, 8 * GIB, &[]).not_ready("h1");
+    let pool = Pool::new()
+        .host("h1", 8000, 64 * GIB, &[])
+        .host("h2", 8000, 8 * GIB, &[])
+        .not_ready("h1");
     let hosts = pool.infos();
     let any = none();
     let d = vec![demand("c", 100, 4 * GIB, Placement::Spread, &any); 3];
@@ -192,11 +247,21 @@ fn spread_puts_a_clusters_nodes_on_distinct_hosts_then_the_least_loaded() {
 
 #[test]
 fn spread_counts_nodes_already_placed() {
-    let pool = Pool::new().host("h1", 32_000, 64 * GIB, &[]).host("h2", 32_000, 8 * GIB, &[]);
+    let pool = Pool::new()
+        .host("h1", 32_000, 64 * GIB, &[])
+        .host("h2", 32_000, 8 * GIB, &[]);
     let hosts = pool.infos();
-    let placed = [Placed { host: "h1", cluster: "c", cpu_millis: 1000, memory_bytes: GIB }];
+    let placed = [Placed {
+        host: "h1",
+        cluster: "c",
+        cpu_millis: 1000,
+        memory_bytes: GIB,
+    }];
     let any = none();
-    let d = [demand("c", 1000, GIB, Placement::Spread, &any), demand("other", 1000, GIB, Placement::Spread, &any)];
+    let d = [
+        demand("c", 1000, GIB, Placement::Spread, &any),
+        demand("other", 1000, GIB, Placement::Spread, &any),
+    ];
     let got = names(&hosts, &place_all(&hosts, &placed, &d, 1.0));
     assert_eq!(got, ["h2", "h1"]);
 }
@@ -208,7 +273,12 @@ fn pack_fills_the_fewest_hosts_best_fit() {
         .host("h2", 32_000, 4 * GIB, &[])
         .host("h3", 32_000, 8 * GIB, &[]);
     let hosts = pool.infos();
-    let placed = [Placed { host: "h3", cluster: "x", cpu_millis: 1000, memory_bytes: 5 * GIB }];
+    let placed = [Placed {
+        host: "h3",
+        cluster: "x",
+        cpu_millis: 1000,
+        memory_bytes: 5 * GIB,
+    }];
     let any = none();
     let d = vec![demand("c", 1000, GIB, Placement::Pack, &any); 8];
     let got = names(&hosts, &place_all(&hosts, &placed, &d, 1.0));
@@ -250,7 +320,11 @@ fn random_pools_keep_the_rules() {
     for round in 0..50 {
         let mut pool = Pool::new();
         for i in 0..(1 + next(40)) {
-            let l: &[(&str, &str)] = if next(2) == 0 { &[("site", "a")] } else { &[("site", "b")] };
+            let l: &[(&str, &str)] = if next(2) == 0 {
+                &[("site", "a")]
+            } else {
+                &[("site", "b")]
+            };
             pool = pool.host(&format!("h{i}"), 1000 * (1 + next(32)), GIB * (1 + next(64)), l);
             if next(10) == 0 {
                 pool.ready[i as usize] = false;
@@ -261,9 +335,19 @@ fn random_pools_keep_the_rules() {
         let clusters: Vec<String> = (0..10).map(|c| format!("c{c}")).collect();
         let demands: Vec<Demand<'_>> = (0..200)
             .map(|_| {
-                let policy = if next(2) == 0 { Placement::Spread } else { Placement::Pack };
+                let policy = if next(2) == 0 {
+                    Placement::Spread
+                } else {
+                    Placement::Pack
+                };
                 let c = &clusters[next(10) as usize];
-                demand(c, 250 * (1 + next(16)), (GIB / 4) * (1 + next(32)), policy, &sites[next(3) as usize])
+                demand(
+                    c,
+                    250 * (1 + next(16)),
+                    (GIB / 4) * (1 + next(32)),
+                    policy,
+                    &sites[next(3) as usize],
+                )
             })
             .collect();
         let mut used_cpu = vec![0i64; hosts.len()];
@@ -280,7 +364,11 @@ fn random_pools_keep_the_rules() {
             };
             match placer.place(d) {
                 Decision::Host(h) => {
-                    assert!(fits(h, &used_cpu, &used_mem), "round {round}: {d:?} on {}", hosts[h].name);
+                    assert!(
+                        fits(h, &used_cpu, &used_mem),
+                        "round {round}: {d:?} on {}",
+                        hosts[h].name
+                    );
                     used_cpu[h] += d.cpu_millis as i64;
                     used_mem[h] += d.memory_bytes;
                 }

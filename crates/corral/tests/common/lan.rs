@@ -159,6 +159,7 @@ impl Lan {
         c.arg(format!("--net=/run/netns/{}", h.netns))
             .arg(bin())
             .args(["agent", "--join", &format!("https://{SERVER}:7701"), "--host", &h.name, "--address", &h.address])
+            .args(["--netns-prefix", &format!("corral-{}-", h.name)])
             .arg("--data-dir")
             .arg(&h.data)
             .env("CORRAL_LOG", "info")
@@ -238,7 +239,7 @@ impl Lan {
             for ctrl in ["memory", "pids", "cpu", "cpuacct", "devices", "freezer", "blkio", "cpuset", "hugetlb", "systemd"] {
                 let _ = std::fs::remove_dir(format!("/sys/fs/cgroup/{ctrl}/corral/{id}"));
             }
-            let _ = sh(&format!("ip netns del corral-{id} 2>/dev/null"));
+            let _ = sh(&format!("ip netns del corral-{}-{id} 2>/dev/null", h.name));
         }
         let _ = sh(&format!("ip netns del {} 2>/dev/null", h.netns));
     }

@@ -1,0 +1,60 @@
+//! Moving nodes between hosts: `POST /v1/clusters/{c}/nodes/{n}/migrate`,
+//! `POST /v1/hosts/{name}/drain` and `/restore` (admin).
+
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::Json;
+use corral_api::{ApiError, Host, HostState, MigrateRequest, Operation};
+
+use super::auth::{require_admin, Caller};
+use super::body::Body;
+use super::clusters::OwnerQuery;
+use super::error::HttpResult;
+use crate::context::Context;
+use crate::node::{self, Desired};
+use crate::operation::{self, WaitFor};
+use crate::{cluster, event, migration};
+
+/// `POST /v1/clusters/{name}/nodes/{node}/migrate`: cold migration of one node.
+pub async fn migrate(
+    State(ctx): State<Arc<Context>>,
+    caller: Caller,
+    Path((name, node_name)): Path<(String, String)>,
+    Query(q): Query<OwnerQuery>,
+    Body(req): Body<MigrateRequest>,
+) -> HttpResult<(StatusCode, Json<Operation>)> {
+    require_admin(&caller)?;
+    let c = cluster::get(&ctx, &caller.0, q.owner.as_deref(), &name)?;
+    let doc = node::of_cluster(&ctx, &c.value.uid)?
+        .into_iter()
+        .find(|d| d.value.name == node_name && d.value.desired != Desired::Deleted)
+        .ok_or_else(|| ApiError::not_found("node", &format!("{name}/{node_name}")))?;
+    let to = migration::start(&ctx, &doc, req.to.as_deref())?;
+    let wait = WaitFor::NodeOn { uid: c.value.uid.clone(), name: node_name.clone(), host: to };
+    let op = operation::new("node.migrate", &format!("clusters/{name}/nodes/{node_name}"), &caller.0.name, wait);
+    operation::insert(&ctx, &op)?;
+    Ok((StatusCode::ACCEPTED, Json(op.op)))
+}
+
+fn host_view(ctx: &Context, rec: &crate::host::HostRecord) -> crate::error::Result<Host> {
+    let nodes: Vec<_> = node::all(ctx)?.into_iter().map(|d| d.value).collect();
+    Ok(rec.to_api(&nodes))
+}
+
+/// `POST /v1/hosts/{name}/drain`: the host takes no new nodes and its nodes move away.
+pub async fn drain(State(ctx): State<Arc<Context>>, caller: Caller, Path(name): Path<String>) -> HttpResult<Json<Host>> {
+    require_admin(&caller)?;
+    let rec = migration::set_host_state(&ctx, &name, HostState::Draining)?;
+    event::record(&ctx, &caller.0.name, &format!("hosts/{name}"), "host.draining", "draining");
+    Ok(Json(host_view(&ctx, &rec)?))
+}
+
+/// `POST /v1/hosts/{name}/restore`: the host takes nodes again.
+pub async fn restore(State(ctx): State<Arc<Context>>, caller: Caller, Path(name): Path<String>) -> HttpResult<Json<Host>> {
+    require_admin(&caller)?;
+    let rec = migration::set_host_state(&ctx, &name, HostState::Ready)?;
+    event::record(&ctx, &caller.0.name, &format!("hosts/{name}"), "host.ready", "restored");
+    Ok(Json(host_view(&ctx, &rec)?))
+}

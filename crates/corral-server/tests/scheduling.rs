@@ -1,0 +1,263 @@
+//! Scheduling through the API without root: the real router, SQLite store and
+//! scheduler pass, with fake hosts registered through the in-process control plane
+//! (no agents, so nodes are placed but never run).
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use corral_agent::ControlPlane;
+use corral_server::{Context, InProcessControlPlane, ServerConfig};
+use http_body_util::BodyExt;
+use serde_json::{json, Value};
+use tower::ServiceExt;
+
+const MIB: u64 = 1 << 20;
+const GIB: u64 = 1 << 30;
+
+struct Api {
+    ctx: Arc<Context>,
+    token: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Api {
+    async fn new() -> Api {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(corral_store::sqlite::SqliteStore::open(&dir.path().join("state.db")).unwrap());
+        let images = corral_image::ImageStore::open(&dir.path().join("images")).unwrap();
+        let ctx = Context::new(store, images, ServerConfig::new(dir.path().join("server")));
+        corral_server::bootstrap(&ctx).unwrap();
+        let manifest = corral_image::ImageManifest::new(vec![], Default::default(), 0);
+        corral_server::ensure_builtin_image(&ctx, "minimal", |_| Ok(manifest)).unwrap();
+        let mut api = Api {
+            ctx,
+            token: String::new(),
+            _dir: dir,
+        };
+        let pw = std::fs::read_to_string(corral_server::credential_path(&api.ctx)).unwrap();
+        let (s, v) = api
+            .call(
+                "POST",
+                "/v1/login",
+                Some(json!({"name": "admin", "password": pw.trim()})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        api.token = v["token"].as_str().unwrap().to_string();
+        api
+    }
+
+    /// Registers a fake host, as its agent would.
+    async fn host(&self, name: &str, cpus: u64, memory: u64, labels: &[(&str, &str)]) {
+        let labels: BTreeMap<&str, &str> = labels.iter().copied().collect();
+        let req = serde_json::from_value(json!({
+            "capacity": {"cpu_millis": cpus * 1000, "memory_bytes": memory},
+            "labels": labels,
+            "address": "127.0.0.1",
+        }))
+        .unwrap();
+        InProcessControlPlane::new(self.ctx.clone())
+            .register(name, req)
+            .await
+            .unwrap();
+    }
+
+    async fn call(&self, method: &str, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+        let mut req = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("content-type", "application/json");
+        if !self.token.is_empty() {
+            req = req.header("authorization", format!("Bearer {}", self.token));
+        }
+        let body = body.map(|b| b.to_string()).unwrap_or_default();
+        let resp = corral_server::router(self.ctx.clone())
+            .oneshot(req.body(Body::from(body)).unwrap())
+            .await
+            .unwrap();
+        let status = resp.status();
+        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    }
+
+    async fn create(&self, spec: Value) -> (StatusCode, Value) {
+        self.call("POST", "/v1/clusters", Some(spec)).await
+    }
+
+    fn schedule(&self) {
+        corral_server::run_scheduler_pass(&self.ctx).unwrap();
+    }
+
+    /// Host of each node of a cluster, by node name (`None` while pending).
+    async fn hosts_of(&self, cluster: &str) -> BTreeMap<String, Option<String>> {
+        let (s, c) = self.call("GET", &format!("/v1/clusters/{cluster}"), None).await;
+        assert_eq!(s, StatusCode::OK, "{c}");
+        c["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| {
+                (
+                    n["name"].as_str().unwrap().to_string(),
+                    n["host"].as_str().map(String::from),
+                )
+            })
+            .collect()
+    }
+}
+
+fn distinct(hosts: &BTreeMap<String, Option<String>>) -> usize {
+    let mut v: Vec<&str> = hosts.values().map(|h| h.as_deref().expect("placed")).collect();
+    v.sort();
+    v.dedup();
+    v.len()
+}
+
+#[tokio::test]
+async fn spread_uses_distinct_hosts_and_pack_the_fewest() {
+    let api = Api::new().await;
+    for h in ["h1", "h2", "h3"] {
+        api.host(h, 4, 4 * GIB, &[]).await;
+    }
+    let (s, v) = api
+        .create(json!({"name": "spread", "image": "minimal", "nodes": 3, "resources": {"memory": "1GiB"}}))
+        .await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{v}");
+    let (s, v) = api
+        .create(json!({"name": "pack", "image": "minimal", "nodes": 3, "placement": "pack", "resources": {"memory": "512MiB"}}))
+        .await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{v}");
+    api.schedule();
+    assert_eq!(distinct(&api.hosts_of("spread").await), 3, "spread: one node per host");
+    assert_eq!(distinct(&api.hosts_of("pack").await), 1, "pack: all on one host");
+    let (_, c) = api.call("GET", "/v1/clusters/pack", None).await;
+    assert_eq!(c["spec"]["placement"], "pack");
+}
+
+#[tokio::test]
+async fn label_constraints_pick_hosts_and_impossible_ones_are_refused() {
+    let api = Api::new().await;
+    api.host("h1", 4, 4 * GIB, &[("site", "a")]).await;
+    api.host("h2", 4, 4 * GIB, &[("site", "a")]).await;
+    api.host("h3", 4, 4 * GIB, &[("site", "b")]).await;
+    let (s, v) = api
+        .create(json!({"name": "b", "image": "minimal", "nodes": 2, "constraints": {"site": "b"}, "resources": {"memory": "256MiB"}}))
+        .await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{v}");
+    api.schedule();
+    let hosts = api.hosts_of("b").await;
+    assert!(hosts.values().all(|h| h.as_deref() == Some("h3")), "{hosts:?}");
+
+    let (s, v) = api
+        .create(json!({"name": "c", "image": "minimal", "constraints": {"site": "c"}}))
+        .await;
+    assert_eq!(
+        (s, v["code"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("insufficient_capacity")),
+        "{v}"
+    );
+    assert!(v["message"].as_str().unwrap().contains("no host with site=c"), "{v}");
+    let (s, v) = api
+        .create(json!({"name": "big", "image": "minimal", "resources": {"memory": "8GiB"}}))
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "bigger than any host: {v}");
+    let (s, v) = api
+        .create(json!({"name": "bad", "image": "minimal", "constraints": {"site": "a b"}}))
+        .await;
+    assert_eq!(
+        (s, v["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_request")),
+        "{v}"
+    );
+    let (s, v) = api
+        .create(json!({"name": "bad", "image": "minimal", "placement": "scatter"}))
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+}
+
+#[tokio::test]
+async fn a_node_waits_with_its_reason_and_is_placed_when_a_host_arrives() {
+    let api = Api::new().await;
+    api.host("h1", 4, GIB, &[]).await;
+    let spec = |name: &str| json!({"name": name, "image": "minimal", "resources": {"memory": "768MiB"}});
+    assert_eq!(api.create(spec("first")).await.0, StatusCode::ACCEPTED);
+    // The pool could hold it, just not now: accepted, and pending.
+    assert_eq!(api.create(spec("second")).await.0, StatusCode::ACCEPTED);
+    api.schedule();
+    let (s, n) = api.call("GET", "/v1/clusters/second/nodes/node-0", None).await;
+    assert_eq!(s, StatusCode::OK, "{n}");
+    assert_eq!(n["state"], "pending", "{n}");
+    assert_eq!(n["host"], Value::Null);
+    assert_eq!(
+        n["error"],
+        "no ready host has 768MiB of memory free (largest free: 256MiB on h1)"
+    );
+    let (_, events) = api.call("GET", "/v1/clusters/second/events", None).await;
+    assert!(
+        events.as_array().unwrap().iter().any(|e| e["kind"] == "node.pending"),
+        "{events}"
+    );
+
+    api.host("h2", 4, 2 * GIB, &[]).await;
+    api.schedule();
+    let (_, n) = api.call("GET", "/v1/clusters/second/nodes/node-0", None).await;
+    assert_eq!((n["host"].as_str(), &n["error"]), (Some("h2"), &Value::Null), "{n}");
+    assert_eq!(n["state"], "creating");
+}
+
+#[tokio::test]
+async fn parallel_creates_and_passes_never_overfill_a_host() {
+    let api = Arc::new(Api::new().await);
+    for h in ["h1", "h2", "h3"] {
+        api.host(h, 2, GIB, &[]).await;
+    }
+    // 3 hosts of 1 GiB, 300 MiB per node: 9 nodes fit, 3 per host. 16 clusters are
+    // created at once while 4 threads run scheduler passes against each other.
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut passes = Vec::new();
+    for _ in 0..4 {
+        let (ctx, done) = (api.ctx.clone(), done.clone());
+        passes.push(std::thread::spawn(move || {
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                corral_server::run_scheduler_pass(&ctx).unwrap();
+            }
+        }));
+    }
+    let mut creates = Vec::new();
+    for i in 0..16 {
+        let api = api.clone();
+        let policy = if i % 2 == 0 { "spread" } else { "pack" };
+        creates.push(tokio::spawn(async move {
+            api.create(json!({"name": format!("c{i}"), "image": "minimal", "placement": policy, "resources": {"memory": "300MiB"}}))
+                .await
+        }));
+    }
+    for t in creates {
+        let (s, v) = t.await.unwrap();
+        assert_eq!(s, StatusCode::ACCEPTED, "{v}");
+    }
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    for p in passes {
+        p.join().unwrap();
+    }
+    api.schedule();
+    let (_, hosts) = api.call("GET", "/v1/hosts", None).await;
+    let mut per_host = HashMap::new();
+    for h in hosts.as_array().unwrap() {
+        let used = h["used_memory_bytes"].as_u64().unwrap();
+        assert!(used <= GIB, "{} holds {} MiB of 1024", h["name"], used / MIB);
+        per_host.insert(h["name"].as_str().unwrap().to_string(), h["nodes"].as_u64().unwrap());
+    }
+    assert_eq!(per_host.values().sum::<u64>(), 9, "{per_host:?}");
+    let (_, clusters) = api.call("GET", "/v1/clusters", None).await;
+    let pending = clusters
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|c| c["nodes"].as_array().unwrap().clone())
+        .filter(|n| n["state"] == "pending")
+        .count();
+    assert_eq!(pending, 7);
+}
