@@ -46,6 +46,9 @@ struct AgentState {
     reported: HashMap<String, NodeReport>,
     /// Whether the first assignment set was seen (adoption of leftovers then).
     adopted: bool,
+    /// Init pid and its kernel start time per running node: the health loop checks
+    /// /proc instead of asking the runtime every second.
+    inits: HashMap<String, (u32, u64)>,
     /// Peers last programmed per segment, to reprogram only on change.
     peers: HashMap<u32, Vec<corral_api::agent::PeerHost>>,
 }
@@ -393,9 +396,14 @@ impl Agent {
         let oom_kills = self.runtime.oom_kills(id).unwrap_or(0);
         // The start time of the node's init, from the kernel: it survives an agent
         // restart, so an adopted node keeps its start time.
-        let init_started = match self.runtime.state(id) {
-            Ok(RuntimeState::Running { pid }) => crate::proc_start::started_at(pid),
+        let init = match self.runtime.state(id) {
+            Ok(RuntimeState::Running { pid }) => crate::proc_start::started_at(pid).map(|t| (pid, t)),
             _ => None,
+        };
+        let init_started = init.map(|(_, t)| t);
+        match init {
+            Some(i) => self.lock().inits.insert(id.to_string(), i),
+            None => self.lock().inits.remove(id),
         };
         let mut st = self.lock();
         let prev = st.reported.get(id).cloned();
@@ -502,7 +510,13 @@ impl Agent {
             if !want_running {
                 continue;
             }
-            match self.runtime.state(&id) {
+            let known = self.lock().inits.get(&id).copied();
+            let alive = match known {
+                // Same pid, same start time: the same init, still there.
+                Some((pid, t)) if crate::proc_start::started_at(pid) == Some(t) => Ok(RuntimeState::Running { pid }),
+                _ => self.runtime.state(&id),
+            };
+            match alive {
                 Ok(RuntimeState::Running { .. }) => {
                     if let Some(r) = self.oom_report(&id) {
                         reports.push(r);

@@ -64,8 +64,14 @@ impl ExecSession {
         let (in_tx, in_rx) = mpsc::channel(64);
         let (out_tx, out_rx) = mpsc::channel(64);
         (
-            ExecSession { input: in_tx, output: out_rx },
-            SessionDriver { input: in_rx, output: out_tx },
+            ExecSession {
+                input: in_tx,
+                output: out_rx,
+            },
+            SessionDriver {
+                input: in_rx,
+                output: out_tx,
+            },
         )
     }
 }
@@ -73,20 +79,28 @@ impl ExecSession {
 /// Refuses an empty command before anything starts.
 pub fn check(req: &ExecRequest) -> Result<(), AgentError> {
     if req.command.is_empty() || req.command[0].is_empty() {
-        return Err(AgentError::Invalid("command is empty: say what to run, e.g. `-- hostname`".into()));
+        return Err(AgentError::Invalid(
+            "command is empty: say what to run, e.g. `-- hostname`".into(),
+        ));
     }
     Ok(())
 }
 
 fn spawn_err(e: std::io::Error) -> AgentError {
-    AgentError::Io { context: "starting exec".into(), source: e }
+    AgentError::Io {
+        context: "starting exec".into(),
+        source: e,
+    }
 }
 
 /// Runs a command in node `id` to completion and returns its output.
 pub async fn run(agent: &Agent, id: &str, req: &ExecRequest) -> Result<ExecResult, AgentError> {
     check(req)?;
     let mut cmd = tokio::process::Command::from(agent.exec_command(id, &req.command, false)?);
-    cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true);
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
     let mut child = cmd.spawn().map_err(spawn_err)?;
     if let Some(mut stdin) = child.stdin.take() {
         let input = req.stdin.clone().unwrap_or_default();
@@ -94,10 +108,10 @@ pub async fn run(agent: &Agent, id: &str, req: &ExecRequest) -> Result<ExecResul
             let _ = stdin.write_all(input.as_bytes()).await;
         });
     }
-    let out = child
-        .wait_with_output()
-        .await
-        .map_err(|e| AgentError::Io { context: "exec".into(), source: e })?;
+    let out = child.wait_with_output().await.map_err(|e| AgentError::Io {
+        context: "exec".into(),
+        source: e,
+    })?;
     Ok(ExecResult {
         exit_code: exit_code(out.status),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -135,7 +149,12 @@ pub fn start(agent: &Agent, id: &str, req: &ExecRequest) -> Result<ExecSession, 
     if let Some((rows, cols)) = req.size {
         resize(&pty.master, rows, cols);
     }
-    let dup = |fd: &OwnedFd| fd.try_clone().map_err(|e| AgentError::Io { context: "dup of a terminal".into(), source: e });
+    let dup = |fd: &OwnedFd| {
+        fd.try_clone().map_err(|e| AgentError::Io {
+            context: "dup of a terminal".into(),
+            source: e,
+        })
+    };
     cmd.stdin(Stdio::from(dup(&pty.slave)?))
         .stdout(Stdio::from(dup(&pty.slave)?))
         .stderr(Stdio::from(dup(&pty.slave)?));
@@ -159,10 +178,7 @@ pub fn start(agent: &Agent, id: &str, req: &ExecRequest) -> Result<ExecSession, 
 }
 
 /// Copies a stream of the command to the session's output until it ends.
-fn pump<R: AsyncRead + Unpin + Send + 'static>(
-    mut r: R,
-    out: mpsc::Sender<ExecOutput>,
-) -> tokio::task::JoinHandle<()> {
+fn pump<R: AsyncRead + Unpin + Send + 'static>(mut r: R, out: mpsc::Sender<ExecOutput>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut buf = vec![0u8; 16 * 1024];
         loop {
@@ -236,7 +252,12 @@ nix::ioctl_write_ptr_bad!(tiocswinsz, nix::libc::TIOCSWINSZ, nix::libc::winsize)
 
 /// Sets a terminal's size.
 pub fn resize(master: &OwnedFd, rows: u16, cols: u16) {
-    let ws = nix::libc::winsize { ws_row: rows, ws_col: cols, ws_xpixel: 0, ws_ypixel: 0 };
+    let ws = nix::libc::winsize {
+        ws_row: rows,
+        ws_col: cols,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
     // SAFETY: TIOCSWINSZ with a pointer to a valid winsize on a terminal fd.
     let _ = unsafe { tiocswinsz(master.as_raw_fd(), &ws) };
 }

@@ -7,8 +7,8 @@
 use std::future::Future;
 
 use axum::extract::ws::{Message, WebSocket};
-use futures_util::SinkExt;
 use corral_api::ExecRequest;
+use futures_util::SinkExt;
 use serde::{Deserialize, Serialize};
 
 use crate::exec::{ExecInput, ExecOutput, ExecSession};
@@ -36,8 +36,14 @@ impl Control {
     pub fn frame(input: &ExecInput) -> Option<String> {
         let c = match input {
             ExecInput::Data(_) => return None,
-            ExecInput::Resize(r, c) => Control { resize: Some((*r, *c)), eof: None },
-            ExecInput::Eof => Control { resize: None, eof: Some(true) },
+            ExecInput::Resize(r, c) => Control {
+                resize: Some((*r, *c)),
+                eof: None,
+            },
+            ExecInput::Eof => Control {
+                resize: None,
+                eof: Some(true),
+            },
         };
         serde_json::to_string(&c).ok()
     }
@@ -79,7 +85,16 @@ where
     };
     let mut s = match start(req).await {
         Ok(s) => s,
-        Err(e) => return send_last(&mut ws, Last { exit_code: None, error: Some(e) }).await,
+        Err(e) => {
+            return send_last(
+                &mut ws,
+                Last {
+                    exit_code: None,
+                    error: Some(e),
+                },
+            )
+            .await
+        }
     };
     loop {
         tokio::select! {

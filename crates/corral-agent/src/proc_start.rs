@@ -1,10 +1,14 @@
 //! When a process started, in seconds since the Unix epoch, from /proc.
 
-/// Start time of `pid`, or `None` when it cannot be read.
+/// Start time of `pid`, or `None` when it cannot be read or the process is a zombie.
 pub fn started_at(pid: u32) -> Option<u64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command name (field 2) may hold spaces: count fields after its ')'.
     let after = &stat[stat.rfind(')')? + 1..];
+    // A zombie (or dead) process has a start time but is not running.
+    if matches!(after.split_whitespace().next(), Some("Z" | "X" | "x")) {
+        return None;
+    }
     let ticks: u64 = after.split_whitespace().nth(19)?.parse().ok()?;
     let btime: u64 = std::fs::read_to_string("/proc/stat")
         .ok()?

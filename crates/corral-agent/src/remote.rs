@@ -81,7 +81,13 @@ async fn api_error(resp: reqwest::Response) -> AgentError {
 /// `dir`. The token carries the CA's fingerprint, so the server is authenticated
 /// before the agent sends anything. `addresses` (IPs the server dials this host's
 /// listener at) go into the certificate.
-pub async fn join(server: &str, token: &str, host: &str, addresses: &[String], dir: &Path) -> Result<Credentials, AgentError> {
+pub async fn join(
+    server: &str,
+    token: &str,
+    host: &str,
+    addresses: &[String],
+    dir: &Path,
+) -> Result<Credentials, AgentError> {
     let fp = corral_api::join_token_ca_fingerprint(token)
         .ok_or_else(|| AgentError::Invalid("malformed join token: expected crj1.<secret>.<fingerprint>".into()))?;
     let (csr, key_pem) = corral_tls::agent_request(host, addresses).map_err(cp_err)?;

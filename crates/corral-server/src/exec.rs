@@ -11,9 +11,7 @@ use crate::node::NodeRecord;
 
 fn check(req: &ExecRequest) -> Result<()> {
     if req.command.is_empty() || req.command[0].is_empty() {
-        return Err(
-            ApiError::invalid("command is empty: say what to run, e.g. `-- hostname`").into(),
-        );
+        return Err(ApiError::invalid("command is empty: say what to run, e.g. `-- hostname`").into());
     }
     Ok(())
 }

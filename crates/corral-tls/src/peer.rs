@@ -16,9 +16,7 @@ use rustls::client::WebPkiServerVerifier;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::server::WebPkiClientVerifier;
-use rustls::{
-    CertificateError, ClientConfig, DigitallySignedStruct, DistinguishedName, ServerConfig, SignatureScheme,
-};
+use rustls::{CertificateError, ClientConfig, DigitallySignedStruct, DistinguishedName, ServerConfig, SignatureScheme};
 
 use crate::ca::{fingerprint, TlsError, SERVER_NAME};
 use crate::config::{pem_certs, pem_key, provider, roots};
@@ -116,7 +114,8 @@ impl ServerCertVerifier for PinnedHost {
         if fingerprint(end_entity) != self.fingerprint {
             return Err(refused());
         }
-        self.inner.verify_server_cert(end_entity, intermediates, server_name, ocsp, now)
+        self.inner
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp, now)
     }
 
     fn verify_tls12_signature(
@@ -219,7 +218,10 @@ mod tests {
         handshake(server, listener()).expect("the server reaches host-a");
 
         let other_agent = host_client_config(ca_pem, (&b.cert_pem, &b_key), &a.fingerprint).unwrap();
-        assert!(handshake(other_agent, listener()).is_err(), "host-b's certificate is refused");
+        assert!(
+            handshake(other_agent, listener()).is_err(),
+            "host-b's certificate is refused"
+        );
 
         let anonymous = crate::client_config(ca_pem, None).unwrap();
         assert!(handshake(anonymous, listener()).is_err(), "no certificate, no entry");

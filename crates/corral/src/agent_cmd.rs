@@ -156,7 +156,9 @@ fn listen_address(args: &AgentArgs) -> Option<String> {
 /// The addresses the server may dial this host's listener at, for its certificate.
 fn cert_addresses(args: &AgentArgs) -> Vec<String> {
     let mut v: Vec<String> = Vec::new();
-    let listen_ip = listen_address(args).and_then(|l| l.parse::<SocketAddr>().ok()).map(|a| a.ip());
+    let listen_ip = listen_address(args)
+        .and_then(|l| l.parse::<SocketAddr>().ok())
+        .map(|a| a.ip());
     let ips = args.address.parse::<IpAddr>().ok().into_iter().chain(listen_ip);
     for ip in ips.filter(|ip| !ip.is_unspecified()) {
         if !v.contains(&ip.to_string()) {

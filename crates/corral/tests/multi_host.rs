@@ -177,3 +177,40 @@ fn drain_moves_nodes_with_their_files_and_addresses() {
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "carried");
     assert!(lan.cli(&["cluster", "delete", "mv"]).status.success());
 }
+
+/// Benchmark (run by bench/host_loss.sh): time from the loss of a host holding 10
+/// nodes to all of them running on another host.
+#[test]
+#[ignore]
+fn bench_host_loss() {
+    let timeout: f64 = std::env::var("HOST_TIMEOUT").ok().and_then(|v| v.parse().ok()).unwrap_or(2.0);
+    let mut lan = Lan::start_with(&["--host-timeout", &timeout.to_string()]);
+    let t = lan.token();
+    let a = lan.add_host(&t, "");
+    wait("host a", || lan.json(&["host", "list"]).as_array().unwrap().iter().any(|h| h["capacity"]["memory_bytes"].as_u64() > Some(0)));
+    let c = lan.json(&["cluster", "create", "ten", "--image", "minimal", "--nodes", "10", "--cpu", "0.05", "--memory", "32MiB"]);
+    assert_eq!(c["state"], "running");
+    let t = lan.token();
+    let b = lan.add_host(&t, "");
+    wait("host b", || {
+        lan.json(&["host", "list"]).as_array().unwrap().iter().filter(|h| h["capacity"]["memory_bytes"].as_u64() > Some(0)).count() == 2
+    });
+    let b_name = lan.hosts[b].name.clone();
+    let start = std::time::Instant::now();
+    lan.lose_host(a);
+    let mut detected = None;
+    wait("all ten nodes on host b", || {
+        let nodes = lan.json(&["node", "list", "ten"]);
+        if detected.is_none() && nodes.as_array().unwrap().iter().any(|n| n["host"].is_null() || n["host"] == b_name.as_str()) {
+            detected = Some(start.elapsed());
+        }
+        nodes.as_array().unwrap().iter().all(|n| n["host"] == b_name.as_str() && n["state"] == "running")
+    });
+    let total = start.elapsed();
+    println!(
+        "host loss, 10 nodes: host timeout {timeout:.1}s, detected after {:.2}s, all running elsewhere after {:.2}s (recovery itself {:.2}s)",
+        detected.unwrap_or(total).as_secs_f64(),
+        total.as_secs_f64(),
+        total.as_secs_f64() - timeout
+    );
+}

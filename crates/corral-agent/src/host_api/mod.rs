@@ -60,7 +60,10 @@ type Result<T> = std::result::Result<T, HostApiError>;
 
 /// Node ids name directories here: keep them to what the runtime makes.
 fn check_id(id: &str) -> Result<()> {
-    let ok = !id.is_empty() && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    let ok = !id.is_empty()
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
     if ok {
         Ok(())
     } else {
@@ -78,7 +81,11 @@ pub fn router(agent: Arc<Agent>, images: ImageStore) -> Router {
         .with_state(HostApi { agent, images })
 }
 
-async fn exec_run(State(api): State<HostApi>, Path(id): Path<String>, Json(req): Json<ExecRequest>) -> Result<Json<ExecResult>> {
+async fn exec_run(
+    State(api): State<HostApi>,
+    Path(id): Path<String>,
+    Json(req): Json<ExecRequest>,
+) -> Result<Json<ExecResult>> {
     check_id(&id)?;
     Ok(Json(exec::run(&api.agent, &id, &req).await?))
 }
@@ -86,11 +93,17 @@ async fn exec_run(State(api): State<HostApi>, Path(id): Path<String>, Json(req):
 async fn exec_session(State(api): State<HostApi>, Path(id): Path<String>, ws: WebSocketUpgrade) -> Result<Response> {
     check_id(&id)?;
     Ok(ws.on_upgrade(move |socket| {
-        exec_ws::serve(socket, move |req| async move { exec::start(&api.agent, &id, &req).map_err(|e| e.to_string()) })
+        exec_ws::serve(socket, move |req| async move {
+            exec::start(&api.agent, &id, &req).map_err(|e| e.to_string())
+        })
     }))
 }
 
-async fn save_node(State(api): State<HostApi>, Path(id): Path<String>, Json(req): Json<HostSaveRequest>) -> Result<Json<ImageManifest>> {
+async fn save_node(
+    State(api): State<HostApi>,
+    Path(id): Path<String>,
+    Json(req): Json<HostSaveRequest>,
+) -> Result<Json<ImageManifest>> {
     check_id(&id)?;
     let upper = api.agent.upper_dir(&id);
     let images = api.images.clone();

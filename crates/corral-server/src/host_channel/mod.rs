@@ -66,10 +66,13 @@ pub fn for_node(ctx: &Context, n: &NodeRecord) -> Result<Arc<dyn HostChannel>> {
     let (Some(fingerprint), false) = (rec.cert_fingerprint.as_deref(), rec.exec_address.is_empty()) else {
         return Err(unreachable(host, &n.name, "its agent announced no listener"));
     };
-    let pki = ctx
-        .pki
-        .get()
-        .ok_or_else(|| unreachable(host, &n.name, "this server has no agent API (and so no client certificate)"))?;
+    let pki = ctx.pki.get().ok_or_else(|| {
+        unreachable(
+            host,
+            &n.name,
+            "this server has no agent API (and so no client certificate)",
+        )
+    })?;
     let mut remotes = ctx.host_channels.remotes.lock().unwrap_or_else(|e| e.into_inner());
     if let Some(r) = remotes.get(host) {
         if r.is_for(&rec.exec_address, fingerprint) {

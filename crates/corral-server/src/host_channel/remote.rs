@@ -32,9 +32,12 @@ impl RemoteHost {
     /// A channel to `host`'s listener at `address` (`ip:port`), which must show the
     /// certificate with `fingerprint`.
     pub fn new(host: &str, address: &str, fingerprint: &str, pki: &Pki) -> std::result::Result<Self, String> {
-        address.parse::<SocketAddr>().map_err(|_| format!("its listener address {address:?} is not ip:port"))?;
+        address
+            .parse::<SocketAddr>()
+            .map_err(|_| format!("its listener address {address:?} is not ip:port"))?;
         let identity = (pki.client_cert_pem.as_str(), pki.client_key_pem.as_str());
-        let tls = corral_tls::host_client_config(pki.ca.cert_pem(), identity, fingerprint).map_err(|e| e.to_string())?;
+        let tls =
+            corral_tls::host_client_config(pki.ca.cert_pem(), identity, fingerprint).map_err(|e| e.to_string())?;
         // No overall timeout: a command or a save may take as long as it takes.
         let http = reqwest::Client::builder()
             .use_preconfigured_tls(tls.clone())
@@ -83,7 +86,9 @@ impl RemoteHost {
     /// Pulls one layer from the host into `into`, verified against its digest while
     /// it is unpacked, without keeping the stream in memory or on disk.
     async fn pull_layer(&self, digest: &str, into: &ImageStore) -> Result<()> {
-        let resp = self.call(self.http.get(self.url(&format!("/v1/host/layers/{digest}")))).await?;
+        let resp = self
+            .call(self.http.get(self.url(&format!("/v1/host/layers/{digest}"))))
+            .await?;
         let stream = resp.bytes_stream().map_err(std::io::Error::other);
         let reader = tokio_util::io::StreamReader::new(stream);
         let (into, digest) = (into.clone(), digest.to_string());
