@@ -62,6 +62,8 @@ pub struct Agent {
     resolv_conf: String,
     state: Mutex<AgentState>,
     limiter: Semaphore,
+    /// One image pull at a time: the nodes of a new cluster all need the same image.
+    pulls: tokio::sync::Mutex<()>,
     segments: crate::segments::Segments,
 }
 
@@ -100,6 +102,7 @@ impl Agent {
             resolv_conf,
             state: Mutex::new(AgentState::default()),
             limiter: Semaphore::new(parallelism),
+            pulls: tokio::sync::Mutex::new(()),
             segments: Default::default(),
         })
     }
@@ -305,7 +308,11 @@ impl Agent {
         };
         let assignment = self.lock().desired.get(id).cloned();
         if let Some(a) = assignment.as_ref().filter(|a| a.desired == corral_api::agent::DesiredState::Running) {
-            if let Err(e) = cp.fetch_image(&a.image_digest, &self.images).await {
+            let pulled = {
+                let _one_at_a_time = self.pulls.lock().await;
+                cp.fetch_image(&a.image_digest, &self.images).await
+            };
+            if let Err(e) = pulled {
                 self.lock().applied.remove(id);
                 let msg = format!("cannot fetch image {}: {e}", a.image_digest);
                 if let Some(r) = self.report_for(id, Outcome::Failed(msg)) {

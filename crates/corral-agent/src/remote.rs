@@ -148,7 +148,11 @@ impl HttpControlPlane {
     async fn pull_layer(&self, images: &ImageStore, digest: &str) -> Result<(), AgentError> {
         let url = format!("{}/v1/agent/layers/{digest}", self.base);
         let resp = Self::check(self.long.get(url).send().await).await?;
-        let tmp = images.root().join("tmp").join(format!("pull-{}.tar", digest.trim_start_matches("sha256:")));
+        let tmp = images.root().join("tmp").join(format!(
+            "pull-{}-{}.tar",
+            digest.trim_start_matches("sha256:"),
+            std::process::id() as u64 * 1_000_000 + u64::from(rand_suffix())
+        ));
         let mut file = tokio::fs::File::create(&tmp).await.map_err(io(format!("creating {}", tmp.display())))?;
         let mut body = resp.bytes_stream();
         while let Some(chunk) = body.next().await {
@@ -255,4 +259,11 @@ pub fn unpack_into(tar: &Path, dest: &Path) -> Result<(), AgentError> {
     let mut f = std::fs::File::open(tar).map_err(io(format!("opening {}", tar.display())))?;
     corral_image::unpack_dir(&mut f, &staging)?;
     std::fs::rename(&staging, dest).map_err(io(format!("moving the layer to {}", dest.display())))
+}
+
+/// A number to keep concurrent temporary files apart.
+fn rand_suffix() -> u32 {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    NEXT.fetch_add(1, Ordering::Relaxed)
 }
