@@ -113,19 +113,13 @@ impl Agent {
 
     /// The host's capacity as the kernel reports it.
     pub fn capacity() -> HostCapacity {
-        let cpus = std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1) as u64;
+        let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) as u64;
         let mem_kib = std::fs::read_to_string("/proc/meminfo")
             .ok()
             .and_then(|m| {
                 m.lines()
                     .find(|l| l.starts_with("MemTotal:"))
-                    .and_then(|l| {
-                        l.split_whitespace()
-                            .nth(1)
-                            .and_then(|v| v.parse::<u64>().ok())
-                    })
+                    .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse::<u64>().ok()))
             })
             .unwrap_or(0);
         HostCapacity {
@@ -135,12 +129,7 @@ impl Agent {
     }
 
     /// A command running `argv` inside a node on this host.
-    pub fn exec_command(
-        &self,
-        id: &str,
-        argv: &[String],
-        tty: bool,
-    ) -> Result<std::process::Command, AgentError> {
+    pub fn exec_command(&self, id: &str, argv: &[String], tty: bool) -> Result<std::process::Command, AgentError> {
         Ok(self.runtime.exec_command(id, argv, tty)?)
     }
 
@@ -201,10 +190,7 @@ impl Agent {
             st.adopted = true;
             present.extend(st.desired.keys().cloned());
             st.desired = a.nodes.into_iter().map(|n| (n.id.clone(), n)).collect();
-            let gone: Vec<String> = present
-                .into_iter()
-                .filter(|id| !st.desired.contains_key(id))
-                .collect();
+            let gone: Vec<String> = present.into_iter().filter(|id| !st.desired.contains_key(id)).collect();
             let work: Vec<String> = st
                 .desired
                 .iter()
@@ -227,7 +213,9 @@ impl Agent {
 
     /// Points each segment's VXLAN tunnel at the other hosts holding it.
     async fn program_peers(self: Arc<Self>, segments: Vec<corral_api::agent::SegmentPeers>) {
-        let Ok(local) = self.cfg.address.parse::<std::net::Ipv4Addr>() else { return };
+        let Ok(local) = self.cfg.address.parse::<std::net::Ipv4Addr>() else {
+            return;
+        };
         let changed: Vec<_> = {
             let st = self.lock();
             segments
@@ -251,19 +239,31 @@ impl Agent {
         .await;
     }
 
-    fn program_segment(&self, local: std::net::Ipv4Addr, s: &corral_api::agent::SegmentPeers) -> Result<(), AgentError> {
+    fn program_segment(
+        &self,
+        local: std::net::Ipv4Addr,
+        s: &corral_api::agent::SegmentPeers,
+    ) -> Result<(), AgentError> {
         let Some(a) = self.lock().desired.values().find(|a| a.network.vni == s.vni).cloned() else {
             return Ok(());
         };
         let seg = reconcile::segment(&a)?;
-        let underlay = corral_network::Underlay { local, device: None, mtu: UNDERLAY_MTU };
+        let underlay = corral_network::Underlay {
+            local,
+            device: None,
+            mtu: UNDERLAY_MTU,
+        };
         let mut peers = Vec::new();
         for p in &s.peers {
-            let host = p.address.parse().map_err(|_| AgentError::Invalid(format!("peer address {}", p.address)))?;
+            let host = p
+                .address
+                .parse()
+                .map_err(|_| AgentError::Invalid(format!("peer address {}", p.address)))?;
             let macs = p.macs.iter().filter_map(|m| reconcile::parse_mac(m)).collect();
             peers.push(corral_network::Peer { host, macs });
         }
-        self.network.set_segment_peers(&seg, &underlay, &peers)?;
+        self.segments
+            .set_peers(self.network.as_ref(), &seg, &underlay, &peers)?;
         Ok(())
     }
 
@@ -307,7 +307,10 @@ impl Agent {
             return;
         };
         let assignment = self.lock().desired.get(id).cloned();
-        if let Some(a) = assignment.as_ref().filter(|a| a.desired == corral_api::agent::DesiredState::Running) {
+        if let Some(a) = assignment
+            .as_ref()
+            .filter(|a| a.desired == corral_api::agent::DesiredState::Running)
+        {
             let pulled = {
                 let _one_at_a_time = self.pulls.lock().await;
                 cp.fetch_image(&a.image_digest, &self.images).await
@@ -326,7 +329,9 @@ impl Agent {
             if !upper.exists() {
                 if let Err(e) = cp.download_upper(&self.cfg.host, id, &upper).await {
                     self.lock().applied.remove(id);
-                    if let Some(r) = self.report_for(id, Outcome::Failed(format!("cannot fetch the writable layer: {e}"))) {
+                    if let Some(r) =
+                        self.report_for(id, Outcome::Failed(format!("cannot fetch the writable layer: {e}")))
+                    {
                         let _ = cp.report(&self.cfg.host, vec![r]).await;
                     }
                     return;

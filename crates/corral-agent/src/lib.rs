@@ -23,6 +23,6 @@ pub use agent::{Agent, AgentConfig};
 pub use control_plane::{AgentError, ControlPlane};
 pub use host_api::{router as host_api_router, serve_tls as serve_host_api};
 pub use host_lock::{lock_host, HostLock};
-pub use remote::{join, unpack_into as unpack_upper, Credentials, HttpControlPlane};
 pub use node_files::NODE_LOCAL_PATHS;
+pub use remote::{join, unpack_into as unpack_upper, Credentials, HttpControlPlane};
 pub use save::save_node;

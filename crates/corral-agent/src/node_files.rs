@@ -37,16 +37,8 @@ fn file(path: &str, content: impl Into<Vec<u8>>, mode: u32) -> FileSpec {
 pub fn files_for(a: &NodeAssignment, resolv_conf: &str) -> Vec<FileSpec> {
     let mut out = Vec::new();
     if !a.ssh.private_key.is_empty() {
-        out.push(file(
-            "/root/.ssh/id_ed25519",
-            a.ssh.private_key.clone(),
-            0o600,
-        ));
-        out.push(file(
-            "/root/.ssh/id_ed25519.pub",
-            a.ssh.public_key.clone(),
-            0o644,
-        ));
+        out.push(file("/root/.ssh/id_ed25519", a.ssh.private_key.clone(), 0o600));
+        out.push(file("/root/.ssh/id_ed25519.pub", a.ssh.public_key.clone(), 0o644));
         let mut auth = a.ssh.authorized_keys.join("\n");
         auth.push('\n');
         out.push(file("/root/.ssh/authorized_keys", auth, 0o600));

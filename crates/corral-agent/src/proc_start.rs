@@ -17,9 +17,7 @@ pub fn started_at(pid: u32) -> Option<u64> {
         .trim()
         .parse()
         .ok()?;
-    let hz = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
-        .ok()??
-        .max(1) as u64;
+    let hz = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK).ok()??.max(1) as u64;
     Some(btime + ticks / hz)
 }
 

@@ -83,25 +83,18 @@ fn run(ctx: &Ctx<'_>, a: &NodeAssignment) -> Result<Outcome, AgentError> {
         .address
         .parse()
         .map_err(|_| AgentError::Invalid(format!("address of node {}", a.id)))?;
-    let mac =
-        parse_mac(&a.mac).ok_or_else(|| AgentError::Invalid(format!("mac of node {}", a.id)))?;
+    let mac = parse_mac(&a.mac).ok_or_else(|| AgentError::Invalid(format!("mac of node {}", a.id)))?;
     let hosts = ctx.hosts_dir.join(&a.id);
-    hosts_file::write_in_place(&hosts, &hosts_file::render(&a.cluster, &a.peers)).map_err(
-        |source| AgentError::Io {
-            context: format!("writing hosts file of {}", a.id),
-            source,
-        },
-    )?;
+    hosts_file::write_in_place(&hosts, &hosts_file::render(&a.cluster, &a.peers)).map_err(|source| AgentError::Io {
+        context: format!("writing hosts file of {}", a.id),
+        source,
+    })?;
     if let Ok(RuntimeState::Running { .. }) = ctx.runtime.state(&a.id) {
         // Adopted or already made: the hosts file above was the only thing to follow.
         return Ok(Outcome::Running);
     }
     let manifest = ctx.images.manifest(&a.image_digest)?;
-    let layers = manifest
-        .layers
-        .iter()
-        .map(|d| ctx.images.layer_path(d))
-        .collect();
+    let layers = manifest.layers.iter().map(|d| ctx.images.layer_path(d)).collect();
     ctx.segments.ensure(ctx.network, &seg)?;
     let netns = ctx.network.attach(
         &seg,

@@ -93,7 +93,11 @@ pub async fn join(
     let (csr, key_pem) = corral_tls::agent_request(host, addresses).map_err(cp_err)?;
     let tls = corral_tls::pinned_client_config(fp).map_err(cp_err)?;
     let http = client(tls, Duration::from_secs(30))?;
-    let req = JoinRequest { token: token.to_string(), host: host.to_string(), csr };
+    let req = JoinRequest {
+        token: token.to_string(),
+        host: host.to_string(),
+        csr,
+    };
     let resp = http
         .post(format!("{}/v1/agent/join", server.trim_end_matches('/')))
         .json(&req)
@@ -104,7 +108,11 @@ pub async fn join(
         return Err(api_error(resp).await);
     }
     let j: JoinResponse = resp.json().await.map_err(cp_err)?;
-    let creds = Credentials { cert_pem: j.cert, key_pem, ca_pem: j.ca };
+    let creds = Credentials {
+        cert_pem: j.cert,
+        key_pem,
+        ca_pem: j.ca,
+    };
     creds.save(dir)?;
     Ok(creds)
 }
@@ -153,10 +161,14 @@ impl HttpControlPlane {
             digest.trim_start_matches("sha256:"),
             std::process::id() as u64 * 1_000_000 + u64::from(rand_suffix())
         ));
-        let mut file = tokio::fs::File::create(&tmp).await.map_err(io(format!("creating {}", tmp.display())))?;
+        let mut file = tokio::fs::File::create(&tmp)
+            .await
+            .map_err(io(format!("creating {}", tmp.display())))?;
         let mut body = resp.bytes_stream();
         while let Some(chunk) = body.next().await {
-            file.write_all(&chunk.map_err(cp_err)?).await.map_err(io("writing layer".into()))?;
+            file.write_all(&chunk.map_err(cp_err)?)
+                .await
+                .map_err(io("writing layer".into()))?;
         }
         file.flush().await.map_err(io("writing layer".into()))?;
         drop(file);
@@ -178,7 +190,14 @@ impl ControlPlane for HttpControlPlane {
         if req.exec_address.is_empty() {
             req.exec_address = self.exec_address.clone();
         }
-        Self::check(self.http.post(format!("{}/v1/agent/register", self.base)).json(&req).send().await).await?;
+        Self::check(
+            self.http
+                .post(format!("{}/v1/agent/register", self.base))
+                .json(&req)
+                .send()
+                .await,
+        )
+        .await?;
         Ok(())
     }
 
@@ -189,7 +208,14 @@ impl ControlPlane for HttpControlPlane {
     }
 
     async fn report(&self, _host: &str, reports: Vec<NodeReport>) -> Result<(), AgentError> {
-        Self::check(self.http.post(format!("{}/v1/agent/reports", self.base)).json(&reports).send().await).await?;
+        Self::check(
+            self.http
+                .post(format!("{}/v1/agent/reports", self.base))
+                .json(&reports)
+                .send()
+                .await,
+        )
+        .await?;
         Ok(())
     }
 
@@ -208,7 +234,9 @@ impl ControlPlane for HttpControlPlane {
         })
         .await
         .map_err(cp_err)??;
-        let file = tokio::fs::File::open(&tmp).await.map_err(io(format!("opening {}", tmp.display())))?;
+        let file = tokio::fs::File::open(&tmp)
+            .await
+            .map_err(io(format!("opening {}", tmp.display())))?;
         let body = reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::new(file));
         let url = format!("{}/v1/agent/nodes/{id}/upper", self.base);
         let result = Self::check(self.long.put(url).body(body).send().await).await;
@@ -221,17 +249,25 @@ impl ControlPlane for HttpControlPlane {
         let resp = Self::check(self.long.get(url).send().await).await?;
         let tmp = dest.with_extension("incoming.tar");
         if let Some(dir) = tmp.parent() {
-            tokio::fs::create_dir_all(dir).await.map_err(io(format!("creating {}", dir.display())))?;
+            tokio::fs::create_dir_all(dir)
+                .await
+                .map_err(io(format!("creating {}", dir.display())))?;
         }
-        let mut file = tokio::fs::File::create(&tmp).await.map_err(io(format!("creating {}", tmp.display())))?;
+        let mut file = tokio::fs::File::create(&tmp)
+            .await
+            .map_err(io(format!("creating {}", tmp.display())))?;
         let mut body = resp.bytes_stream();
         while let Some(chunk) = body.next().await {
-            file.write_all(&chunk.map_err(cp_err)?).await.map_err(io("writing layer".into()))?;
+            file.write_all(&chunk.map_err(cp_err)?)
+                .await
+                .map_err(io("writing layer".into()))?;
         }
         file.flush().await.map_err(io("writing layer".into()))?;
         drop(file);
         let (src, dst) = (tmp.clone(), dest.to_path_buf());
-        let result = tokio::task::spawn_blocking(move || unpack_into(&src, &dst)).await.map_err(cp_err)?;
+        let result = tokio::task::spawn_blocking(move || unpack_into(&src, &dst))
+            .await
+            .map_err(cp_err)?;
         let _ = tokio::fs::remove_file(&tmp).await;
         result
     }
@@ -241,12 +277,18 @@ impl ControlPlane for HttpControlPlane {
             return Ok(());
         }
         let url = format!("{}/v1/agent/manifests/{digest}", self.base);
-        let m: ImageManifest = Self::check(self.http.get(url).send().await).await?.json().await.map_err(cp_err)?;
+        let m: ImageManifest = Self::check(self.http.get(url).send().await)
+            .await?
+            .json()
+            .await
+            .map_err(cp_err)?;
         for layer in images.missing_layers(&m) {
             self.pull_layer(images, &layer).await?;
         }
         let images = images.clone();
-        tokio::task::spawn_blocking(move || images.install_manifest(&m)).await.map_err(cp_err)??;
+        tokio::task::spawn_blocking(move || images.install_manifest(&m))
+            .await
+            .map_err(cp_err)??;
         Ok(())
     }
 }

@@ -46,6 +46,23 @@ impl Segments {
         Ok(())
     }
 
+    /// Makes the segment (through the cache) and points its VXLAN tunnel at `peers`,
+    /// under the same lock as every other segment change.
+    pub fn set_peers(
+        &self,
+        network: &dyn Network,
+        seg: &SegmentSpec,
+        underlay: &corral_network::Underlay,
+        peers: &[corral_network::Peer],
+    ) -> Result<(), NetworkError> {
+        let mut known = self.lock();
+        if known.made.get(&seg.vni) != Some(seg) {
+            network.ensure_segment(seg)?;
+            known.made.insert(seg.vni, seg.clone());
+        }
+        network.set_segment_peers(seg, underlay, peers)
+    }
+
     /// Removes the segments not in `used()`; `used` is read under the lock, so a node
     /// assigned meanwhile either shows there or makes its segment after this pass.
     pub fn gc(&self, network: &dyn Network, used: impl FnOnce() -> HashSet<u32>) {
@@ -109,12 +126,7 @@ mod tests {
         fn detach(&self, _: &str) -> Result<(), NetworkError> {
             Ok(())
         }
-        fn set_segment_peers(
-            &self,
-            seg: &SegmentSpec,
-            _: &Underlay,
-            _: &[Peer],
-        ) -> Result<(), NetworkError> {
+        fn set_segment_peers(&self, seg: &SegmentSpec, _: &Underlay, _: &[Peer]) -> Result<(), NetworkError> {
             self.segments.lock().unwrap().insert(seg.vni);
             Ok(())
         }
@@ -143,14 +155,7 @@ mod tests {
             s.ensure(&net, &seg(7)).unwrap();
         }
         assert_eq!(*net.ensures.lock().unwrap(), 1);
-        s.ensure(
-            &net,
-            &SegmentSpec {
-                mtu: 1400,
-                ..seg(7)
-            },
-        )
-        .unwrap();
+        s.ensure(&net, &SegmentSpec { mtu: 1400, ..seg(7) }).unwrap();
         assert_eq!(*net.ensures.lock().unwrap(), 2, "a changed spec is applied");
     }
 

@@ -254,10 +254,9 @@ mod tests {
         let text = serde_json::to_string(&spec).unwrap();
         assert!(!text.contains("placement") && !text.contains("constraints"), "{text}");
 
-        let spec: ClusterSpec = serde_json::from_str(
-            r#"{"name":"a","image":"minimal","placement":"pack","constraints":{"site":"b"}}"#,
-        )
-        .unwrap();
+        let spec: ClusterSpec =
+            serde_json::from_str(r#"{"name":"a","image":"minimal","placement":"pack","constraints":{"site":"b"}}"#)
+                .unwrap();
         assert_eq!(spec.placement, Placement::Pack);
         assert_eq!(spec.constraints["site"], "b");
         let back: ClusterSpec = serde_json::from_str(&serde_json::to_string(&spec).unwrap()).unwrap();

@@ -49,16 +49,7 @@ mod tests {
 
     #[test]
     fn rejects_bad_labels() {
-        for n in [
-            "",
-            "Demo",
-            "-a",
-            "a-",
-            "a_b",
-            "1abc",
-            "a.b",
-            &"x".repeat(41),
-        ] {
+        for n in ["", "Demo", "-a", "a-", "a_b", "1abc", "a.b", &"x".repeat(41)] {
             let e = validate_name("cluster", n).unwrap_err();
             assert_eq!(e.code, ErrorCode::InvalidName, "{n}");
         }

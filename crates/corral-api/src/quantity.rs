@@ -6,13 +6,11 @@ use crate::error::ApiError;
 /// KB/MB/GB decimal). A bare number is bytes.
 pub fn parse_bytes(s: &str) -> Result<u64, ApiError> {
     let t = s.trim();
-    let split = t
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(t.len());
+    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
-    let value: f64 = num.parse().map_err(|_| {
-        ApiError::invalid(format!("invalid size {s:?}: expected e.g. 512MiB or 1GiB"))
-    })?;
+    let value: f64 = num
+        .parse()
+        .map_err(|_| ApiError::invalid(format!("invalid size {s:?}: expected e.g. 512MiB or 1GiB")))?;
     let mult: u64 = match unit.trim() {
         "" | "B" => 1,
         "K" | "Ki" | "KiB" | "k" => 1 << 10,
@@ -39,11 +37,7 @@ pub fn parse_bytes(s: &str) -> Result<u64, ApiError> {
 /// Parses a cpu amount into millicpus: `1` → 1000, `0.5` → 500, `250m` → 250.
 pub fn parse_millicpu(s: &str) -> Result<u32, ApiError> {
     let t = s.trim();
-    let err = || {
-        ApiError::invalid(format!(
-            "invalid cpu amount {s:?}: expected e.g. 1, 0.5 or 500m"
-        ))
-    };
+    let err = || ApiError::invalid(format!("invalid cpu amount {s:?}: expected e.g. 1, 0.5 or 500m"));
     let milli = if let Some(m) = t.strip_suffix('m') {
         m.parse::<u32>().map_err(|_| err())?
     } else {
@@ -62,12 +56,7 @@ pub fn parse_millicpu(s: &str) -> Result<u32, ApiError> {
 /// Formats bytes with a binary unit for people: exact when whole (`64MiB`), else
 /// one decimal (`1.9MiB`).
 pub fn format_bytes(b: u64) -> String {
-    const UNITS: [(&str, u64); 4] = [
-        ("TiB", 1 << 40),
-        ("GiB", 1 << 30),
-        ("MiB", 1 << 20),
-        ("KiB", 1 << 10),
-    ];
+    const UNITS: [(&str, u64); 4] = [("TiB", 1 << 40), ("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)];
     for (u, m) in UNITS {
         if b >= m {
             return if b.is_multiple_of(m) {

@@ -31,8 +31,7 @@ pub fn install_crypto_provider() {
 impl Client {
     /// A client for the resolved server and token.
     pub fn new(target: &Target) -> anyhow::Result<Client> {
-        let base = Url::parse(&target.server)
-            .with_context(|| format!("invalid server URL {:?}", target.server))?;
+        let base = Url::parse(&target.server).with_context(|| format!("invalid server URL {:?}", target.server))?;
         if !matches!(base.scheme(), "http" | "https") || base.cannot_be_a_base() {
             bail!(
                 "invalid server URL {:?}: expected http://HOST:PORT or https://HOST:PORT",
@@ -77,8 +76,7 @@ impl Client {
     /// `GET` and decode the JSON answer.
     pub async fn get<T: DeserializeOwned>(&self, segments: &[&str]) -> Result<T, ClientError> {
         let url = self.url(segments);
-        self.call(self.request(Method::GET, url.clone()), &url)
-            .await
+        self.call(self.request(Method::GET, url.clone()), &url).await
     }
 
     /// `GET` with query parameters and decode the JSON answer.
@@ -89,37 +87,24 @@ impl Client {
     ) -> Result<T, ClientError> {
         let mut url = self.url(segments);
         url.query_pairs_mut().extend_pairs(query);
-        self.call(self.request(Method::GET, url.clone()), &url)
-            .await
+        self.call(self.request(Method::GET, url.clone()), &url).await
     }
 
     /// `POST` a JSON body and decode the JSON answer.
-    pub async fn post<B: Serialize, T: DeserializeOwned>(
-        &self,
-        segments: &[&str],
-        body: &B,
-    ) -> Result<T, ClientError> {
+    pub async fn post<B: Serialize, T: DeserializeOwned>(&self, segments: &[&str], body: &B) -> Result<T, ClientError> {
         let url = self.url(segments);
         self.call(self.request(Method::POST, url.clone()).json(body), &url)
             .await
     }
 
     /// `POST` without a body (verbs such as `stop` or `share`).
-    pub async fn post_empty<T: DeserializeOwned>(
-        &self,
-        segments: &[&str],
-    ) -> Result<T, ClientError> {
+    pub async fn post_empty<T: DeserializeOwned>(&self, segments: &[&str]) -> Result<T, ClientError> {
         let url = self.url(segments);
-        self.call(self.request(Method::POST, url.clone()), &url)
-            .await
+        self.call(self.request(Method::POST, url.clone()), &url).await
     }
 
     /// `POST` a raw byte stream to a full URL (uploads).
-    pub async fn post_stream<T: DeserializeOwned>(
-        &self,
-        url: Url,
-        body: Body,
-    ) -> Result<T, ClientError> {
+    pub async fn post_stream<T: DeserializeOwned>(&self, url: Url, body: Body) -> Result<T, ClientError> {
         let req = self
             .request(Method::POST, url.clone())
             .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
@@ -130,8 +115,7 @@ impl Client {
     /// `DELETE` and decode the JSON answer.
     pub async fn delete<T: DeserializeOwned>(&self, segments: &[&str]) -> Result<T, ClientError> {
         let url = self.url(segments);
-        self.call(self.request(Method::DELETE, url.clone()), &url)
-            .await
+        self.call(self.request(Method::DELETE, url.clone()), &url).await
     }
 
     /// `DELETE` where success has no body (204).
@@ -150,16 +134,9 @@ impl Client {
         }
     }
 
-    async fn call<T: DeserializeOwned>(
-        &self,
-        req: RequestBuilder,
-        url: &Url,
-    ) -> Result<T, ClientError> {
+    async fn call<T: DeserializeOwned>(&self, req: RequestBuilder, url: &Url) -> Result<T, ClientError> {
         let resp = self.send(req, url).await?;
-        let bytes = resp
-            .bytes()
-            .await
-            .map_err(|e| self.transport(url, e.into()))?;
+        let bytes = resp.bytes().await.map_err(|e| self.transport(url, e.into()))?;
         serde_json::from_slice(&bytes).map_err(|e| self.transport(url, e.into()))
     }
 
@@ -182,11 +159,7 @@ impl Client {
         Err(error_from_body(url.as_str(), status.as_u16(), &body))
     }
 
-    fn transport(
-        &self,
-        url: &Url,
-        source: Box<dyn std::error::Error + Send + Sync>,
-    ) -> ClientError {
+    fn transport(&self, url: &Url, source: Box<dyn std::error::Error + Send + Sync>) -> ClientError {
         ClientError::Transport {
             url: url.to_string(),
             source,

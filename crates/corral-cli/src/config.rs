@@ -31,8 +31,7 @@ impl Config {
     /// Reads the config; a missing file is an empty config (nobody logged in yet).
     pub fn load(path: &Path) -> Result<Config> {
         match fs::read(path) {
-            Ok(bytes) => serde_json::from_slice(&bytes)
-                .with_context(|| format!("reading config {}", path.display())),
+            Ok(bytes) => serde_json::from_slice(&bytes).with_context(|| format!("reading config {}", path.display())),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Config::default()),
             Err(e) => Err(e).with_context(|| format!("reading config {}", path.display())),
         }
@@ -149,10 +148,7 @@ mod tests {
     #[test]
     fn missing_file_is_empty() {
         let dir = tempfile::tempdir().unwrap();
-        assert_eq!(
-            Config::load(&dir.path().join("none.json")).unwrap(),
-            Config::default()
-        );
+        assert_eq!(Config::load(&dir.path().join("none.json")).unwrap(), Config::default());
     }
 
     #[test]

@@ -20,11 +20,7 @@ impl Console {
     }
 
     /// Any two writers; progress is shown only when `err_is_terminal`.
-    pub fn new(
-        out: Box<dyn Write + Send>,
-        err: Box<dyn Write + Send>,
-        err_is_terminal: bool,
-    ) -> Self {
+    pub fn new(out: Box<dyn Write + Send>, err: Box<dyn Write + Send>, err_is_terminal: bool) -> Self {
         Console {
             out,
             err,
@@ -67,11 +63,7 @@ impl Console {
 
     /// Writes raw bytes to stdout or stderr (command output) and flushes them at once.
     pub fn write_stream(&mut self, to_stderr: bool, bytes: &[u8]) -> io::Result<()> {
-        let w = if to_stderr {
-            &mut self.err
-        } else {
-            &mut self.out
-        };
+        let w = if to_stderr { &mut self.err } else { &mut self.out };
         w.write_all(bytes)?;
         w.flush()
     }

@@ -132,20 +132,13 @@ mod tests {
             status: 404,
             error: ApiError::not_found("cluster", "demo"),
         });
-        assert_eq!(
-            describe(&err),
-            "error: cluster \"demo\" not found (not_found)"
-        );
+        assert_eq!(describe(&err), "error: cluster \"demo\" not found (not_found)");
     }
 
     #[test]
     fn local_validation_error_looks_like_an_api_error() {
         let err = anyhow::Error::new(corral_api::quantity::parse_bytes("lots").unwrap_err());
-        assert!(
-            describe(&err).ends_with("(invalid_request)"),
-            "{}",
-            describe(&err)
-        );
+        assert!(describe(&err).ends_with("(invalid_request)"), "{}", describe(&err));
     }
 
     #[test]

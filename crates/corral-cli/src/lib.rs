@@ -98,11 +98,7 @@ pub async fn run(cmd: Command, opts: &ClientOptions) -> anyhow::Result<i32> {
 }
 
 /// Like [`run`], printing to the given console (tests capture the output this way).
-pub async fn run_with(
-    cmd: Command,
-    opts: &ClientOptions,
-    console: &mut Console,
-) -> anyhow::Result<i32> {
+pub async fn run_with(cmd: Command, opts: &ClientOptions, console: &mut Console) -> anyhow::Result<i32> {
     match cmd::dispatch(cmd, opts, console).await {
         Ok(code) => Ok(code),
         Err(err) => {

@@ -17,17 +17,11 @@ impl FromStr for NodeRef {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s.split_once('/') {
-            Some((cluster, node))
-                if !cluster.is_empty() && !node.is_empty() && !node.contains('/') =>
-            {
-                Ok(NodeRef {
-                    cluster: cluster.to_string(),
-                    node: node.to_string(),
-                })
-            }
-            _ => Err(format!(
-                "expected CLUSTER/NODE, e.g. demo/node-0, not {s:?}"
-            )),
+            Some((cluster, node)) if !cluster.is_empty() && !node.is_empty() && !node.contains('/') => Ok(NodeRef {
+                cluster: cluster.to_string(),
+                node: node.to_string(),
+            }),
+            _ => Err(format!("expected CLUSTER/NODE, e.g. demo/node-0, not {s:?}")),
         }
     }
 }

@@ -25,8 +25,7 @@ impl PasswordArgs {
     /// The password; `confirm` asks twice when prompting (new passwords).
     pub fn read(&self, prompt: &str, confirm: bool) -> Result<String> {
         let password = if let Some(path) = &self.password_file {
-            let text = fs::read_to_string(path)
-                .with_context(|| format!("reading password file {}", path.display()))?;
+            let text = fs::read_to_string(path).with_context(|| format!("reading password file {}", path.display()))?;
             first_line(&text).to_string()
         } else if self.password_stdin {
             let mut line = String::new();
@@ -61,9 +60,7 @@ fn prompt_hidden(prompt: &str) -> Result<String> {
         .read(true)
         .write(true)
         .open("/dev/tty")
-        .context(
-            "no terminal to ask for the password on; use --password-file or --password-stdin",
-        )?;
+        .context("no terminal to ask for the password on; use --password-file or --password-stdin")?;
     let mut out = &tty;
     out.write_all(prompt.as_bytes())?;
     out.flush()?;

@@ -45,19 +45,17 @@ nix::ioctl_read_bad!(tiocgwinsz, nix::libc::TIOCGWINSZ, nix::libc::winsize);
 
 /// The size (rows, columns) of the terminal on stdout, else stdin, if either is one.
 pub fn size() -> Option<(u16, u16)> {
-    [io::stdout().as_fd(), io::stdin().as_fd()]
-        .into_iter()
-        .find_map(|fd| {
-            use std::os::fd::AsRawFd;
-            let mut ws = nix::libc::winsize {
-                ws_row: 0,
-                ws_col: 0,
-                ws_xpixel: 0,
-                ws_ypixel: 0,
-            };
-            // SAFETY: TIOCGWINSZ only writes one winsize into `ws`, which lives for
-            // the call, and the descriptor is borrowed from an open standard stream.
-            let ok = unsafe { tiocgwinsz(fd.as_raw_fd(), &mut ws) }.is_ok();
-            (ok && ws.ws_row > 0 && ws.ws_col > 0).then_some((ws.ws_row, ws.ws_col))
-        })
+    [io::stdout().as_fd(), io::stdin().as_fd()].into_iter().find_map(|fd| {
+        use std::os::fd::AsRawFd;
+        let mut ws = nix::libc::winsize {
+            ws_row: 0,
+            ws_col: 0,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        // SAFETY: TIOCGWINSZ only writes one winsize into `ws`, which lives for
+        // the call, and the descriptor is borrowed from an open standard stream.
+        let ok = unsafe { tiocgwinsz(fd.as_raw_fd(), &mut ws) }.is_ok();
+        (ok && ws.ws_row > 0 && ws.ws_col > 0).then_some((ws.ws_row, ws.ws_col))
+    })
 }

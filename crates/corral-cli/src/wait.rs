@@ -17,33 +17,20 @@ const MAX_POLL: Duration = Duration::from_millis(500);
 const LONG_POLL: Duration = Duration::from_secs(10);
 
 /// Polls until the operation ends; a failed operation becomes its error.
-pub async fn wait(
-    client: &Client,
-    op: Operation,
-    console: &mut Console,
-) -> anyhow::Result<Operation> {
+pub async fn wait(client: &Client, op: Operation, console: &mut Console) -> anyhow::Result<Operation> {
     let result = poll(client, op, console).await;
     console.end_progress();
     let op = result?;
     match op.status {
         OperationStatus::Failed => Err(op
             .error
-            .unwrap_or_else(|| {
-                ApiError::new(
-                    ErrorCode::Internal,
-                    format!("operation {} ({}) failed", op.id, op.kind),
-                )
-            })
+            .unwrap_or_else(|| ApiError::new(ErrorCode::Internal, format!("operation {} ({}) failed", op.id, op.kind)))
             .into()),
         _ => Ok(op),
     }
 }
 
-async fn poll(
-    client: &Client,
-    mut op: Operation,
-    console: &mut Console,
-) -> anyhow::Result<Operation> {
+async fn poll(client: &Client, mut op: Operation, console: &mut Console) -> anyhow::Result<Operation> {
     let mut delay = FIRST_POLL;
     let wait_ms = LONG_POLL.as_millis().to_string();
     while op.status == OperationStatus::Running {
@@ -64,12 +51,7 @@ async fn poll(
 /// How long to pause before the next poll: none when the server held the request or
 /// the operation changed; otherwise the rest of the back-off `delay` (the server did
 /// not wait, so we must).
-fn pause_after(
-    before: &Operation,
-    after: &Operation,
-    took: Duration,
-    delay: Duration,
-) -> Option<Duration> {
+fn pause_after(before: &Operation, after: &Operation, took: Duration, delay: Duration) -> Option<Duration> {
     let changed = after != before;
     (!changed && took < delay).then(|| delay - took)
 }
@@ -118,18 +100,12 @@ mod tests {
         // It held the request until its timeout: poll again at once.
         assert_eq!(pause_after(&running, &running, LONG_POLL, d), None);
         // Something changed: show it and poll again at once.
-        assert_eq!(
-            pause_after(&running, &progressed, Duration::from_millis(5), d),
-            None
-        );
+        assert_eq!(pause_after(&running, &progressed, Duration::from_millis(5), d), None);
     }
 
     #[test]
     fn progress_names_the_operation() {
         let op = operation(OperationStatus::Running);
-        assert_eq!(
-            progress_line(&op),
-            "cluster.create clusters/demo: 1/2 nodes running"
-        );
+        assert_eq!(progress_line(&op), "cluster.create clusters/demo: 1/2 nodes running");
     }
 }

@@ -13,8 +13,8 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use clap::Parser;
 use corral_api::{
-    ApiError, Cluster, ClusterSpec, ClusterState, ErrorCode, LoginRequest, NetworkInfo, Node,
-    NodeState, Operation, OperationStatus, TokenResponse,
+    ApiError, Cluster, ClusterSpec, ClusterState, ErrorCode, LoginRequest, NetworkInfo, Node, NodeState, Operation,
+    OperationStatus, TokenResponse,
 };
 use corral_cli::{ClientOptions, Command, Console};
 
@@ -38,10 +38,7 @@ fn api_error(code: ErrorCode, message: &str) -> Response {
 fn unauthorised(headers: &HeaderMap) -> Option<Response> {
     match headers.get("authorization").and_then(|v| v.to_str().ok()) {
         Some(v) if v == format!("Bearer {TOKEN}") => None,
-        _ => Some(api_error(
-            ErrorCode::Unauthorized,
-            "missing or invalid token",
-        )),
+        _ => Some(api_error(ErrorCode::Unauthorized, "missing or invalid token")),
     }
 }
 
@@ -71,11 +68,7 @@ async fn login(Json(req): Json<LoginRequest>) -> Response {
     .into_response()
 }
 
-async fn create(
-    State(fake): State<Shared>,
-    headers: HeaderMap,
-    Json(spec): Json<ClusterSpec>,
-) -> Response {
+async fn create(State(fake): State<Shared>, headers: HeaderMap, Json(spec): Json<ClusterSpec>) -> Response {
     if let Some(e) = unauthorised(&headers) {
         return e;
     }
@@ -196,9 +189,7 @@ async fn corral(args: &[&str]) -> Outcome {
     let cli = Cli::try_parse_from(std::iter::once("corral").chain(args.iter().copied())).unwrap();
     let (out, err) = (Buf::default(), Buf::default());
     let mut console = Console::new(Box::new(out.clone()), Box::new(err.clone()), false);
-    let code = corral_cli::run_with(cli.cmd, &cli.opts, &mut console)
-        .await
-        .unwrap();
+    let code = corral_cli::run_with(cli.cmd, &cli.opts, &mut console).await.unwrap();
     Outcome {
         code,
         out: out.text(),
@@ -239,8 +230,7 @@ async fn login_then_create_a_cluster_and_hit_an_error() {
 
     // create uses the saved login, waits for the operation, then shows the cluster.
     let r = corral(&[
-        "--config", config, "cluster", "create", "demo", "--image", "minimal", "--nodes", "2",
-        "--memory", "1GiB",
+        "--config", config, "cluster", "create", "demo", "--image", "minimal", "--nodes", "2", "--memory", "1GiB",
     ])
     .await;
     assert_eq!(r.code, 0, "{}", r.err);
@@ -278,8 +268,7 @@ async fn login_then_create_a_cluster_and_hit_an_error() {
     .await;
     assert_eq!(r.code, 1);
     assert!(
-        r.err
-            .starts_with("error: wrong user name or password (unauthorized)"),
+        r.err.starts_with("error: wrong user name or password (unauthorized)"),
         "{}",
         r.err
     );
@@ -291,16 +280,11 @@ async fn login_then_create_a_cluster_and_hit_an_error() {
 async fn local_validation_fails_before_any_request() {
     let (server, fake) = start_fake().await;
     let r = corral(&[
-        "--server", &server, "--token", TOKEN, "cluster", "create", "demo", "--image", "minimal",
-        "--memory", "lots",
+        "--server", &server, "--token", TOKEN, "cluster", "create", "demo", "--image", "minimal", "--memory", "lots",
     ])
     .await;
     assert_eq!(r.code, 1);
-    assert!(
-        r.err.starts_with("error: invalid size \"lots\""),
-        "{}",
-        r.err
-    );
+    assert!(r.err.starts_with("error: invalid size \"lots\""), "{}", r.err);
     assert!(r.err.contains("(invalid_request)"), "{}", r.err);
     assert!(fake.spec.lock().unwrap().is_none());
 }
@@ -324,8 +308,7 @@ async fn a_server_that_is_not_running_gets_a_hint() {
     .await;
     assert_eq!(r.code, 1);
     assert!(
-        r.err
-            .contains(&format!("cannot reach the Corral server at {server}")),
+        r.err.contains(&format!("cannot reach the Corral server at {server}")),
         "{}",
         r.err
     );

@@ -15,10 +15,7 @@ pub(crate) fn hex_of(digest: &str) -> Result<&str, ImageError> {
     let hex = digest
         .strip_prefix(PREFIX)
         .ok_or_else(|| ImageError::InvalidDigest(digest.to_string()))?;
-    let valid = hex.len() == 64
-        && hex
-            .bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    let valid = hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
     if valid {
         Ok(hex)
     } else {

@@ -46,10 +46,7 @@ pub(crate) fn write_layer(root: &Path, out: &mut dyn Write) -> Result<(), ImageE
         first_links: HashMap::new(),
     };
     exporter.entry(root, Path::new(""))?;
-    let out = exporter
-        .builder
-        .into_inner()
-        .ctx(|| "finishing the layer tar".into())?;
+    let out = exporter.builder.into_inner().ctx(|| "finishing the layer tar".into())?;
     out.flush().ctx(|| "flushing the layer tar".into())
 }
 
@@ -146,11 +143,7 @@ impl Exporter<'_> {
         };
         let mut header = header(meta, entry_type);
         // Fifos carry 0:0, since readers parse the fields for every node type.
-        let dev = if entry_type == EntryType::Fifo {
-            0
-        } else {
-            meta.rdev()
-        };
+        let dev = if entry_type == EntryType::Fifo { 0 } else { meta.rdev() };
         let set = u32::try_from(major(dev))
             .ok()
             .zip(u32::try_from(minor(dev)).ok())
@@ -159,10 +152,7 @@ impl Exporter<'_> {
                 header.set_device_minor(mi).ok()
             });
         if set.is_none() {
-            return Err(ImageError::Unsupported(format!(
-                "device number of {}",
-                rel.display()
-            )));
+            return Err(ImageError::Unsupported(format!("device number of {}", rel.display())));
         }
         self.xattrs(path, rel)?;
         self.append(header, rel, io::empty())
@@ -189,9 +179,7 @@ impl Exporter<'_> {
         }
         let mut header = Header::new_ustar();
         header.set_entry_type(EntryType::XHeader);
-        header
-            .set_path("././@PaxHeader")
-            .ctx(|| "naming a PAX header".into())?;
+        header.set_path("././@PaxHeader").ctx(|| "naming a PAX header".into())?;
         header.set_mode(0o644);
         header.set_size(data.len() as u64);
         header.set_cksum();
@@ -201,12 +189,7 @@ impl Exporter<'_> {
     }
 
     /// Appends an entry with data, naming the path on failure.
-    fn append(
-        &mut self,
-        mut header: Header,
-        name: &Path,
-        data: impl Read,
-    ) -> Result<(), ImageError> {
+    fn append(&mut self, mut header: Header, name: &Path, data: impl Read) -> Result<(), ImageError> {
         self.builder
             .append_data(&mut header, name, data)
             .ctx(|| format!("writing {} to the layer tar", name.display()))
@@ -239,8 +222,7 @@ fn check_name(rel: &Path) -> Result<(), ImageError> {
 
 /// Whether a directory is opaque; refuses opaque values OCI layers cannot express.
 fn is_opaque(path: &Path) -> Result<bool, ImageError> {
-    let value = xattr::get(path, OPAQUE_XATTR)
-        .ctx(|| format!("reading {OPAQUE_XATTR} of {}", path.display()))?;
+    let value = xattr::get(path, OPAQUE_XATTR).ctx(|| format!("reading {OPAQUE_XATTR} of {}", path.display()))?;
     match value.as_deref() {
         None => Ok(false),
         Some(b"y") => Ok(true),
@@ -254,8 +236,7 @@ fn is_opaque(path: &Path) -> Result<bool, ImageError> {
 
 /// Refuses a non-directory marked opaque, which an OCI layer cannot express.
 fn refuse_opaque_non_dir(path: &Path, rel: &Path) -> Result<(), ImageError> {
-    let value = xattr::get(path, OPAQUE_XATTR)
-        .ctx(|| format!("reading {OPAQUE_XATTR} of {}", path.display()))?;
+    let value = xattr::get(path, OPAQUE_XATTR).ctx(|| format!("reading {OPAQUE_XATTR} of {}", path.display()))?;
     match value {
         None => Ok(()),
         Some(_) => Err(ImageError::Unsupported(format!(
@@ -274,8 +255,7 @@ fn kept_xattrs(path: &Path) -> Result<Vec<(String, Vec<u8>)>, ImageError> {
         if !(name.starts_with("user.") || name == CAPABILITY_XATTR) {
             continue;
         }
-        let value =
-            xattr::get(path, name).ctx(|| format!("reading xattr {name} of {}", path.display()))?;
+        let value = xattr::get(path, name).ctx(|| format!("reading xattr {name} of {}", path.display()))?;
         if let Some(value) = value {
             kept.push((name.to_string(), value));
         }

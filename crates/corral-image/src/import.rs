@@ -51,11 +51,7 @@ impl ImageStore {
             )));
         }
         let summary = self.commit_layer(&dest)?;
-        self.commit_manifest(
-            vec![summary.digest],
-            ImageConfig::default(),
-            summary.size_bytes,
-        )
+        self.commit_manifest(vec![summary.digest], ImageConfig::default(), summary.size_bytes)
     }
 }
 
@@ -121,11 +117,7 @@ fn layout_file_name(rel: &Path) -> Option<String> {
 }
 
 /// Unpacks a (possibly gzipped) tar file into `dest`; returns its tar stream digest.
-pub(crate) fn unpack_file(
-    file: &Path,
-    dest: &Path,
-    whiteouts: Whiteouts,
-) -> Result<String, ImageError> {
+pub(crate) fn unpack_file(file: &Path, dest: &Path, whiteouts: Whiteouts) -> Result<String, ImageError> {
     let mut archive = tar::Archive::new(HashingReader::new(open_maybe_gzip(file)?));
     unpack::unpack(&mut archive, dest, whiteouts)?;
     archive
@@ -139,9 +131,7 @@ pub(crate) fn unpack_file(
 pub(crate) fn open_maybe_gzip(file: &Path) -> Result<Box<dyn Read>, ImageError> {
     let opened = File::open(file).ctx(|| format!("opening {}", file.display()))?;
     let mut reader = BufReader::new(opened);
-    let head = reader
-        .fill_buf()
-        .ctx(|| format!("reading {}", file.display()))?;
+    let head = reader.fill_buf().ctx(|| format!("reading {}", file.display()))?;
     if head.starts_with(&[0x1f, 0x8b]) {
         Ok(Box::new(MultiGzDecoder::new(reader)))
     } else {

@@ -47,11 +47,7 @@ impl ImageStore {
         if let Some(missing) = self.missing_layers(manifest).into_iter().next() {
             return Err(ImageError::NotFound(missing));
         }
-        self.commit_manifest(
-            manifest.layers.clone(),
-            manifest.config.clone(),
-            manifest.size_bytes,
-        )?;
+        self.commit_manifest(manifest.layers.clone(), manifest.config.clone(), manifest.size_bytes)?;
         Ok(())
     }
 
@@ -101,10 +97,7 @@ mod tests {
         ));
         let mut forged = manifest.clone();
         forged.size_bytes = 4;
-        assert!(matches!(
-            store.install_manifest(&forged),
-            Err(ImageError::Unsafe(_))
-        ));
+        assert!(matches!(store.install_manifest(&forged), Err(ImageError::Unsafe(_))));
         let bad_layer = ImageManifest::new(vec!["sha256:../x".into()], ImageConfig::default(), 3);
         assert!(matches!(
             store.install_manifest(&bad_layer),

@@ -38,8 +38,7 @@ pub(crate) struct LayerSummary {
 
 /// Creates an overlayfs whiteout (a 0:0 character device) at `path`.
 pub(crate) fn make_whiteout(path: &Path) -> Result<(), ImageError> {
-    mknod(path, SFlag::S_IFCHR, Mode::empty(), makedev(0, 0))
-        .ctx(|| format!("creating whiteout {}", path.display()))
+    mknod(path, SFlag::S_IFCHR, Mode::empty(), makedev(0, 0)).ctx(|| format!("creating whiteout {}", path.display()))
 }
 
 /// Marks `dir` opaque, so overlayfs hides what lower layers hold under it.
@@ -69,9 +68,7 @@ pub(crate) fn size_of(root: &Path) -> Result<u64, ImageError> {
     while let Some(dir) = pending.pop() {
         for entry in fs::read_dir(&dir).ctx(|| format!("listing {}", dir.display()))? {
             let entry = entry.ctx(|| format!("listing {}", dir.display()))?;
-            let meta = entry
-                .metadata()
-                .ctx(|| format!("reading {}", entry.path().display()))?;
+            let meta = entry.metadata().ctx(|| format!("reading {}", entry.path().display()))?;
             if meta.is_dir() {
                 pending.push(entry.path());
             } else if meta.is_file() && seen.insert((meta.dev(), meta.ino())) {
@@ -212,11 +209,7 @@ mod tests {
         let a = tempfile::tempdir().unwrap();
         sample(a.path());
         let before = summarize(a.path()).unwrap().digest;
-        fs::set_permissions(
-            a.path().join("etc/hosts"),
-            fs::Permissions::from_mode(0o600),
-        )
-        .unwrap();
+        fs::set_permissions(a.path().join("etc/hosts"), fs::Permissions::from_mode(0o600)).unwrap();
         let after_mode = summarize(a.path()).unwrap().digest;
         assert_ne!(before, after_mode);
         fs::write(a.path().join("etc/hosts"), "::1 localhost\n").unwrap();

@@ -4,9 +4,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use oci_spec::image::{
-    Arch, Descriptor, ImageConfiguration, ImageIndex, ImageManifest as OciManifest, MediaType, Os,
-};
+use oci_spec::image::{Arch, Descriptor, ImageConfiguration, ImageIndex, ImageManifest as OciManifest, MediaType, Os};
 use serde::de::DeserializeOwned;
 
 use crate::digest;
@@ -20,19 +18,14 @@ use crate::{ImageConfig, ImageError, ImageManifest, ImageStore};
 const MAX_INDEX_DEPTH: usize = 4;
 
 /// Imports the image of the OCI layout whose files `scan` kept in `layout_dir`.
-pub(crate) fn import_layout(
-    store: &ImageStore,
-    layout_dir: &Path,
-) -> Result<ImageManifest, ImageError> {
+pub(crate) fn import_layout(store: &ImageStore, layout_dir: &Path) -> Result<ImageManifest, ImageError> {
     let layout = Layout { dir: layout_dir };
     let index: ImageIndex = layout.json_file("index.json")?;
     let manifest = layout.manifest(&index, 0)?;
     let config: ImageConfiguration = layout.json_blob(manifest.config())?;
     let diff_ids = config.rootfs().diff_ids();
     if !diff_ids.is_empty() && diff_ids.len() != manifest.layers().len() {
-        return Err(ImageError::Unsafe(
-            "config and manifest disagree on layers".into(),
-        ));
+        return Err(ImageError::Unsafe("config and manifest disagree on layers".into()));
     }
     let mut layers = Vec::new();
     for (i, descriptor) in manifest.layers().iter().enumerate() {
@@ -113,17 +106,13 @@ impl Layout<'_> {
     /// The image manifest an index points at for this host's platform.
     fn manifest(&self, index: &ImageIndex, depth: usize) -> Result<OciManifest, ImageError> {
         if depth > MAX_INDEX_DEPTH {
-            return Err(ImageError::Unsupported(
-                "image indexes nested too deeply".into(),
-            ));
+            return Err(ImageError::Unsupported("image indexes nested too deeply".into()));
         }
         let descriptor = pick_manifest(index.manifests())?;
         match descriptor.media_type() {
             MediaType::ImageIndex => self.manifest(&self.json_blob(descriptor)?, depth + 1),
             MediaType::ImageManifest => self.json_blob(descriptor),
-            other => Err(ImageError::Unsupported(format!(
-                "manifest media type {other}"
-            ))),
+            other => Err(ImageError::Unsupported(format!("manifest media type {other}"))),
         }
     }
 
@@ -194,10 +183,7 @@ fn parse<T: DeserializeOwned>(name: &str, bytes: &[u8]) -> Result<T, ImageError>
 
 /// The error for a blob whose bytes do not match its name.
 fn blob_mismatch(descriptor: &Descriptor) -> ImageError {
-    ImageError::Unsafe(format!(
-        "blob {} does not match its digest",
-        descriptor.digest()
-    ))
+    ImageError::Unsafe(format!("blob {} does not match its digest", descriptor.digest()))
 }
 
 #[cfg(test)]

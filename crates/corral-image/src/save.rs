@@ -129,8 +129,7 @@ fn strip_overlay_bookkeeping(root: &Path) -> Result<(), ImageError> {
         for name in names {
             let name = name.to_string_lossy();
             if name.starts_with(OVERLAY_XATTR_PREFIX) && name != OPAQUE_XATTR {
-                xattr::remove(&path, name.as_ref())
-                    .ctx(|| format!("removing {name} from {}", path.display()))?;
+                xattr::remove(&path, name.as_ref()).ctx(|| format!("removing {name} from {}", path.display()))?;
             }
         }
     }

@@ -69,9 +69,7 @@ pub(crate) fn lock(lock_path: &Path, exclusive: bool) -> Result<StoreLock, Image
 pub(crate) fn try_lock_exclusive(lock_path: &Path) -> Result<Option<StoreLock>, ImageError> {
     match lock_with(lock_path, FlockArg::LockExclusiveNonblock) {
         Ok(flock) => Ok(Some(StoreLock { _flock: flock })),
-        Err(ImageError::Io { source, .. }) if source.kind() == std::io::ErrorKind::WouldBlock => {
-            Ok(None)
-        }
+        Err(ImageError::Io { source, .. }) if source.kind() == std::io::ErrorKind::WouldBlock => Ok(None),
         Err(err) => Err(err),
     }
 }
@@ -116,10 +114,7 @@ pub(crate) fn publish(from: &Path, to: &Path) -> Result<bool, ImageError> {
 /// rename(2) says EEXIST or ENOTEMPTY when the target directory is already there.
 fn is_exists_error(err: &std::io::Error) -> bool {
     let errno = err.raw_os_error().map(nix::errno::Errno::from_raw);
-    matches!(
-        errno,
-        Some(nix::errno::Errno::EEXIST | nix::errno::Errno::ENOTEMPTY)
-    )
+    matches!(errno, Some(nix::errno::Errno::EEXIST | nix::errno::Errno::ENOTEMPTY))
 }
 
 /// Removes a directory tree after detaching anything mounted inside it, so a failed
@@ -160,11 +155,9 @@ fn unescape_mountinfo(field: &str) -> String {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        let octal = bytes.get(i + 1..i + 4).and_then(|d| {
-            std::str::from_utf8(d)
-                .ok()
-                .and_then(|d| u8::from_str_radix(d, 8).ok())
-        });
+        let octal = bytes
+            .get(i + 1..i + 4)
+            .and_then(|d| std::str::from_utf8(d).ok().and_then(|d| u8::from_str_radix(d, 8).ok()));
         match (bytes[i], octal) {
             (b'\\', Some(byte)) => {
                 out.push(byte);
@@ -192,11 +185,7 @@ mod tests {
     #[test]
     fn publish_keeps_the_first_copy() {
         let dir = tempfile::tempdir().unwrap();
-        let (a, b, target) = (
-            dir.path().join("a"),
-            dir.path().join("b"),
-            dir.path().join("t"),
-        );
+        let (a, b, target) = (dir.path().join("a"), dir.path().join("b"), dir.path().join("t"));
         fs::create_dir_all(a.join("x")).unwrap();
         fs::create_dir_all(b.join("y")).unwrap();
         assert!(publish(&a, &target).unwrap());

@@ -49,11 +49,10 @@ impl ImageStore {
             }
             other => other.ctx(|| format!("reading {}", path.display()))?,
         };
-        let manifest: ImageManifest =
-            serde_json::from_slice(&bytes).map_err(|source| ImageError::Json {
-                name: path.display().to_string(),
-                source,
-            })?;
+        let manifest: ImageManifest = serde_json::from_slice(&bytes).map_err(|source| ImageError::Json {
+            name: path.display().to_string(),
+            source,
+        })?;
         // A manifest whose content does not match its name was tampered with or torn.
         let layers_valid = manifest.layers.iter().all(|l| digest::hex_of(l).is_ok());
         if manifest.digest != digest || manifest.computed_digest() != digest || !layers_valid {
@@ -109,10 +108,7 @@ impl ImageStore {
     /// Digests of the stored layers.
     pub(crate) fn layer_digests(&self) -> Result<Vec<String>, ImageError> {
         let names = list_names(&self.layers_dir())?;
-        Ok(names
-            .into_iter()
-            .map(|hex| format!("sha256:{hex}"))
-            .collect())
+        Ok(names.into_iter().map(|hex| format!("sha256:{hex}")).collect())
     }
 
     /// Digests the staged layer directory and moves it into `layers/` unless the same
@@ -194,9 +190,7 @@ impl ImageStore {
 
     /// `manifests/<hex>.json`.
     pub(crate) fn manifest_path(&self, digest: &str) -> Result<PathBuf, ImageError> {
-        Ok(self
-            .manifests_dir()
-            .join(format!("{}.json", digest::hex_of(digest)?)))
+        Ok(self.manifests_dir().join(format!("{}.json", digest::hex_of(digest)?)))
     }
 
     /// `lock`.
@@ -264,26 +258,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = ImageStore::open(dir.path()).unwrap();
         let layer = format!("sha256:{}", "a".repeat(64));
-        let manifest = store
-            .commit_manifest(vec![layer], ImageConfig::default(), 1)
-            .unwrap();
+        let manifest = store.commit_manifest(vec![layer], ImageConfig::default(), 1).unwrap();
         assert_eq!(store.manifest(&manifest.digest).unwrap(), manifest);
         let path = store.manifest_path(&manifest.digest).unwrap();
         let text = fs::read_to_string(&path).unwrap();
-        fs::write(
-            &path,
-            text.replace("\"size_bytes\": 1", "\"size_bytes\": 2"),
-        )
-        .unwrap();
-        assert!(matches!(
-            store.manifest(&manifest.digest),
-            Err(ImageError::Unsafe(_))
-        ));
+        fs::write(&path, text.replace("\"size_bytes\": 1", "\"size_bytes\": 2")).unwrap();
+        assert!(matches!(store.manifest(&manifest.digest), Err(ImageError::Unsafe(_))));
         let unknown = format!("sha256:{}", "b".repeat(64));
-        assert!(matches!(
-            store.manifest(&unknown),
-            Err(ImageError::NotFound(_))
-        ));
+        assert!(matches!(store.manifest(&unknown), Err(ImageError::NotFound(_))));
         assert_eq!(
             store.layer_path("sha256:../../etc"),
             store.layers_dir().join("invalid-digest")

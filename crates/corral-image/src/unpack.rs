@@ -161,9 +161,7 @@ impl Unpacker<'_> {
     /// Applies a `./` entry's owner and mode to the layer's root directory.
     fn layer_root(&mut self, header: &Header, kind: EntryType) -> Result<(), ImageError> {
         if kind != EntryType::Directory {
-            return Err(ImageError::Unsafe(
-                "non-directory entry at the layer root".into(),
-            ));
+            return Err(ImageError::Unsafe("non-directory entry at the layer root".into()));
         }
         self.dir(self.dest, header)
     }
@@ -216,8 +214,7 @@ impl Unpacker<'_> {
                 target_rel.display()
             )));
         }
-        fs::hard_link(&target_path, path)
-            .ctx(|| format!("linking {} to {}", path.display(), target_path.display()))
+        fs::hard_link(&target_path, path).ctx(|| format!("linking {} to {}", path.display(), target_path.display()))
     }
 
     /// Makes sure every parent of `rel` is a real directory inside the layer, creating
@@ -258,9 +255,8 @@ impl Unpacker<'_> {
         let mut components = rel.components().peekable();
         while let Some(component) = components.next() {
             path.push(component);
-            let meta = fs::symlink_metadata(&path).map_err(|_| {
-                ImageError::Unsafe(format!("hard link to missing {}", rel.display()))
-            })?;
+            let meta = fs::symlink_metadata(&path)
+                .map_err(|_| ImageError::Unsafe(format!("hard link to missing {}", rel.display())))?;
             if components.peek().is_some() && !meta.is_dir() {
                 return Err(not_a_dir(&path, self.dest));
             }
@@ -288,10 +284,7 @@ pub(crate) fn clean_path(path: &Path) -> Result<PathBuf, ImageError> {
             Component::Normal(part) => clean.push(part),
             Component::RootDir | Component::Prefix(_) | Component::CurDir => {}
             Component::ParentDir => {
-                return Err(ImageError::Unsafe(format!(
-                    "entry {} leaves the layer",
-                    path.display()
-                )))
+                return Err(ImageError::Unsafe(format!("entry {} leaves the layer", path.display())))
             }
         }
     }
@@ -333,12 +326,8 @@ fn make_node(header: &Header, kind: EntryType, path: &Path) -> Result<(), ImageE
         EntryType::Block => SFlag::S_IFBLK,
         _ => SFlag::S_IFIFO,
     };
-    let major = header
-        .device_major()
-        .ctx(|| "reading device major".into())?;
-    let minor = header
-        .device_minor()
-        .ctx(|| "reading device minor".into())?;
+    let major = header.device_major().ctx(|| "reading device major".into())?;
+    let minor = header.device_minor().ctx(|| "reading device minor".into())?;
     let dev = makedev(major.unwrap_or(0).into(), minor.unwrap_or(0).into());
     mknod(path, sflag, Mode::empty(), dev).ctx(|| format!("creating {}", path.display()))
 }
@@ -360,31 +349,21 @@ fn mode(header: &Header) -> Result<u32, ImageError> {
 
 /// Sets permission bits (never called on symlinks, which chmod would follow).
 fn set_mode(path: &Path, mode: u32) -> Result<(), ImageError> {
-    fs::set_permissions(path, fs::Permissions::from_mode(mode))
-        .ctx(|| format!("chmod {}", path.display()))
+    fs::set_permissions(path, fs::Permissions::from_mode(mode)).ctx(|| format!("chmod {}", path.display()))
 }
 
 /// Sets atime and mtime without following symlinks.
 fn set_mtime(path: &Path, mtime: u64) -> Result<(), ImageError> {
     let secs = i64::try_from(mtime).unwrap_or(i64::MAX);
     let time = TimeSpec::new(secs, 0);
-    utimensat(
-        AT_FDCWD,
-        path,
-        &time,
-        &time,
-        UtimensatFlags::NoFollowSymlink,
-    )
-    .ctx(|| format!("setting mtime of {}", path.display()))
+    utimensat(AT_FDCWD, path, &time, &time, UtimensatFlags::NoFollowSymlink)
+        .ctx(|| format!("setting mtime of {}", path.display()))
 }
 
 /// Applies the xattrs a layer may carry; overlayfs-private ones are dropped because
 /// only the store decides what is opaque or a whiteout.
 fn apply_xattrs<R: Read>(entry: &mut tar::Entry<R>, path: &Path) -> Result<(), ImageError> {
-    let Some(extensions) = entry
-        .pax_extensions()
-        .ctx(|| "reading pax headers".into())?
-    else {
+    let Some(extensions) = entry.pax_extensions().ctx(|| "reading pax headers".into())? else {
         return Ok(());
     };
     let mut wanted = Vec::new();
@@ -409,10 +388,7 @@ mod tests {
 
     #[test]
     fn clean_path_roots_absolute_paths_and_refuses_parent() {
-        assert_eq!(
-            clean_path(Path::new("/etc/./hosts")).unwrap(),
-            Path::new("etc/hosts")
-        );
+        assert_eq!(clean_path(Path::new("/etc/./hosts")).unwrap(), Path::new("etc/hosts"));
         assert_eq!(clean_path(Path::new("./")).unwrap(), Path::new(""));
         assert!(clean_path(Path::new("a/../../x")).is_err());
     }

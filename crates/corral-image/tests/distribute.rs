@@ -17,9 +17,7 @@ mod common;
 use common::TarBuilder;
 
 /// A `security.capability` value (v2, cap_net_raw permitted and effective).
-const CAP_NET_RAW: [u8; 20] = [
-    0, 0, 0, 2, 0, 0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-];
+const CAP_NET_RAW: [u8; 20] = [0, 0, 0, 2, 0, 0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
 
 fn stores(dir: &Path) -> (ImageStore, ImageStore) {
     (
@@ -37,8 +35,7 @@ fn export(store: &ImageStore, layer: &str) -> Vec<u8> {
 /// Pulls an image the way an agent does: missing layers, then the manifest.
 fn pull(from: &ImageStore, to: &ImageStore, manifest: &ImageManifest) {
     for layer in to.missing_layers(manifest) {
-        to.install_layer(&layer, &mut export(from, &layer).as_slice())
-            .unwrap();
+        to.install_layer(&layer, &mut export(from, &layer).as_slice()).unwrap();
     }
     to.install_manifest(manifest).unwrap();
     assert_eq!(to.manifest(&manifest.digest).unwrap(), *manifest);
@@ -101,12 +98,7 @@ fn rich_upper(upper: &Path) {
     fs::write(upper.join("etc/motd"), "hello from the server\n").unwrap();
     std::os::unix::fs::chown(upper.join("etc/motd"), Some(1000), Some(1001)).unwrap();
     fs::write(upper.join("usr/bin/ping"), "#!/bin/sh\necho pong\n").unwrap();
-    xattr::set(
-        upper.join("usr/bin/ping"),
-        "security.capability",
-        &CAP_NET_RAW,
-    )
-    .unwrap();
+    xattr::set(upper.join("usr/bin/ping"), "security.capability", &CAP_NET_RAW).unwrap();
     xattr::set(upper.join("usr/bin/ping"), "user.origin", b"test").unwrap();
     fs::hard_link(upper.join("usr/bin/ping"), upper.join("usr/bin/ping6")).unwrap();
     fs::set_permissions(
@@ -115,13 +107,7 @@ fn rich_upper(upper: &Path) {
     )
     .unwrap();
     symlink("../usr/bin/ping", upper.join("etc/ping-link")).unwrap();
-    mknod(
-        &upper.join("etc/hosts"),
-        SFlag::S_IFCHR,
-        Mode::empty(),
-        makedev(0, 0),
-    )
-    .unwrap();
+    mknod(&upper.join("etc/hosts"), SFlag::S_IFCHR, Mode::empty(), makedev(0, 0)).unwrap();
     mknod(
         &upper.join("srv/null"),
         SFlag::S_IFCHR,
@@ -142,11 +128,7 @@ fn built_image_round_trips_and_installing_again_is_a_noop() {
     let (server, agent) = stores(dir.path());
     let manifest = server.build_minimal().unwrap();
     let layer = &manifest.layers[0];
-    assert_eq!(
-        export(&server, layer),
-        export(&server, layer),
-        "deterministic"
-    );
+    assert_eq!(export(&server, layer), export(&server, layer), "deterministic");
     assert_eq!(agent.missing_layers(&manifest), manifest.layers);
 
     pull(&server, &agent, &manifest);
@@ -202,13 +184,7 @@ fn imported_image_and_a_save_on_top_round_trip() {
     let imported = server.import(&archive).unwrap();
     let upper = dir.path().join("upper");
     fs::create_dir_all(upper.join("data")).unwrap();
-    mknod(
-        &upper.join("etc"),
-        SFlag::S_IFCHR,
-        Mode::empty(),
-        makedev(0, 0),
-    )
-    .unwrap();
+    mknod(&upper.join("etc"), SFlag::S_IFCHR, Mode::empty(), makedev(0, 0)).unwrap();
     xattr::set(upper.join("data"), "trusted.overlay.opaque", b"y").unwrap();
     let saved = server.save(&upper, &imported).unwrap();
 
@@ -235,9 +211,7 @@ fn tampered_stream_is_refused_and_leaves_nothing() {
         Err(ImageError::NotFound(_))
     ));
     assert!(common::names(&dir.path().join("agent/manifests")).is_empty());
-    assert!(agent
-        .install_layer(layer, &mut &bytes[..bytes.len() / 2])
-        .is_err());
+    assert!(agent.install_layer(layer, &mut &bytes[..bytes.len() / 2]).is_err());
     assert!(common::names(&dir.path().join("agent/layers")).is_empty());
 }
 

@@ -17,11 +17,7 @@ fn gc_removes_unreferenced_layers_only() {
     fs::write(upper.join("extra"), "x").unwrap();
     let saved = store.save(&upper, &base).unwrap();
     let tarball = dir.path().join("rootfs.tar");
-    fs::write(
-        &tarball,
-        TarBuilder::new().file("f", "data", 0o644, 0).finish(),
-    )
-    .unwrap();
+    fs::write(&tarball, TarBuilder::new().file("f", "data", 0o644, 0).finish()).unwrap();
     let imported = store.import(&tarball).unwrap();
     assert_eq!(common::names(&dir.path().join("store/layers")).len(), 3);
 

@@ -76,10 +76,7 @@ fn oci_layers_get_overlayfs_whiteouts_and_config() {
     let (store, manifest, diff_ids) = import(dir.path());
     assert_eq!(manifest.layers.len(), 2);
     assert!(
-        manifest
-            .layers
-            .iter()
-            .all(|layer| !diff_ids.contains(layer)),
+        manifest.layers.iter().all(|layer| !diff_ids.contains(layer)),
         "layers are named by their unpacked content, not by their tar streams"
     );
     let expected = ImageConfig {
@@ -105,10 +102,7 @@ fn importing_twice_stores_nothing_new() {
     let layers_before = common::names(&dir.path().join("store/layers"));
     let second = store.import(&dir.path().join("image.oci.tar")).unwrap();
     assert_eq!(first, second);
-    assert_eq!(
-        common::names(&dir.path().join("store/layers")),
-        layers_before
-    );
+    assert_eq!(common::names(&dir.path().join("store/layers")), layers_before);
     assert_eq!(store.list_manifests().unwrap().len(), 1);
 }
 
@@ -144,10 +138,7 @@ fn mounted_layers_hide_deleted_and_opaque_content() {
     .unwrap();
     let _guard = MountGuard(merged.clone());
 
-    assert_eq!(
-        fs::read_to_string(merged.join("etc/keep")).unwrap(),
-        "keep\n"
-    );
+    assert_eq!(fs::read_to_string(merged.join("etc/keep")).unwrap(), "keep\n");
     assert!(!merged.join("etc/gone").exists(), "whiteout hides the file");
     assert_eq!(
         common::names(&merged.join("data")),

@@ -40,28 +40,16 @@ fn rootfs_tarball_becomes_one_faithful_layer() {
     );
     assert_eq!(manifest.size_bytes, 4 + 10);
     let layer = store.layer_path(&manifest.layers[0]);
-    assert_eq!(
-        fs::read_to_string(layer.join("etc/hostname")).unwrap(),
-        "box\n"
-    );
+    assert_eq!(fs::read_to_string(layer.join("etc/hostname")).unwrap(), "box\n");
     let tool = fs::metadata(layer.join("usr/bin/tool")).unwrap();
     assert_eq!(tool.mode() & 0o7777, 0o4755, "setuid kept");
     assert_eq!((tool.uid(), tool.gid()), (1000, 1000));
-    assert_eq!(
-        tool.ino(),
-        fs::metadata(layer.join("usr/bin/tool2")).unwrap().ino()
-    );
-    assert_eq!(
-        fs::read_link(layer.join("bin")).unwrap().to_str(),
-        Some("usr/bin")
-    );
+    assert_eq!(tool.ino(), fs::metadata(layer.join("usr/bin/tool2")).unwrap().ino());
+    assert_eq!(fs::read_link(layer.join("bin")).unwrap().to_str(), Some("usr/bin"));
     let null = fs::symlink_metadata(layer.join("dev/null")).unwrap();
     assert!(null.file_type().is_char_device());
     assert_eq!(null.rdev(), nix::sys::stat::makedev(1, 3));
-    assert_eq!(
-        fs::metadata(layer.join("secret")).unwrap().mode() & 0o7777,
-        0o700
-    );
+    assert_eq!(fs::metadata(layer.join("secret")).unwrap().mode() & 0o7777, 0o700);
 }
 
 #[test]
@@ -78,12 +66,7 @@ fn plain_tarball_with_same_content_is_stored_once() {
     assert_eq!(common::names(&dir.path().join("store/layers")).len(), 1);
 }
 
-fn import_bytes(
-    bytes: Vec<u8>,
-) -> (
-    tempfile::TempDir,
-    Result<corral_image::ImageManifest, ImageError>,
-) {
+fn import_bytes(bytes: Vec<u8>) -> (tempfile::TempDir, Result<corral_image::ImageManifest, ImageError>) {
     let dir = tempfile::tempdir().unwrap();
     let store = ImageStore::open(&dir.path().join("a/b/store")).unwrap();
     let archive = dir.path().join("evil.tar");
@@ -134,17 +117,11 @@ fn absolute_paths_stay_inside_the_layer() {
     let manifest = result.unwrap();
     let store = ImageStore::open(&dir.path().join("a/b/store")).unwrap();
     let layer = store.layer_path(&manifest.layers[0]);
-    assert_eq!(
-        fs::read_to_string(layer.join("abs-file")).unwrap(),
-        "inside"
-    );
+    assert_eq!(fs::read_to_string(layer.join("abs-file")).unwrap(), "inside");
 }
 
 #[test]
 fn garbage_is_unsupported() {
     let (_dir, result) = import_bytes(b"definitely not a tarball".to_vec());
-    assert!(
-        matches!(result, Err(ImageError::Unsupported(_))),
-        "{result:?}"
-    );
+    assert!(matches!(result, Err(ImageError::Unsupported(_))), "{result:?}");
 }

@@ -17,13 +17,7 @@ fn save_keeps_whiteouts_opaque_dirs_and_owners() {
     fs::create_dir_all(upper.join("var/log")).unwrap();
     fs::write(upper.join("etc/motd"), "hello\n").unwrap();
     std::os::unix::fs::chown(upper.join("etc/motd"), Some(1000), Some(1000)).unwrap();
-    mknod(
-        &upper.join("etc/hosts"),
-        SFlag::S_IFCHR,
-        Mode::empty(),
-        makedev(0, 0),
-    )
-    .unwrap();
+    mknod(&upper.join("etc/hosts"), SFlag::S_IFCHR, Mode::empty(), makedev(0, 0)).unwrap();
     xattr::set(upper.join("var/log"), "trusted.overlay.opaque", b"y").unwrap();
     xattr::set(upper.join("etc"), "trusted.overlay.origin", b"stale").unwrap();
 

@@ -82,12 +82,7 @@ impl Network for BridgeNetwork {
         cmd::ip_batch(None, &lines)
     }
 
-    fn set_segment_peers(
-        &self,
-        seg: &SegmentSpec,
-        underlay: &Underlay,
-        peers: &[Peer],
-    ) -> Result<(), NetworkError> {
+    fn set_segment_peers(&self, seg: &SegmentSpec, underlay: &Underlay, peers: &[Peer]) -> Result<(), NetworkError> {
         check_segment(seg)?;
         let name = names::vxlan_name(seg.vni)?;
         if peers.is_empty() {
@@ -188,10 +183,7 @@ impl<'a> Attachment<'a> {
         if state == NetnsState::Mounted {
             // A leftover eth0 would block creating the peer under that name.
             let ns = Some(self.netns.as_str());
-            ignore_missing(cmd::ip_batch(
-                ns,
-                &[format!("link del {}", names::NODE_IFNAME)],
-            ))?;
+            ignore_missing(cmd::ip_batch(ns, &[format!("link del {}", names::NODE_IFNAME)]))?;
         }
         let mut lines = Vec::new();
         if state != NetnsState::Mounted {
@@ -226,12 +218,7 @@ enum Device {
 
 /// Makes the VXLAN device exist with `config`, enslaved to `bridge` with `mtu`, up; a
 /// device with other settings (say, a new underlay address) is made again.
-fn ensure_vxlan(
-    name: &str,
-    bridge: &str,
-    config: &DeviceConfig,
-    mtu: u32,
-) -> Result<Device, NetworkError> {
+fn ensure_vxlan(name: &str, bridge: &str, config: &DeviceConfig, mtu: u32) -> Result<Device, NetworkError> {
     let set = vxlan::set_line(name, bridge, mtu);
     if ip::link_exists(name)? {
         if read_vxlan(name)?.as_ref() == Some(config) {
@@ -274,10 +261,7 @@ fn delete_link(name: &str) -> Result<(), NetworkError> {
 fn check_segment(seg: &SegmentSpec) -> Result<(), NetworkError> {
     names::bridge_name(seg.vni)?;
     if !seg.subnet.contains(&seg.gateway) || seg.gateway == seg.subnet.network() {
-        return Err(invalid(
-            "gateway",
-            format!("{} in {}", seg.gateway, seg.subnet),
-        ));
+        return Err(invalid("gateway", format!("{} in {}", seg.gateway, seg.subnet)));
     }
     if seg.mtu < MIN_MTU || seg.mtu > u32::from(u16::MAX) {
         return Err(invalid("mtu", seg.mtu.to_string()));
@@ -291,10 +275,7 @@ fn check_address(seg: &SegmentSpec, node: &AttachSpec) -> Result<(), NetworkErro
         && node.address != seg.subnet.network()
         && node.address != seg.subnet.broadcast();
     if !inside {
-        return Err(invalid(
-            "address",
-            format!("{} in {}", node.address, seg.subnet),
-        ));
+        return Err(invalid("address", format!("{} in {}", node.address, seg.subnet)));
     }
     Ok(())
 }
@@ -374,11 +355,7 @@ mod tests {
         };
         assert!(check_segment(&outside).is_err());
         assert!(check_segment(&SegmentSpec { mtu: 10, ..seg() }).is_err());
-        assert!(check_segment(&SegmentSpec {
-            vni: 1 << 24,
-            ..seg()
-        })
-        .is_err());
+        assert!(check_segment(&SegmentSpec { vni: 1 << 24, ..seg() }).is_err());
     }
 
     #[test]

@@ -12,11 +12,7 @@ pub fn run(program: &str, args: &[&str], stdin: Option<&str>) -> Result<String, 
     tracing::debug!(command = %line, "run");
     let mut child = Command::new(program)
         .args(args)
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
+        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -25,9 +21,7 @@ pub fn run(program: &str, args: &[&str], stdin: Option<&str>) -> Result<String, 
         pipe.write_all(text.as_bytes())
             .map_err(|source| io_error(&line, source))?;
     }
-    let out = child
-        .wait_with_output()
-        .map_err(|source| io_error(&line, source))?;
+    let out = child.wait_with_output().map_err(|source| io_error(&line, source))?;
     if out.status.success() {
         return Ok(String::from_utf8_lossy(&out.stdout).into_owned());
     }
@@ -114,12 +108,7 @@ mod tests {
 
     #[test]
     fn missing_things_are_recognised() {
-        let err = run(
-            "sh",
-            &["-c", "echo 'Cannot find device \"x\"' >&2; exit 1"],
-            None,
-        )
-        .unwrap_err();
+        let err = run("sh", &["-c", "echo 'Cannot find device \"x\"' >&2; exit 1"], None).unwrap_err();
         assert!(is_not_found(&err));
     }
 }

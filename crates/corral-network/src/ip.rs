@@ -12,22 +12,13 @@ use crate::names::NODE_IFNAME;
 use crate::NetworkError;
 
 /// Lines that make a segment's bridge exist, with gateway address and MTU, up.
-pub fn bridge_lines(
-    bridge: &str,
-    exists: bool,
-    gateway: Ipv4Addr,
-    subnet: Ipv4Net,
-    mtu: u32,
-) -> Vec<String> {
+pub fn bridge_lines(bridge: &str, exists: bool, gateway: Ipv4Addr, subnet: Ipv4Net, mtu: u32) -> Vec<String> {
     let mut lines = Vec::new();
     if !exists {
         lines.push(format!("link add {bridge} type bridge"));
     }
     lines.push(format!("link set {bridge} mtu {mtu} up"));
-    lines.push(format!(
-        "addr replace {gateway}/{} dev {bridge}",
-        subnet.prefix_len()
-    ));
+    lines.push(format!("addr replace {gateway}/{} dev {bridge}", subnet.prefix_len()));
     lines
 }
 
@@ -45,33 +36,18 @@ pub fn veth_set_line(host: &str, bridge: &str, mtu: u32) -> String {
 }
 
 /// Lines, run inside the node's namespace, that configure its interface and route.
-pub fn node_lines(
-    mac: [u8; 6],
-    address: Ipv4Addr,
-    subnet: Ipv4Net,
-    gateway: Ipv4Addr,
-    mtu: u32,
-) -> Vec<String> {
+pub fn node_lines(mac: [u8; 6], address: Ipv4Addr, subnet: Ipv4Net, gateway: Ipv4Addr, mtu: u32) -> Vec<String> {
     vec![
-        format!(
-            "link set {NODE_IFNAME} address {} mtu {mtu} up",
-            mac_text(mac)
-        ),
+        format!("link set {NODE_IFNAME} address {} mtu {mtu} up", mac_text(mac)),
         "link set lo up".to_string(),
-        format!(
-            "addr replace {address}/{} dev {NODE_IFNAME}",
-            subnet.prefix_len()
-        ),
+        format!("addr replace {address}/{} dev {NODE_IFNAME}", subnet.prefix_len()),
         format!("route replace default via {gateway} dev {NODE_IFNAME}"),
     ]
 }
 
 /// `aa:bb:…` as `ip` wants it.
 pub fn mac_text(mac: [u8; 6]) -> String {
-    mac.iter()
-        .map(|b| format!("{b:02x}"))
-        .collect::<Vec<_>>()
-        .join(":")
+    mac.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":")
 }
 
 /// Interface names in the calling thread's network namespace.
@@ -143,13 +119,7 @@ mod tests {
 
     #[test]
     fn bridge_is_added_only_when_missing() {
-        let lines = bridge_lines(
-            "cb-7",
-            false,
-            "10.1.0.1".parse().unwrap(),
-            net("10.1.0.0/24"),
-            1450,
-        );
+        let lines = bridge_lines("cb-7", false, "10.1.0.1".parse().unwrap(), net("10.1.0.0/24"), 1450);
         assert_eq!(
             lines,
             [
@@ -158,25 +128,13 @@ mod tests {
                 "addr replace 10.1.0.1/24 dev cb-7"
             ]
         );
-        let again = bridge_lines(
-            "cb-7",
-            true,
-            "10.1.0.1".parse().unwrap(),
-            net("10.1.0.0/24"),
-            1450,
-        );
+        let again = bridge_lines("cb-7", true, "10.1.0.1".parse().unwrap(), net("10.1.0.0/24"), 1450);
         assert_eq!(again.len(), 2);
     }
 
     #[test]
     fn veth_is_created_straight_into_the_namespace() {
-        let line = veth_add_line(
-            "cv0123456789",
-            "cb-7",
-            "corral-n1",
-            [2, 0, 0, 0, 0xab, 1],
-            1450,
-        );
+        let line = veth_add_line("cv0123456789", "cb-7", "corral-n1", [2, 0, 0, 0, 0xab, 1], 1450);
         assert_eq!(
             line,
             "link add cv0123456789 mtu 1450 master cb-7 up type veth peer name eth0 \
@@ -208,9 +166,6 @@ mod tests {
     fn net_dev_names_are_parsed() {
         let text = "Inter-|   Receive\n face |bytes\n    lo: 1 2 3\n  cb-7: 0 0\ncv01: 5\n";
         let names = parse_net_dev(text);
-        assert_eq!(
-            names.into_iter().collect::<Vec<_>>(),
-            ["cb-7", "cv01", "lo"]
-        );
+        assert_eq!(names.into_iter().collect::<Vec<_>>(), ["cb-7", "cv01", "lo"]);
     }
 }

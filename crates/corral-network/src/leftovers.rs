@@ -29,11 +29,7 @@ pub fn leftovers<S: AsRef<str>>(node_ids: &[S], vnis: &[u32]) -> Result<Vec<Stri
             }
         }
         for element in subnets.iter().filter(|e| e.vni == Some(vni)) {
-            found.push(format!(
-                "nft element {} {} (vni {vni})",
-                nft::SUBNETS,
-                element.value
-            ));
+            found.push(format!("nft element {} {} (vni {vni})", nft::SUBNETS, element.value));
         }
         if pairs.contains(&bridge) {
             found.push(format!("nft element {} {bridge}", nft::SAME_BRIDGE));

@@ -41,12 +41,7 @@ pub trait Network: Send + Sync {
     /// the server sees them): a VXLAN device on the bridge, one flood entry per peer
     /// host and one entry per remote node MAC; entries not listed are removed. With no
     /// peers the VXLAN device is removed. Makes the segment if missing; idempotent.
-    fn set_segment_peers(
-        &self,
-        seg: &SegmentSpec,
-        underlay: &Underlay,
-        peers: &[Peer],
-    ) -> Result<(), NetworkError>;
+    fn set_segment_peers(&self, seg: &SegmentSpec, underlay: &Underlay, peers: &[Peer]) -> Result<(), NetworkError>;
     /// VNIs of the segments present on this host.
     fn list_segments(&self) -> Result<Vec<u32>, NetworkError>;
     /// Node ids with a namespace on this host.

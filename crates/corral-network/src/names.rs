@@ -117,10 +117,7 @@ fn check_vni(vni: u32) -> Result<(), NetworkError> {
 /// Node ids become file names and command arguments: keep them to a safe alphabet.
 fn check_node_id(node_id: &str) -> Result<(), NetworkError> {
     let safe = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
-    let ok = !node_id.is_empty()
-        && node_id.len() <= 200
-        && !node_id.starts_with('.')
-        && node_id.chars().all(safe);
+    let ok = !node_id.is_empty() && node_id.len() <= 200 && !node_id.starts_with('.') && node_id.chars().all(safe);
     if ok {
         Ok(())
     } else {
@@ -147,15 +144,7 @@ mod tests {
 
     #[test]
     fn foreign_bridge_names_are_not_ours() {
-        for name in [
-            "cb-",
-            "cb-x",
-            "cb-+1",
-            "cb-007",
-            "cb-99999999",
-            "br0",
-            "cv12",
-        ] {
+        for name in ["cb-", "cb-x", "cb-+1", "cb-007", "cb-99999999", "br0", "cv12"] {
             assert_eq!(vni_of_bridge(name), None, "{name}");
         }
     }
@@ -182,10 +171,7 @@ mod tests {
     #[test]
     fn netns_names_round_trip() {
         assert_eq!(netns_name("n1").unwrap(), "corral-n1");
-        assert_eq!(
-            netns_path("n1").unwrap(),
-            PathBuf::from("/run/netns/corral-n1")
-        );
+        assert_eq!(netns_path("n1").unwrap(), PathBuf::from("/run/netns/corral-n1"));
         assert_eq!(node_of_netns("corral-n1"), Some("n1"));
         assert_eq!(node_of_netns("other"), None);
     }

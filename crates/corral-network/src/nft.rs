@@ -72,9 +72,7 @@ pub fn host_script() -> String {
         // Clusters cannot reach each other through the host's routing.
         format!("forward iifname {any} oifname {any} iifname . oifname != @{SAME_BRIDGE} drop"),
         // Nodes are not reachable from outside the host except by replies.
-        format!(
-            "forward oifname {any} iifname != {any} ct state != {{ established, related }} drop"
-        ),
+        format!("forward oifname {any} iifname != {any} ct state != {{ established, related }} drop"),
         // Nodes cannot open connections to any of the host's own addresses (the
         // underlay address too); the VXLAN port is refused even to replies.
         format!("input iifname {any} udp dport {VXLAN_PORT} drop"),
@@ -104,12 +102,7 @@ fn bridge_script() -> String {
 
 /// Registers a segment: its subnet (dropping stale elements of the same VNI or subnet)
 /// and its same-bridge pair.
-pub fn segment_script(
-    vni: u32,
-    bridge: &str,
-    subnet: Ipv4Net,
-    current: &[SubnetElement],
-) -> String {
+pub fn segment_script(vni: u32, bridge: &str, subnet: Ipv4Net, current: &[SubnetElement]) -> String {
     let value = subnet.trunc().to_string();
     let mut script = preamble();
     for element in current {
@@ -133,10 +126,7 @@ pub fn segment_script(
 pub fn remove_script(vni: u32, bridge: &str, current: &[SubnetElement]) -> String {
     // No preamble: removing must not create the table on a host that never had it.
     let mut script = format!("add element {TABLE} {SAME_BRIDGE} {{ {} }}\n", pair(bridge));
-    script += &format!(
-        "delete element {TABLE} {SAME_BRIDGE} {{ {} }}\n",
-        pair(bridge)
-    );
+    script += &format!("delete element {TABLE} {SAME_BRIDGE} {{ {} }}\n", pair(bridge));
     for element in current.iter().filter(|e| e.vni == Some(vni)) {
         script += &delete_subnet(&element.value);
     }
@@ -150,18 +140,12 @@ pub fn apply_host() -> Result<(), NetworkError> {
 
 /// The subnet set's elements; empty when the table was never made.
 pub fn list_subnets() -> Result<Vec<SubnetElement>, NetworkError> {
-    Ok(list_set(SUBNETS)?
-        .iter()
-        .filter_map(subnet_element)
-        .collect())
+    Ok(list_set(SUBNETS)?.iter().filter_map(subnet_element).collect())
 }
 
 /// Bridges with a same-bridge pair registered.
 pub fn list_same_bridges() -> Result<Vec<String>, NetworkError> {
-    Ok(list_set(SAME_BRIDGE)?
-        .iter()
-        .filter_map(pair_bridge)
-        .collect())
+    Ok(list_set(SAME_BRIDGE)?.iter().filter_map(pair_bridge).collect())
 }
 
 fn list_set(set: &str) -> Result<Vec<Value>, NetworkError> {
@@ -249,20 +233,16 @@ mod tests {
              iifname . oifname != @same_bridge drop\n"
         ));
         assert!(script.contains("add rule inet corral input iifname \"cb-*\" drop\n"));
-        assert!(script.contains(
-            "add rule inet corral postrouting ip saddr @subnets oifname != \"cb-*\" masquerade\n"
-        ));
+        assert!(script.contains("add rule inet corral postrouting ip saddr @subnets oifname != \"cb-*\" masquerade\n"));
     }
 
     #[test]
     fn nodes_cannot_send_vxlan_and_the_host_stays_off_the_overlay() {
         let script = host_script();
-        assert!(script.contains(
-            "add rule inet corral forward iifname \"cb-*\" oifname != \"cb-*\" udp dport 4789 drop\n"
-        ));
-        let vxlan = script
-            .find("input iifname \"cb-*\" udp dport 4789 drop")
-            .unwrap();
+        assert!(
+            script.contains("add rule inet corral forward iifname \"cb-*\" oifname != \"cb-*\" udp dport 4789 drop\n")
+        );
+        let vxlan = script.find("input iifname \"cb-*\" udp dport 4789 drop").unwrap();
         let replies = script.find("input iifname \"cb-*\" ct state").unwrap();
         assert!(vxlan < replies);
         assert!(script.contains("add rule bridge corral output oifname \"cx-*\" drop\n"));
@@ -281,9 +261,7 @@ mod tests {
     fn segment_script_adds_tagged_subnet_and_pair() {
         let script = segment_script(7, "cb-7", "10.1.0.9/24".parse().unwrap(), &[]);
         assert!(script.starts_with(&preamble()));
-        assert!(
-            script.contains("add element inet corral subnets { 10.1.0.0/24 comment \"vni 7\" }\n")
-        );
+        assert!(script.contains("add element inet corral subnets { 10.1.0.0/24 comment \"vni 7\" }\n"));
         assert!(script.contains("add element inet corral same_bridge { \"cb-7\" . \"cb-7\" }\n"));
         assert!(!script.contains("delete"));
     }
@@ -304,15 +282,10 @@ mod tests {
 
     #[test]
     fn remove_script_tolerates_missing_pair_and_deletes_own_subnets() {
-        let current = [
-            element("10.1.0.0/24", Some(7)),
-            element("10.3.0.0/24", Some(8)),
-        ];
+        let current = [element("10.1.0.0/24", Some(7)), element("10.3.0.0/24", Some(8))];
         let script = remove_script(7, "cb-7", &current);
         let add = script.find("add element inet corral same_bridge").unwrap();
-        let del = script
-            .find("delete element inet corral same_bridge")
-            .unwrap();
+        let del = script.find("delete element inet corral same_bridge").unwrap();
         assert!(add < del);
         assert!(script.contains("delete element inet corral subnets { 10.1.0.0/24 }\n"));
         assert!(!script.contains("10.3.0.0/24"));
@@ -327,10 +300,7 @@ mod tests {
                 "10.7.0.1"]}}]}"#,
         )
         .unwrap();
-        let elements: Vec<_> = set_elements(&json)
-            .iter()
-            .filter_map(subnet_element)
-            .collect();
+        let elements: Vec<_> = set_elements(&json).iter().filter_map(subnet_element).collect();
         assert_eq!(
             elements,
             [
@@ -339,14 +309,9 @@ mod tests {
                 element("10.7.0.1", None)
             ]
         );
-        let pairs: Value = serde_json::from_str(
-            r#"{"nftables": [{"set": {"elem": [{"concat": ["cb-5", "cb-5"]}]}}]}"#,
-        )
-        .unwrap();
-        let bridges: Vec<_> = set_elements(&pairs)
-            .iter()
-            .filter_map(pair_bridge)
-            .collect();
+        let pairs: Value =
+            serde_json::from_str(r#"{"nftables": [{"set": {"elem": [{"concat": ["cb-5", "cb-5"]}]}}]}"#).unwrap();
+        let bridges: Vec<_> = set_elements(&pairs).iter().filter_map(pair_bridge).collect();
         assert_eq!(bridges, ["cb-5"]);
     }
 }

@@ -167,10 +167,7 @@ impl Fdb {
             lines.extend(self.mac_lines(dev, mac, host));
         }
         let gone = self.stale_macs(wanted);
-        lines.extend(
-            gone.iter()
-                .map(|&mac| format!("fdb del {} dev {dev}", mac_text(mac))),
-        );
+        lines.extend(gone.iter().map(|&mac| format!("fdb del {} dev {dev}", mac_text(mac))));
         lines
     }
 
@@ -221,21 +218,15 @@ pub fn check_underlay(underlay: &Underlay, segment_mtu: u32) -> Result<(), Netwo
     }
     let most = overlay_mtu(underlay.mtu);
     if segment_mtu > most {
-        let value = format!(
-            "{segment_mtu} over underlay {} (at most {most})",
-            underlay.mtu
-        );
+        let value = format!("{segment_mtu} over underlay {} (at most {most})", underlay.mtu);
         return Err(invalid("segment mtu", value));
     }
     Ok(())
 }
 
 fn check_host(local: Ipv4Addr, host: Ipv4Addr) -> Result<(), NetworkError> {
-    let bad = host == local
-        || host.is_unspecified()
-        || host.is_multicast()
-        || host.is_broadcast()
-        || host.is_loopback();
+    let bad =
+        host == local || host.is_unspecified() || host.is_multicast() || host.is_broadcast() || host.is_loopback();
     if bad {
         return Err(invalid("peer host", host.to_string()));
     }
@@ -308,10 +299,7 @@ mod tests {
         );
         config.device = Some("eth1".into());
         assert!(config.add_line("cx-7").ends_with(" noudpcsum dev eth1"));
-        assert_eq!(
-            set_line("cx-7", "cb-7", 1450),
-            "link set cx-7 master cb-7 mtu 1450 up"
-        );
+        assert_eq!(set_line("cx-7", "cb-7", 1450), "link set cx-7 master cb-7 mtu 1450 up");
     }
 
     #[test]
@@ -325,8 +313,7 @@ mod tests {
         let mut wanted = DeviceConfig::new(7, &underlay(1500));
         wanted.device = Some("eth1".into());
         assert_eq!(DeviceConfig::parse(&json), Some(wanted));
-        let bridge: Value =
-            serde_json::from_str(r#"[{"linkinfo": {"info_kind": "bridge"}}]"#).unwrap();
+        let bridge: Value = serde_json::from_str(r#"[{"linkinfo": {"info_kind": "bridge"}}]"#).unwrap();
         assert_eq!(DeviceConfig::parse(&bridge), None);
     }
 

@@ -139,16 +139,7 @@ impl Drop for Lab {
 fn ping(from: &AttachSpec, to: Ipv4Addr) -> bool {
     let ns = names::netns_name(&from.node_id).unwrap();
     Command::new("ip")
-        .args([
-            "netns",
-            "exec",
-            &ns,
-            "ping",
-            "-q",
-            "-c1",
-            "-W1",
-            &to.to_string(),
-        ])
+        .args(["netns", "exec", &ns, "ping", "-q", "-c1", "-W1", &to.to_string()])
         .output()
         .expect("run ping")
         .status
@@ -196,11 +187,7 @@ fn nodes_reach_their_segment_and_nothing_else() {
     connect_from(&red1, red_port.local_addr().unwrap()).expect("tcp inside a segment");
     let blue_port = listen_in(&blue1);
     let err = connect_from(&red1, blue_port.local_addr().unwrap()).unwrap_err();
-    assert_eq!(
-        err.kind(),
-        ErrorKind::TimedOut,
-        "dropped, not refused: {err}"
-    );
+    assert_eq!(err.kind(), ErrorKind::TimedOut, "dropped, not refused: {err}");
 
     lab.teardown();
     assert_eq!(lab.leftovers(), Vec::<String>::new());
@@ -217,11 +204,7 @@ fn nodes_cannot_reach_the_host() {
 
     TcpStream::connect(("127.0.0.1", port)).expect("the host reaches its own listener");
     let err = connect_from(&node, SocketAddr::from((seg.gateway, port))).unwrap_err();
-    assert_eq!(
-        err.kind(),
-        ErrorKind::TimedOut,
-        "dropped, not refused: {err}"
-    );
+    assert_eq!(err.kind(), ErrorKind::TimedOut, "dropped, not refused: {err}");
     assert!(!ping(&node, seg.gateway), "no ping to the gateway either");
 }
 
@@ -235,8 +218,7 @@ fn ensure_host_again_keeps_registered_segments() {
     lab.net.ensure_host().unwrap();
     let left = lab.leftovers();
     assert!(
-        left.iter()
-            .any(|l| l.contains(&format!("(vni {})", seg.vni))),
+        left.iter().any(|l| l.contains(&format!("(vni {})", seg.vni))),
         "{left:?}"
     );
     assert!(left.iter().any(|l| l.contains("same_bridge")), "{left:?}");
@@ -281,11 +263,7 @@ fn attach_repairs_partial_state() {
 
     // Crash after `ip netns add`, before the veth.
     let only_ns = lab.node(&seg, 3);
-    ip(&[
-        "netns",
-        "add",
-        &names::netns_name(&only_ns.node_id).unwrap(),
-    ]);
+    ip(&["netns", "add", &names::netns_name(&only_ns.node_id).unwrap()]);
     lab.net.attach(&seg, &only_ns).unwrap();
     assert!(ping(&only_ns, peer.address));
 

@@ -13,9 +13,7 @@ use std::net::{Ipv4Addr, UdpSocket};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use corral_network::{
-    leftovers, names, overlay_mtu, AttachSpec, BridgeNetwork, Network, Peer, SegmentSpec, Underlay,
-};
+use corral_network::{leftovers, names, overlay_mtu, AttachSpec, BridgeNetwork, Network, Peer, SegmentSpec, Underlay};
 use nix::sched::{setns, CloneFlags};
 use serde_json::Value;
 
@@ -109,8 +107,7 @@ impl Lan {
         ip(&["-n", &ns, "addr", "add", &addr, "dev", "ul0"]);
         ip(&["-n", &ns, "link", "set", "ul0", "up"]);
         ip(&["-n", &ns, "link", "set", "lo", "up"]);
-        self.on(index, |net| net.ensure_host())
-            .expect("ensure_host");
+        self.on(index, |net| net.ensure_host()).expect("ensure_host");
         index
     }
 
@@ -155,8 +152,7 @@ impl Lan {
     fn migrate(&mut self, node: &AttachSpec, to: usize) {
         let index = self.index_of(node);
         let Placed { seg, host, .. } = self.placed.remove(index);
-        self.on(host, |net| net.detach(&node.node_id))
-            .expect("detach");
+        self.on(host, |net| net.detach(&node.node_id)).expect("detach");
         self.attach_spec(to, &seg, node);
     }
 
@@ -170,11 +166,7 @@ impl Lan {
     /// The peers of `host` in segment `vni`, as the server would compute them.
     fn peers(&self, host: usize, vni: u32) -> Vec<Peer> {
         let mut by_host: BTreeMap<usize, Vec<[u8; 6]>> = BTreeMap::new();
-        for p in self
-            .placed
-            .iter()
-            .filter(|p| p.seg.vni == vni && p.host != host)
-        {
+        for p in self.placed.iter().filter(|p| p.seg.vni == vni && p.host != host) {
             by_host.entry(p.host).or_default().push(p.node.mac);
         }
         by_host
@@ -262,10 +254,7 @@ impl Lan {
 
     /// Deletes the namespaces this test made (hosts, and nodes a failure left).
     fn delete_namespaces(&mut self) {
-        let nodes = self
-            .node_ids
-            .iter()
-            .filter_map(|id| names::netns_name(id).ok());
+        let nodes = self.node_ids.iter().filter_map(|id| names::netns_name(id).ok());
         for ns in self.hosts.drain(..).chain(nodes) {
             if std::path::Path::new("/run/netns").join(&ns).exists() {
                 let _ = Command::new("ip").args(["netns", "del", &ns]).status();
@@ -307,11 +296,7 @@ fn ip(args: &[&str]) {
 
 /// JSON printed by `ip -n NS -j ARGS…`.
 fn ip_json(ns: &str, args: &[&str]) -> Value {
-    let out = Command::new("ip")
-        .args(["-n", ns, "-j"])
-        .args(args)
-        .output()
-        .unwrap();
+    let out = Command::new("ip").args(["-n", ns, "-j"]).args(args).output().unwrap();
     assert!(out.status.success(), "ip -n {ns} -j {args:?}");
     serde_json::from_slice(&out.stdout).unwrap()
 }
@@ -338,9 +323,7 @@ fn ping(from: &AttachSpec, to: &AttachSpec) -> bool {
 }
 
 fn mtu_of(ns: &str, dev: &str) -> u64 {
-    ip_json(ns, &["link", "show", "dev", dev])[0]["mtu"]
-        .as_u64()
-        .unwrap()
+    ip_json(ns, &["link", "show", "dev", dev])[0]["mtu"].as_u64().unwrap()
 }
 
 fn mac_of(ns: &str, dev: &str) -> String {
@@ -352,9 +335,7 @@ fn mac_of(ns: &str, dev: &str) -> String {
 
 fn fdb_remote_count(ns: &str, dev: &str) -> usize {
     let out = Command::new("ip")
-        .args([
-            "netns", "exec", ns, "bridge", "-j", "fdb", "show", "dev", dev,
-        ])
+        .args(["netns", "exec", ns, "bridge", "-j", "fdb", "show", "dev", dev])
         .output()
         .unwrap();
     let json: Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -398,10 +379,7 @@ fn nodes_on_two_hosts_share_a_segment() {
 
     // Each host answers for the gateway of its own nodes only: the host never speaks
     // into the overlay, so it cannot reach (or poison the ARP cache of) a remote node.
-    assert!(
-        !ping_from(&host_ns, n2.address, None),
-        "host 1 to node on host 2"
-    );
+    assert!(!ping_from(&host_ns, n2.address, None), "host 1 to node on host 2");
     let n2_ns = names::netns_name(&n2.node_id).unwrap();
     ping_from(&n2_ns, seg.gateway, None);
     let neigh = ip_json(&n2_ns, &["neigh", "show", "to", "10.77.0.1"]);
@@ -434,10 +412,7 @@ fn a_new_host_and_a_moved_node_are_learned() {
     let h3 = lan.add_host();
     let n3 = lan.attach(h3, &seg, 13);
     lan.sync(&seg);
-    assert!(
-        ping(&n3, &n1) && ping(&n3, &n2) && ping(&n1, &n3),
-        "third host"
-    );
+    assert!(ping(&n3, &n1) && ping(&n3, &n2) && ping(&n1, &n3), "third host");
 
     // Host 1 drops host 3 from its peers: traffic to it stops, host 2 still works.
     let without_h3: Vec<Peer> = lan
@@ -455,17 +430,10 @@ fn a_new_host_and_a_moved_node_are_learned() {
     lan.migrate(&n2, h3);
     lan.on(h2, |net| net.remove_segment(seg.vni)).unwrap();
     lan.sync(&seg);
-    assert!(
-        ping(&n1, &n2) && ping(&n2, &n1),
-        "moved node reached on its new host"
-    );
+    assert!(ping(&n1, &n2) && ping(&n2, &n1), "moved node reached on its new host");
     assert!(ping(&n3, &n2), "same host now");
     let h1_ns = lan.hosts[h1].clone();
-    assert_eq!(
-        fdb_remote_count(&h1_ns, "cx-100"),
-        3,
-        "one flood + two MACs on host 3"
-    );
+    assert_eq!(fdb_remote_count(&h1_ns, "cx-100"), 3, "one flood + two MACs on host 3");
 
     assert_eq!(lan.teardown(), Vec::<String>::new());
 }
@@ -483,10 +451,7 @@ fn clusters_with_one_subnet_are_isolated_on_and_across_hosts() {
     lan.sync(&red);
     lan.sync(&blue);
 
-    assert!(
-        ping(&r1, &r2) && ping(&b1, &b2),
-        "each cluster spans both hosts"
-    );
+    assert!(ping(&r1, &r2) && ping(&b1, &b2), "each cluster spans both hosts");
     assert!(ping(&r2, &r1) && ping(&b2, &b1));
     assert!(!ping(&r1, &b1), "red to blue on one host");
     assert!(!ping(&r1, &b2), "red to blue across hosts");
@@ -564,9 +529,7 @@ fn victim_socket(victim: &AttachSpec) -> UdpSocket {
     let ns = names::netns_name(&victim.node_id).unwrap();
     let addr = (victim.address, VICTIM_PORT);
     let socket = in_netns(&ns, || UdpSocket::bind(addr).unwrap());
-    socket
-        .set_read_timeout(Some(Duration::from_millis(300)))
-        .unwrap();
+    socket.set_read_timeout(Some(Duration::from_millis(300))).unwrap();
     socket
 }
 
@@ -596,24 +559,13 @@ fn nodes_cannot_inject_vxlan_into_another_cluster() {
     let h1_ns = lan.hosts[h1].clone();
 
     // The forged packet works when a host sends it, so the checks below mean something.
-    send_udp_from(
-        &h1_ns,
-        (underlay_addr(h2), VXLAN_PORT),
-        &forged_vxlan(200, &b2),
-    );
-    assert!(
-        received(&b2_socket) > 0,
-        "a host's forged packet lands in blue"
-    );
+    send_udp_from(&h1_ns, (underlay_addr(h2), VXLAN_PORT), &forged_vxlan(200, &b2));
+    assert!(received(&b2_socket) > 0, "a host's forged packet lands in blue");
 
     // A red node tries through the underlay (routed and NATed to host 2), to its own
     // host's underlay address, and to its gateway.
     let r1_ns = names::netns_name(&r1.node_id).unwrap();
-    send_udp_from(
-        &r1_ns,
-        (underlay_addr(h2), VXLAN_PORT),
-        &forged_vxlan(200, &b2),
-    );
+    send_udp_from(&r1_ns, (underlay_addr(h2), VXLAN_PORT), &forged_vxlan(200, &b2));
     for to in [underlay_addr(h1), red.gateway] {
         send_udp_from(&r1_ns, (to, VXLAN_PORT), &forged_vxlan(200, &b1));
     }

@@ -104,8 +104,7 @@ impl Runtime for Crun {
 
     fn list(&self) -> Result<Vec<String>, RuntimeError> {
         let nodes_dir = self.nodes_dir();
-        let entries = std::fs::read_dir(&nodes_dir)
-            .map_err(io_err(format!("read {}", nodes_dir.display())))?;
+        let entries = std::fs::read_dir(&nodes_dir).map_err(io_err(format!("read {}", nodes_dir.display())))?;
         let mut ids: Vec<String> = entries
             .filter_map(Result::ok)
             .filter_map(|entry| entry.file_name().into_string().ok())

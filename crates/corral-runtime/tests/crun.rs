@@ -67,10 +67,7 @@ impl Fixture {
         busybox_layer(&dir.path().join("layer"));
         std::fs::write(dir.path().join("hosts"), "127.0.0.1 localhost\n").unwrap();
         let netns = unique("corral-rt");
-        let status = Command::new("ip")
-            .args(["netns", "add", &netns])
-            .status()
-            .unwrap();
+        let status = Command::new("ip").args(["netns", "add", &netns]).status().unwrap();
         assert!(status.success(), "ip netns add {netns}");
         let cgroup_parent = unique("corral-test");
         let crun = Crun::new(dir.path().join("state"), cgroup_parent.clone()).unwrap();
@@ -106,12 +103,7 @@ impl Fixture {
     /// Runs `script` with sh in the node: (exit code, stdout, stderr).
     fn sh(&self, id: &str, script: &str) -> (i32, String, String) {
         let argv = ["sh".to_string(), "-c".to_string(), script.to_string()];
-        let output = self
-            .crun
-            .exec_command(id, &argv, false)
-            .unwrap()
-            .output()
-            .unwrap();
+        let output = self.crun.exec_command(id, &argv, false).unwrap().output().unwrap();
         (
             output.status.code().unwrap_or(-1),
             String::from_utf8_lossy(&output.stdout).into_owned(),
@@ -148,9 +140,7 @@ impl Drop for Fixture {
         for hierarchy in std::fs::read_dir("/sys/fs/cgroup").unwrap().flatten() {
             let _ = std::fs::remove_dir(hierarchy.path().join(&self.cgroup_parent));
         }
-        let _ = Command::new("ip")
-            .args(["netns", "del", &self.netns])
-            .status();
+        let _ = Command::new("ip").args(["netns", "del", &self.netns]).status();
     }
 }
 
@@ -176,9 +166,7 @@ fn node_has_its_hostname_hosts_env_and_pid_namespace() {
     assert_eq!(fx.sh_ok(&spec.id, "hostname"), spec.hostname);
     assert_eq!(fx.sh_ok(&spec.id, "cat /etc/hosts"), "127.0.0.1 localhost");
     assert_eq!(
-        fx.sh_ok(&spec.id, "echo $GREETING; echo $PATH")
-            .lines()
-            .next(),
+        fx.sh_ok(&spec.id, "echo $GREETING; echo $PATH").lines().next(),
         Some("hello")
     );
     // Only tini, the init script (busybox), its sleep (busybox) and this exec's
@@ -253,8 +241,7 @@ fn fake_ssh_layer(dir: &Path) {
         let path = dir.join(path);
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(&path, format!("#!/bin/sh\n{body}")).unwrap();
-        std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755))
-            .unwrap();
+        std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     }
 }
 
@@ -272,15 +259,9 @@ fn init_starts_sshd_and_runs_recovery_each_start() {
     for start in 1..=2 {
         fx.crun.start(&spec).unwrap();
         wait_for(|| fx.sh(&spec.id, "test -e /run/sshd-args").0 == 0);
-        assert_eq!(
-            fx.sh_ok(&spec.id, "cat /run/sshd-args"),
-            "-E /var/log/corral/sshd.log"
-        );
+        assert_eq!(fx.sh_ok(&spec.id, "cat /run/sshd-args"), "-E /var/log/corral/sshd.log");
         assert_eq!(fx.sh_ok(&spec.id, "test -d /run/sshd && echo yes"), "yes");
-        assert_eq!(
-            fx.sh_ok(&spec.id, "wc -l < /root/recovered"),
-            start.to_string()
-        );
+        assert_eq!(fx.sh_ok(&spec.id, "wc -l < /root/recovered"), start.to_string());
         fx.crun.stop(&spec.id, Duration::from_secs(5)).unwrap();
     }
     // Host keys are made once and kept in the writable layer.
@@ -298,11 +279,7 @@ fn start_replaces_a_dead_container() {
     fx.crun.start(&spec).unwrap();
     let pid = fx.pid(&spec.id);
     // Init dies behind the agent's back; the container stays in crun's state.
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(pid as i32),
-        nix::sys::signal::SIGKILL,
-    )
-    .unwrap();
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::SIGKILL).unwrap();
     wait_for(|| fx.crun.state(&spec.id).unwrap() == RuntimeState::Stopped);
     fx.crun.start(&spec).unwrap();
     assert_ne!(fx.pid(&spec.id), pid);
@@ -341,9 +318,7 @@ fn pids_limit_stops_a_fork_bomb() {
     let (code, _, err) = fx.sh(&spec.id, bomb);
     assert_ne!(code, 0, "the bomb ran all its forks");
     assert!(err.contains("fork"), "{err}");
-    let pids = Path::new("/sys/fs/cgroup/pids")
-        .join(&fx.cgroup_parent)
-        .join(&spec.id);
+    let pids = Path::new("/sys/fs/cgroup/pids").join(&fx.cgroup_parent).join(&spec.id);
     let current: u32 = std::fs::read_to_string(pids.join("pids.current"))
         .unwrap()
         .trim()
@@ -352,10 +327,7 @@ fn pids_limit_stops_a_fork_bomb() {
     assert!(current <= 32, "{current} pids");
     // Once the bomb's children exit, the node takes commands again.
     wait_for(|| fx.sh(&spec.id, "true").0 == 0);
-    assert!(matches!(
-        fx.crun.state(&spec.id).unwrap(),
-        RuntimeState::Running { .. }
-    ));
+    assert!(matches!(fx.crun.state(&spec.id).unwrap(), RuntimeState::Running { .. }));
 }
 
 #[test]
@@ -427,11 +399,7 @@ fn start_timings() {
     let (sequential, parallel) = specs.split_at(8);
     let sequential_time = timed(|| sequential.iter().for_each(|s| fx.crun.start(s).unwrap()));
     let parallel_time = timed(|| on_threads(4, parallel, |s| fx.crun.start(s).unwrap()));
-    let stop_time = timed(|| {
-        on_threads(4, &specs, |s| {
-            fx.crun.stop(&s.id, Duration::from_secs(5)).unwrap()
-        })
-    });
+    let stop_time = timed(|| on_threads(4, &specs, |s| fx.crun.stop(&s.id, Duration::from_secs(5)).unwrap()));
     println!(
         "start 8 nodes one after another: {sequential_time:?} ({:?} per node); \
          start 32 nodes on 4 threads: {parallel_time:?}; stop 40 nodes on 4 threads: {stop_time:?}",

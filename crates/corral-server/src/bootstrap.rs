@@ -25,9 +25,8 @@ pub fn ensure_admin(ctx: &Context) -> Result<()> {
     }
     let password = user::random_secret(16);
     let path = credential_path(ctx);
-    std::fs::create_dir_all(&ctx.cfg.data_dir).map_err(|e| {
-        ServerError::Internal(format!("creating {}: {e}", ctx.cfg.data_dir.display()))
-    })?;
+    std::fs::create_dir_all(&ctx.cfg.data_dir)
+        .map_err(|e| ServerError::Internal(format!("creating {}: {e}", ctx.cfg.data_dir.display())))?;
     // Write the file before the user exists: a crash in between leaves a file
     // with an unused password, never a user nobody can log in as.
     let mut f = std::fs::OpenOptions::new()

@@ -7,8 +7,8 @@ use std::net::Ipv4Addr;
 use corral_api::agent::SshMaterial;
 use corral_api::quantity::{format_bytes, parse_bytes, parse_millicpu};
 use corral_api::{
-    names, ApiError, Cluster, ClusterSpec, ClusterState, ErrorCode, HostState, NetworkInfo,
-    NodeGroupSpec, NodeState, ScaleRequest,
+    names, ApiError, Cluster, ClusterSpec, ClusterState, ErrorCode, HostState, NetworkInfo, NodeGroupSpec, NodeState,
+    ScaleRequest,
 };
 use corral_store::{typed, Compare, Op};
 use ipnet::Ipv4Net;
@@ -18,8 +18,8 @@ use crate::context::Context;
 use crate::error::{Result, ServerError};
 use crate::node::{self, Desired, NodeRecord};
 use crate::operation::{self, OperationRecord, WaitFor};
-use crate::user::UserRecord;
 use crate::scheduler::placement::describe;
+use crate::user::UserRecord;
 use crate::{event, host, image, ipam, keys};
 
 /// Most nodes in one group.
@@ -73,15 +73,10 @@ fn plan(ctx: &Context, user: &UserRecord, spec: &ClusterSpec) -> Result<Vec<Grou
         return Err(ApiError::invalid("give either `nodes` or `node_groups`, not both").into());
     }
     for k in spec.env.keys() {
-        let ok = k
-            .chars()
-            .next()
-            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        let ok = k.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
             && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
         if !ok {
-            return Err(
-                ApiError::invalid(format!("invalid environment variable name {k:?}")).into(),
-            );
+            return Err(ApiError::invalid(format!("invalid environment variable name {k:?}")).into());
         }
     }
     validate_constraints(&spec.constraints)?;
@@ -105,12 +100,7 @@ fn plan(ctx: &Context, user: &UserRecord, spec: &ClusterSpec) -> Result<Vec<Grou
     Ok(out)
 }
 
-fn plan_group(
-    ctx: &Context,
-    user: &UserRecord,
-    spec: &ClusterSpec,
-    g: &NodeGroupSpec,
-) -> Result<GroupPlan> {
+fn plan_group(ctx: &Context, user: &UserRecord, spec: &ClusterSpec, g: &NodeGroupSpec) -> Result<GroupPlan> {
     let res = g.resources.as_ref().unwrap_or(&spec.resources);
     let cpu_millis = parse_millicpu(&res.cpu)?;
     let memory_bytes = parse_bytes(&res.memory)?;
@@ -123,9 +113,7 @@ fn plan_group(
         .into());
     }
     if !(16..=1_000_000).contains(&res.pids) {
-        return Err(
-            ApiError::invalid(format!("pids {} out of range 16..1000000", res.pids)).into(),
-        );
+        return Err(ApiError::invalid(format!("pids {} out of range 16..1000000", res.pids)).into());
     }
     let image_name = g.image.as_deref().unwrap_or(&spec.image);
     let img = image::resolve(ctx, user, image_name)?.ok_or_else(|| {
@@ -193,7 +181,9 @@ fn check_fits_pool(ctx: &Context, whole: &Demand, constraints: &BTreeMap<String,
         return Err(insufficient(format!("no {which} in the pool")));
     }
     for &(cpu, mem) in &whole.shapes {
-        let fits = hosts.iter().any(|h| h.capacity.memory_bytes >= mem && h.capacity.cpu_millis >= cpu as u64);
+        let fits = hosts
+            .iter()
+            .any(|h| h.capacity.memory_bytes >= mem && h.capacity.cpu_millis >= cpu as u64);
         if !fits {
             let m = hosts.iter().map(|h| h.capacity.memory_bytes).max().unwrap_or(0);
             let c = hosts.iter().map(|h| h.capacity.cpu_millis).max().unwrap_or(0);
@@ -240,7 +230,12 @@ fn check_quota(ctx: &Context, user: &UserRecord, demand: &Demand) -> Result<()> 
         if used + asked > max {
             return Err(ApiError::new(
                 ErrorCode::QuotaExceeded,
-                format!("quota exceeded: {what} {} in use + {} asked > {} allowed", fmt(used), fmt(asked), fmt(max)),
+                format!(
+                    "quota exceeded: {what} {} in use + {} asked > {} allowed",
+                    fmt(used),
+                    fmt(asked),
+                    fmt(max)
+                ),
             )
             .into());
         }
@@ -249,7 +244,13 @@ fn check_quota(ctx: &Context, user: &UserRecord, demand: &Demand) -> Result<()> 
     let plain = |v: u64| v.to_string();
     let cpus = |v: u64| format!("{:.1}", v as f64 / 1000.0);
     let bytes = |v: u64| format_bytes(v);
-    quota("nodes", mine.len() as u64, demand.nodes, ctx.cfg.quota_nodes as u64, &plain)?;
+    quota(
+        "nodes",
+        mine.len() as u64,
+        demand.nodes,
+        ctx.cfg.quota_nodes as u64,
+        &plain,
+    )?;
     let cpu: u64 = mine.iter().map(|n| n.cpu_millis as u64).sum();
     quota("cpu", cpu, demand.cpu_millis, ctx.cfg.quota_cpu_millis, &cpus)?;
     let mem: u64 = mine.iter().map(|n| n.memory_bytes).sum();
@@ -262,7 +263,8 @@ fn validate_constraints(constraints: &BTreeMap<String, String>) -> Result<()> {
     let ok = |s: &str, empty_ok: bool| {
         (empty_ok || !s.is_empty())
             && s.len() <= 63
-            && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/'))
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/'))
     };
     for (k, v) in constraints {
         if !ok(k, false) || !ok(v, true) {
@@ -278,8 +280,7 @@ fn validate_constraints(constraints: &BTreeMap<String, String>) -> Result<()> {
 /// Generates the cluster's SSH key pair with ssh-keygen.
 fn ssh_keypair(ctx: &Context, label: &str) -> Result<(String, String)> {
     let dir = ctx.cfg.data_dir.join("tmp");
-    std::fs::create_dir_all(&dir)
-        .map_err(|e| ServerError::Internal(format!("creating {}: {e}", dir.display())))?;
+    std::fs::create_dir_all(&dir).map_err(|e| ServerError::Internal(format!("creating {}: {e}", dir.display())))?;
     let path = dir.join(format!("key-{}", crate::user::random_secret(6)));
     let out = std::process::Command::new("ssh-keygen")
         .args(["-q", "-t", "ed25519", "-N", "", "-C", label, "-f"])
@@ -331,11 +332,7 @@ fn new_node(c: &ClusterRecord, g: &GroupPlan, index: u32, address: Ipv4Addr) -> 
 }
 
 /// Validates, admits and writes a new cluster; returns the operation to watch.
-pub async fn create(
-    ctx: &Context,
-    user: &UserRecord,
-    spec: ClusterSpec,
-) -> Result<OperationRecord> {
+pub async fn create(ctx: &Context, user: &UserRecord, spec: ClusterSpec) -> Result<OperationRecord> {
     let groups = plan(ctx, user, &spec)?;
     let mut demand = Demand::default();
     for g in &groups {
@@ -417,20 +414,11 @@ pub async fn create(
 }
 
 fn already_exists(name: &str) -> ServerError {
-    ApiError::new(
-        ErrorCode::AlreadyExists,
-        format!("cluster {name:?} already exists"),
-    )
-    .into()
+    ApiError::new(ErrorCode::AlreadyExists, format!("cluster {name:?} already exists")).into()
 }
 
 /// Reads a cluster the user may see; others' clusters are simply not found.
-pub fn get(
-    ctx: &Context,
-    user: &UserRecord,
-    owner: Option<&str>,
-    name: &str,
-) -> Result<typed::Doc<ClusterRecord>> {
+pub fn get(ctx: &Context, user: &UserRecord, owner: Option<&str>, name: &str) -> Result<typed::Doc<ClusterRecord>> {
     let owner = owner.unwrap_or(&user.name);
     if !user.may_access(owner) {
         return Err(ApiError::not_found("cluster", name).into());
@@ -457,10 +445,7 @@ pub fn state_of(c: &ClusterRecord, nodes: &[NodeRecord]) -> ClusterState {
     if c.deleting {
         return ClusterState::Deleting;
     }
-    let live: Vec<&NodeRecord> = nodes
-        .iter()
-        .filter(|n| n.desired != Desired::Deleted)
-        .collect();
+    let live: Vec<&NodeRecord> = nodes.iter().filter(|n| n.desired != Desired::Deleted).collect();
     if c.desired == Desired::Stopped {
         return if live.iter().all(|n| n.state == NodeState::Stopped) {
             ClusterState::Stopped
@@ -480,10 +465,7 @@ pub fn state_of(c: &ClusterRecord, nodes: &[NodeRecord]) -> ClusterState {
 
 /// The API view of a cluster.
 pub fn view(ctx: &Context, c: &ClusterRecord) -> Result<Cluster> {
-    let nodes: Vec<NodeRecord> = node::of_cluster(ctx, &c.uid)?
-        .into_iter()
-        .map(|d| d.value)
-        .collect();
+    let nodes: Vec<NodeRecord> = node::of_cluster(ctx, &c.uid)?.into_iter().map(|d| d.value).collect();
     let mut sorted = nodes.clone();
     sorted.sort_by(|a, b| (&a.group, a.index).cmp(&(&b.group, b.index)));
     Ok(Cluster {
@@ -519,10 +501,7 @@ pub async fn scale(
         (Some(g), _) => g.clone(),
         (None, [only]) => only.name.clone(),
         (None, _) => {
-            return Err(ApiError::invalid(
-                "the cluster has several node groups: say which with `group`",
-            )
-            .into())
+            return Err(ApiError::invalid("the cluster has several node groups: say which with `group`").into())
         }
     };
     let gi = c
@@ -532,9 +511,7 @@ pub async fn scale(
         .position(|g| g.name == group_name)
         .ok_or_else(|| ApiError::not_found("node group", &group_name))?;
     if req.nodes > MAX_GROUP_NODES {
-        return Err(
-            ApiError::invalid(format!("at most {MAX_GROUP_NODES} nodes in a group")).into(),
-        );
+        return Err(ApiError::invalid(format!("at most {MAX_GROUP_NODES} nodes in a group")).into());
     }
     let owner_rec = crate::user::get(ctx, &c.owner)?.unwrap_or_else(|| user.clone());
     let g = plan_group(ctx, &owner_rec, &c.spec, &c.spec.node_groups[gi])?;
@@ -560,13 +537,9 @@ pub async fn scale(
             .subnet
             .parse()
             .map_err(|_| ServerError::Internal("bad stored subnet".into()))?;
-        let used: HashSet<Ipv4Addr> = nodes
-            .iter()
-            .filter_map(|d| d.value.address.parse().ok())
-            .collect();
+        let used: HashSet<Ipv4Addr> = nodes.iter().filter_map(|d| d.value.address.parse().ok()).collect();
         let taken: HashSet<String> = nodes.iter().map(|d| d.value.name.clone()).collect();
-        let mut addrs =
-            ipam::free_addresses(&subnet, &used, (req.nodes - current) as usize)?.into_iter();
+        let mut addrs = ipam::free_addresses(&subnet, &used, (req.nodes - current) as usize)?.into_iter();
         let mut index = 0;
         for _ in current..req.nodes {
             while taken.contains(&format!("{group_name}-{index}")) {
@@ -600,9 +573,7 @@ pub async fn scale(
     );
     ops.push(operation::put_op(&op)?);
     if ctx.store.txn(&compares, &ops)?.is_none() {
-        return Err(conflict(format!(
-            "cluster {name:?} changed meanwhile; try again"
-        )));
+        return Err(conflict(format!("cluster {name:?} changed meanwhile; try again")));
     }
     event::record(
         ctx,
@@ -628,11 +599,7 @@ pub async fn set_running(
     if c.deleting {
         return Err(conflict(format!("cluster {name:?} is being deleted")));
     }
-    let desired = if run {
-        Desired::Running
-    } else {
-        Desired::Stopped
-    };
+    let desired = if run { Desired::Running } else { Desired::Stopped };
     c.desired = desired;
     let mut compares = vec![Compare::ModRevision(doc.key.clone(), doc.revision)];
     let mut ops = vec![typed::put_op(&doc.key, &c)?];
@@ -646,22 +613,14 @@ pub async fn set_running(
         ops.push(typed::put_op(&d.key, &n)?);
     }
     let (kind, wait) = if run {
-        (
-            "cluster.start",
-            WaitFor::ClusterRunning { uid: c.uid.clone() },
-        )
+        ("cluster.start", WaitFor::ClusterRunning { uid: c.uid.clone() })
     } else {
-        (
-            "cluster.stop",
-            WaitFor::ClusterStopped { uid: c.uid.clone() },
-        )
+        ("cluster.stop", WaitFor::ClusterStopped { uid: c.uid.clone() })
     };
     let op = operation::new(kind, &format!("clusters/{name}"), &user.name, wait);
     ops.push(operation::put_op(&op)?);
     if ctx.store.txn(&compares, &ops)?.is_none() {
-        return Err(conflict(format!(
-            "cluster {name:?} changed meanwhile; try again"
-        )));
+        return Err(conflict(format!("cluster {name:?} changed meanwhile; try again")));
     }
     event::record(
         ctx,
@@ -674,12 +633,7 @@ pub async fn set_running(
 }
 
 /// Marks a cluster and all its nodes for deletion.
-pub async fn delete(
-    ctx: &Context,
-    user: &UserRecord,
-    owner: Option<&str>,
-    name: &str,
-) -> Result<OperationRecord> {
+pub async fn delete(ctx: &Context, user: &UserRecord, owner: Option<&str>, name: &str) -> Result<OperationRecord> {
     let _guard = ctx.admission.lock().await;
     let doc = get(ctx, user, owner, name)?;
     let mut c = doc.value.clone();
@@ -707,9 +661,7 @@ pub async fn delete(
     );
     ops.push(operation::put_op(&op)?);
     if ctx.store.txn(&compares, &ops)?.is_none() {
-        return Err(conflict(format!(
-            "cluster {name:?} changed meanwhile; try again"
-        )));
+        return Err(conflict(format!("cluster {name:?} changed meanwhile; try again")));
     }
     event::record(
         ctx,

@@ -9,8 +9,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use corral_agent::{AgentError, ControlPlane};
 use corral_api::agent::{Assignments, DesiredState, NodeAssignment, NodeReport, PeerHost, SegmentPeers};
-use corral_api::RegisterRequest;
 use corral_api::NodeState;
+use corral_api::RegisterRequest;
 use corral_store::{typed, Compare, Op};
 
 use crate::cluster::ClusterRecord;
@@ -54,10 +54,7 @@ pub fn assignments_of(ctx: &Context, host_name: &str) -> Result<(Assignments, u6
         let Some(c) = clusters.get(&n.cluster_uid) else {
             continue;
         };
-        let mut p = peers
-            .get(n.cluster_uid.as_str())
-            .cloned()
-            .unwrap_or_default();
+        let mut p = peers.get(n.cluster_uid.as_str()).cloned().unwrap_or_default();
         p.sort();
         let phase = n.migration.as_ref().map(|m| m.phase);
         let stopping = phase == Some(MigrationPhase::Stopping);
@@ -89,7 +86,14 @@ pub fn assignments_of(ctx: &Context, host_name: &str) -> Result<(Assignments, u6
         });
     }
     let segments = segment_peers(ctx, host_name, &nodes, &clusters)?;
-    Ok((Assignments { revision, nodes: out, segments }, changed_at))
+    Ok((
+        Assignments {
+            revision,
+            nodes: out,
+            segments,
+        },
+        changed_at,
+    ))
 }
 
 /// For every cluster with nodes on `host_name`, the other hosts holding its nodes:
@@ -100,8 +104,15 @@ fn segment_peers(
     nodes: &[NodeRecord],
     clusters: &HashMap<String, ClusterRecord>,
 ) -> Result<Vec<SegmentPeers>> {
-    let addresses: HashMap<String, String> = crate::host::all(ctx)?.into_iter().map(|h| (h.name, h.address)).collect();
-    let placed = || nodes.iter().filter(|n| n.desired != Desired::Deleted && n.host.is_some());
+    let addresses: HashMap<String, String> = crate::host::all(ctx)?
+        .into_iter()
+        .map(|h| (h.name, h.address))
+        .collect();
+    let placed = || {
+        nodes
+            .iter()
+            .filter(|n| n.desired != Desired::Deleted && n.host.is_some())
+    };
     let mut mine: Vec<&str> = placed()
         .filter(|n| n.host.as_deref() == Some(host_name))
         .map(|n| n.cluster_uid.as_str())
@@ -113,7 +124,12 @@ fn segment_peers(
         let Some(c) = clusters.get(uid) else { continue };
         let mut by_host: std::collections::BTreeMap<String, Vec<String>> = Default::default();
         for n in placed().filter(|n| n.cluster_uid == uid && n.host.as_deref() != Some(host_name)) {
-            let addr = n.host.as_ref().and_then(|h| addresses.get(h)).cloned().unwrap_or_default();
+            let addr = n
+                .host
+                .as_ref()
+                .and_then(|h| addresses.get(h))
+                .cloned()
+                .unwrap_or_default();
             if !addr.is_empty() {
                 by_host.entry(addr).or_default().push(n.mac.clone());
             }
@@ -122,7 +138,10 @@ fn segment_peers(
             macs.sort();
             PeerHost { address, macs }
         });
-        out.push(SegmentPeers { vni: c.network.vni, peers: peers.collect() });
+        out.push(SegmentPeers {
+            vni: c.network.vni,
+            peers: peers.collect(),
+        });
     }
     Ok(out)
 }
@@ -159,11 +178,7 @@ fn apply_report(ctx: &Context, host_name: &str, r: &NodeReport) -> Result<()> {
             if n.desired != Desired::Deleted {
                 return Ok(());
             }
-            if ctx
-                .store
-                .txn(&compare, &[Op::Delete(doc.key.clone())])?
-                .is_some()
-            {
+            if ctx.store.txn(&compare, &[Op::Delete(doc.key.clone())])?.is_some() {
                 event::record(ctx, "corral", &target, "node.deleted", "deleted");
                 return Ok(());
             }
@@ -182,29 +197,28 @@ fn apply_report(ctx: &Context, host_name: &str, r: &NodeReport) -> Result<()> {
         if &m == n {
             return Ok(());
         }
-        if ctx
-            .store
-            .txn(&compare, &[typed::put_op(&doc.key, &m)?])?
-            .is_some()
-        {
+        if ctx.store.txn(&compare, &[typed::put_op(&doc.key, &m)?])?.is_some() {
             if m.state != n.state {
                 let msg = match (&m.state, &m.error) {
                     (NodeState::Failed, Some(e)) => format!("failed: {e}"),
                     (s, _) => s.as_str().to_string(),
                 };
-                event::record(
-                    ctx,
-                    "corral",
-                    &target,
-                    &format!("node.{}", m.state.as_str()),
-                    msg,
-                );
+                event::record(ctx, "corral", &target, &format!("node.{}", m.state.as_str()), msg);
             }
             if arrived {
                 event::record(ctx, "corral", &target, "node.migrated", format!("now on {host_name}"));
             }
             if new_ooms > 0 {
-                event::record(ctx, "corral", &target, "node.oom", format!("out of memory: the kernel killed {new_ooms} process(es) in the node (limit {} MiB)", m.memory_bytes >> 20));
+                event::record(
+                    ctx,
+                    "corral",
+                    &target,
+                    "node.oom",
+                    format!(
+                        "out of memory: the kernel killed {new_ooms} process(es) in the node (limit {} MiB)",
+                        m.memory_bytes >> 20
+                    ),
+                );
             }
             return Ok(());
         }
@@ -230,19 +244,11 @@ fn cp_err(e: crate::error::ServerError) -> AgentError {
 
 #[async_trait]
 impl ControlPlane for InProcessControlPlane {
-    async fn register(
-        &self,
-        host_name: &str,
-        req: RegisterRequest,
-    ) -> std::result::Result<(), AgentError> {
+    async fn register(&self, host_name: &str, req: RegisterRequest) -> std::result::Result<(), AgentError> {
         host::register(&self.ctx, host_name, req).map_err(cp_err)
     }
 
-    async fn assignments(
-        &self,
-        host_name: &str,
-        after: u64,
-    ) -> std::result::Result<Assignments, AgentError> {
+    async fn assignments(&self, host_name: &str, after: u64) -> std::result::Result<Assignments, AgentError> {
         let mut watch = self.ctx.store.watch();
         let deadline = tokio::time::Instant::now() + LONG_POLL;
         let (first, changed_at) = assignments_of(&self.ctx, host_name).map_err(cp_err)?;
@@ -273,7 +279,12 @@ impl ControlPlane for InProcessControlPlane {
         }
     }
 
-    async fn upload_upper(&self, host_name: &str, id: &str, upper: &std::path::Path) -> std::result::Result<(), AgentError> {
+    async fn upload_upper(
+        &self,
+        host_name: &str,
+        id: &str,
+        upper: &std::path::Path,
+    ) -> std::result::Result<(), AgentError> {
         let tmp = crate::migration::upper_tmp_path(&self.ctx, id);
         let src = upper.to_path_buf();
         let ctx = self.ctx.clone();
@@ -282,15 +293,22 @@ impl ControlPlane for InProcessControlPlane {
             if let Some(dir) = tmp.parent() {
                 std::fs::create_dir_all(dir).map_err(|e| cp_err(crate::error::ServerError::Internal(e.to_string())))?;
             }
-            let mut f = std::fs::File::create(&tmp).map_err(|e| cp_err(crate::error::ServerError::Internal(e.to_string())))?;
-            corral_image::export_dir(&src, &mut f).map_err(|e| cp_err(crate::error::ServerError::Internal(e.to_string())))?;
+            let mut f =
+                std::fs::File::create(&tmp).map_err(|e| cp_err(crate::error::ServerError::Internal(e.to_string())))?;
+            corral_image::export_dir(&src, &mut f)
+                .map_err(|e| cp_err(crate::error::ServerError::Internal(e.to_string())))?;
             crate::migration::upper_received(&ctx, &host, &id).map_err(cp_err)
         })
         .await
         .map_err(|e| AgentError::ControlPlane(e.to_string()))?
     }
 
-    async fn download_upper(&self, _host: &str, id: &str, dest: &std::path::Path) -> std::result::Result<(), AgentError> {
+    async fn download_upper(
+        &self,
+        _host: &str,
+        id: &str,
+        dest: &std::path::Path,
+    ) -> std::result::Result<(), AgentError> {
         let tar = crate::migration::upper_path(&self.ctx, id);
         let dest = dest.to_path_buf();
         tokio::task::spawn_blocking(move || corral_agent::unpack_upper(&tar, &dest))
@@ -302,11 +320,7 @@ impl ControlPlane for InProcessControlPlane {
         host::touch(&self.ctx, host_name).map_err(cp_err)
     }
 
-    async fn report(
-        &self,
-        host_name: &str,
-        reports: Vec<NodeReport>,
-    ) -> std::result::Result<(), AgentError> {
+    async fn report(&self, host_name: &str, reports: Vec<NodeReport>) -> std::result::Result<(), AgentError> {
         apply_reports(&self.ctx, host_name, &reports).map_err(cp_err)
     }
 }

@@ -32,11 +32,7 @@ fn append(ctx: &Context, actor: &str, target: &str, kind: &str, message: String)
         };
         let key = keys::event(seq);
         let op = typed::put_op(&key, &ev)?;
-        if ctx
-            .store
-            .txn(&[corral_store::Compare::Absent(key)], &[op])?
-            .is_some()
-        {
+        if ctx.store.txn(&[corral_store::Compare::Absent(key)], &[op])?.is_some() {
             return Ok(());
         }
     }
@@ -48,9 +44,7 @@ pub fn list(ctx: &Context, prefix: &str, limit: usize) -> Result<Vec<Event>> {
     let mut all: Vec<Event> = typed::list::<Event>(ctx.store.as_ref(), keys::EVENTS)?
         .into_iter()
         .map(|d| d.value)
-        .filter(|e| {
-            e.target == prefix || e.target.starts_with(&format!("{prefix}/")) || prefix.is_empty()
-        })
+        .filter(|e| e.target == prefix || e.target.starts_with(&format!("{prefix}/")) || prefix.is_empty())
         .collect();
     if all.len() > limit {
         all.drain(..all.len() - limit);

@@ -75,7 +75,12 @@ fn lost(ctx: &Context, h: &HostRecord, silent: Duration) -> Result<()> {
             "corral",
             &format!("hosts/{}", h.name),
             "host.unreachable",
-            format!("no heartbeat for {:.1}s; recovering {} node(s): {}", silent.as_secs_f64(), moved.len(), moved.join(", ")),
+            format!(
+                "no heartbeat for {:.1}s; recovering {} node(s): {}",
+                silent.as_secs_f64(),
+                moved.len(),
+                moved.join(", ")
+            ),
         );
     }
     Ok(())
@@ -94,10 +99,19 @@ pub fn host_returned(ctx: &Context, name: &str) -> Result<()> {
         rec.state = HostState::Ready;
         if ctx
             .store
-            .txn(&[Compare::ModRevision(doc.key.clone(), doc.revision)], &[typed::put_op(&doc.key, &rec)?])?
+            .txn(
+                &[Compare::ModRevision(doc.key.clone(), doc.revision)],
+                &[typed::put_op(&doc.key, &rec)?],
+            )?
             .is_some()
         {
-            event::record(ctx, "corral", &format!("hosts/{name}"), "host.ready", "back; its stale nodes are removed first");
+            event::record(
+                ctx,
+                "corral",
+                &format!("hosts/{name}"),
+                "host.ready",
+                "back; its stale nodes are removed first",
+            );
             return Ok(());
         }
     }

@@ -68,7 +68,12 @@ impl HostRecord {
 /// Records a host's registration, keeping what the server decided about it (state,
 /// certificate).
 pub fn register(ctx: &Context, name: &str, req: corral_api::RegisterRequest) -> Result<()> {
-    let corral_api::RegisterRequest { capacity, labels, address, exec_address } = req;
+    let corral_api::RegisterRequest {
+        capacity,
+        labels,
+        address,
+        exec_address,
+    } = req;
     loop {
         let doc = typed::get::<HostRecord>(ctx.store.as_ref(), &keys::host(name))?;
         let (mut rec, compare) = match doc {
@@ -88,7 +93,11 @@ pub fn register(ctx: &Context, name: &str, req: corral_api::RegisterRequest) -> 
             ),
         };
         if rec.state == HostState::Removed {
-            return Err(ApiError::new(corral_api::ErrorCode::Forbidden, format!("host {name} was removed from the pool")).into());
+            return Err(ApiError::new(
+                corral_api::ErrorCode::Forbidden,
+                format!("host {name} was removed from the pool"),
+            )
+            .into());
         }
         rec.capacity = capacity.clone();
         rec.address = address.clone();
@@ -98,7 +107,11 @@ pub fn register(ctx: &Context, name: &str, req: corral_api::RegisterRequest) -> 
             rec.state = HostState::Ready;
         }
         rec.last_seen = now();
-        if ctx.store.txn(&[compare], &[typed::put_op(&keys::host(name), &rec)?])?.is_some() {
+        if ctx
+            .store
+            .txn(&[compare], &[typed::put_op(&keys::host(name), &rec)?])?
+            .is_some()
+        {
             return Ok(());
         }
     }
@@ -119,7 +132,10 @@ pub fn touch(ctx: &Context, name: &str) -> Result<()> {
     }
     let mut rec = d.value;
     rec.last_seen = t;
-    ctx.store.txn(&[Compare::ModRevision(d.key.clone(), d.revision)], &[typed::put_op(&d.key, &rec)?])?;
+    ctx.store.txn(
+        &[Compare::ModRevision(d.key.clone(), d.revision)],
+        &[typed::put_op(&d.key, &rec)?],
+    )?;
     Ok(())
 }
 
@@ -147,7 +163,11 @@ pub fn remove(ctx: &Context, name: &str) -> Result<HostRecord> {
         if let Some(fp) = &rec.cert_fingerprint {
             ops.push(Op::Delete(keys::agent_cert(fp)));
         }
-        if ctx.store.txn(&[Compare::ModRevision(d.key.clone(), d.revision)], &ops)?.is_some() {
+        if ctx
+            .store
+            .txn(&[Compare::ModRevision(d.key.clone(), d.revision)], &ops)?
+            .is_some()
+        {
             return Ok(rec);
         }
     }

@@ -51,21 +51,16 @@ impl ImageRecord {
 
 /// Every image `user` may use: their own, then public ones of others.
 pub fn visible(ctx: &Context, user: &UserRecord) -> Result<Vec<ImageRecord>> {
-    Ok(
-        typed::list::<ImageRecord>(ctx.store.as_ref(), keys::IMAGES)?
-            .into_iter()
-            .map(|d| d.value)
-            .filter(|i| {
-                user.is_admin() || i.owner == user.name || i.visibility == Visibility::Public
-            })
-            .collect(),
-    )
+    Ok(typed::list::<ImageRecord>(ctx.store.as_ref(), keys::IMAGES)?
+        .into_iter()
+        .map(|d| d.value)
+        .filter(|i| user.is_admin() || i.owner == user.name || i.visibility == Visibility::Public)
+        .collect())
 }
 
 /// Finds the image `name` for `user`: their own first, then a public one.
 pub fn resolve(ctx: &Context, user: &UserRecord, name: &str) -> Result<Option<ImageRecord>> {
-    if let Some(d) = typed::get::<ImageRecord>(ctx.store.as_ref(), &keys::image(&user.name, name))?
-    {
+    if let Some(d) = typed::get::<ImageRecord>(ctx.store.as_ref(), &keys::image(&user.name, name))? {
         return Ok(Some(d.value));
     }
     Ok(visible(ctx, user)?
@@ -75,13 +70,8 @@ pub fn resolve(ctx: &Context, user: &UserRecord, name: &str) -> Result<Option<Im
 }
 
 /// Finds an image the user owns (or any, for the admin), for changes.
-pub fn owned(
-    ctx: &Context,
-    user: &UserRecord,
-    name: &str,
-) -> Result<corral_store::typed::Doc<ImageRecord>> {
-    if let Some(d) = typed::get::<ImageRecord>(ctx.store.as_ref(), &keys::image(&user.name, name))?
-    {
+pub fn owned(ctx: &Context, user: &UserRecord, name: &str) -> Result<corral_store::typed::Doc<ImageRecord>> {
+    if let Some(d) = typed::get::<ImageRecord>(ctx.store.as_ref(), &keys::image(&user.name, name))? {
         return Ok(d);
     }
     if user.is_admin() {
@@ -116,18 +106,12 @@ pub fn put(
         source,
         created_at: now(),
     };
-    ctx.store
-        .txn(&[], &[typed::put_op(&keys::image(owner, name), &rec)?])?;
+    ctx.store.txn(&[], &[typed::put_op(&keys::image(owner, name), &rec)?])?;
     Ok(rec)
 }
 
 /// Sets an image's visibility.
-pub fn set_visibility(
-    ctx: &Context,
-    user: &UserRecord,
-    name: &str,
-    v: Visibility,
-) -> Result<ImageRecord> {
+pub fn set_visibility(ctx: &Context, user: &UserRecord, name: &str, v: Visibility) -> Result<ImageRecord> {
     loop {
         let doc = owned(ctx, user, name)?;
         let mut rec = doc.value;
@@ -164,9 +148,7 @@ pub fn delete(ctx: &Context, user: &UserRecord, name: &str, in_use: bool) -> Res
 pub fn ensure_builtin(
     ctx: &Context,
     name: &str,
-    build: impl FnOnce(
-        &corral_image::ImageStore,
-    ) -> std::result::Result<ImageManifest, corral_image::ImageError>,
+    build: impl FnOnce(&corral_image::ImageStore) -> std::result::Result<ImageManifest, corral_image::ImageError>,
 ) -> Result<()> {
     let key = keys::image(crate::bootstrap::ADMIN, name);
     if let Some(d) = typed::get::<ImageRecord>(ctx.store.as_ref(), &key)? {

@@ -29,11 +29,9 @@ fn claimed_subnets(ctx: &Context) -> Result<Vec<Ipv4Net>> {
 pub fn choose_subnet(ctx: &Context, asked: Option<&str>) -> Result<Ipv4Net> {
     let taken = claimed_subnets(ctx)?;
     if let Some(s) = asked {
-        let net: Ipv4Net = s.parse().map_err(|_| {
-            ApiError::invalid(format!(
-                "invalid subnet {s:?}: expected CIDR like 10.50.0.0/24"
-            ))
-        })?;
+        let net: Ipv4Net = s
+            .parse()
+            .map_err(|_| ApiError::invalid(format!("invalid subnet {s:?}: expected CIDR like 10.50.0.0/24")))?;
         let net = net.trunc();
         if net.prefix_len() > 29 || net.prefix_len() < 16 {
             return Err(ApiError::invalid("subnet prefix must be between /16 and /29").into());
@@ -77,9 +75,9 @@ pub fn choose_vni(ctx: &Context) -> Result<u32> {
         .into_iter()
         .filter_map(|kv| kv.key.rsplit('/').next().and_then(|s| s.parse().ok()))
         .collect();
-    (1..=MAX_VNI).find(|v| !taken.contains(v)).ok_or_else(|| {
-        ApiError::new(corral_api::ErrorCode::InsufficientCapacity, "no free VNI").into()
-    })
+    (1..=MAX_VNI)
+        .find(|v| !taken.contains(v))
+        .ok_or_else(|| ApiError::new(corral_api::ErrorCode::InsufficientCapacity, "no free VNI").into())
 }
 
 /// The gateway of a subnet: its first address.
@@ -92,11 +90,7 @@ fn next(a: Ipv4Addr, n: u32) -> Ipv4Addr {
 }
 
 /// The `count` lowest free node addresses of a subnet, skipping the gateway.
-pub fn free_addresses(
-    net: &Ipv4Net,
-    used: &HashSet<Ipv4Addr>,
-    count: usize,
-) -> Result<Vec<Ipv4Addr>> {
+pub fn free_addresses(net: &Ipv4Net, used: &HashSet<Ipv4Addr>, count: usize) -> Result<Vec<Ipv4Addr>> {
     let out: Vec<Ipv4Addr> = net
         .hosts()
         .filter(|a| *a != gateway(net) && !used.contains(a))

@@ -43,10 +43,16 @@ use std::sync::Arc;
 
 /// Serves the agent API (mutual TLS) on `listener`; `names` are the DNS names and
 /// addresses agents reach this server by, put in its certificate.
-pub async fn serve_agents(ctx: Arc<Context>, listener: tokio::net::TcpListener, names: &[String]) -> Result<(), ServerError> {
+pub async fn serve_agents(
+    ctx: Arc<Context>,
+    listener: tokio::net::TcpListener,
+    names: &[String],
+) -> Result<(), ServerError> {
     let dir = ctx.cfg.data_dir.join("tls");
     let pki = pki::Pki::load(&dir, names).map_err(|e| ServerError::Internal(format!("pki: {e}")))?;
-    let cfg = pki.server_config().map_err(|e| ServerError::Internal(format!("tls: {e}")))?;
+    let cfg = pki
+        .server_config()
+        .map_err(|e| ServerError::Internal(format!("tls: {e}")))?;
     let _ = ctx.pki.set(Arc::new(pki));
     let app = agent_api::router(ctx);
     tokio::spawn(async move {
@@ -58,10 +64,7 @@ pub async fn serve_agents(ctx: Arc<Context>, listener: tokio::net::TcpListener, 
 }
 
 /// Starts the control loops and serves the API until the process ends.
-pub async fn serve(
-    ctx: Arc<Context>,
-    listener: tokio::net::TcpListener,
-) -> Result<(), ServerError> {
+pub async fn serve(ctx: Arc<Context>, listener: tokio::net::TcpListener) -> Result<(), ServerError> {
     tokio::spawn(scheduler::run(ctx.clone()));
     tokio::spawn(tracker::run(ctx.clone()));
     tokio::spawn(health::run(ctx.clone()));

@@ -42,7 +42,9 @@ fn free_memory(ctx: &Context) -> Result<Vec<(HostRecord, i128)>> {
             let used: u64 = nodes
                 .iter()
                 .filter(|n| n.desired != Desired::Deleted)
-                .filter(|n| n.host.as_deref() == Some(h.name.as_str()) || n.migration.as_ref().is_some_and(|m| m.to == h.name))
+                .filter(|n| {
+                    n.host.as_deref() == Some(h.name.as_str()) || n.migration.as_ref().is_some_and(|m| m.to == h.name)
+                })
                 .map(|n| n.memory_bytes)
                 .sum();
             let free = h.capacity.memory_bytes as i128 - used as i128;
@@ -59,9 +61,16 @@ fn choose_target(ctx: &Context, n: &NodeRecord, to: Option<&str>) -> Result<Stri
     let fits = |h: &(HostRecord, i128)| h.0.name != from && h.1 >= n.memory_bytes as i128;
     match to {
         Some(t) => {
-            let h = hosts.iter().find(|h| h.0.name == t).ok_or_else(|| conflict(format!("host {t} is not ready")))?;
+            let h = hosts
+                .iter()
+                .find(|h| h.0.name == t)
+                .ok_or_else(|| conflict(format!("host {t} is not ready")))?;
             if !fits(h) {
-                return Err(ApiError::new(ErrorCode::InsufficientCapacity, format!("host {t} has no room for {}", n.name)).into());
+                return Err(ApiError::new(
+                    ErrorCode::InsufficientCapacity,
+                    format!("host {t} has no room for {}", n.name),
+                )
+                .into());
             }
             Ok(t.to_string())
         }
@@ -70,7 +79,13 @@ fn choose_target(ctx: &Context, n: &NodeRecord, to: Option<&str>) -> Result<Stri
             .filter(|h| fits(h))
             .max_by_key(|h| h.1)
             .map(|h| h.0.name.clone())
-            .ok_or_else(|| ApiError::new(ErrorCode::InsufficientCapacity, format!("no other host has room for {}", n.name)).into()),
+            .ok_or_else(|| {
+                ApiError::new(
+                    ErrorCode::InsufficientCapacity,
+                    format!("no other host has room for {}", n.name),
+                )
+                .into()
+            }),
     }
 }
 
@@ -88,12 +103,26 @@ pub fn start(ctx: &Context, doc: &typed::Doc<NodeRecord>, to: Option<&str>) -> R
     }
     let target = choose_target(ctx, n, to)?;
     let mut m = n.clone();
-    m.migration = Some(Migration { from: from.clone(), to: target.clone(), phase: MigrationPhase::Stopping });
+    m.migration = Some(Migration {
+        from: from.clone(),
+        to: target.clone(),
+        phase: MigrationPhase::Stopping,
+    });
     let op = typed::put_op(&doc.key, &m)?;
-    if ctx.store.txn(&[Compare::ModRevision(doc.key.clone(), doc.revision)], &[op])?.is_none() {
+    if ctx
+        .store
+        .txn(&[Compare::ModRevision(doc.key.clone(), doc.revision)], &[op])?
+        .is_none()
+    {
         return Err(conflict(format!("node {} changed meanwhile; try again", n.name)));
     }
-    event::record(ctx, "corral", &format!("clusters/{}/nodes/{}", n.cluster, n.name), "node.migrating", format!("moving from {from} to {target}"));
+    event::record(
+        ctx,
+        "corral",
+        &format!("clusters/{}/nodes/{}", n.cluster, n.name),
+        "node.migrating",
+        format!("moving from {from} to {target}"),
+    );
     Ok(target)
 }
 
@@ -103,7 +132,11 @@ pub fn upper_received(ctx: &Context, host: &str, id: &str) -> Result<()> {
     loop {
         let doc = find(ctx, id)?;
         let n = &doc.value;
-        let Some(mig) = n.migration.clone().filter(|m| m.phase == MigrationPhase::Stopping && m.from == host) else {
+        let Some(mig) = n
+            .migration
+            .clone()
+            .filter(|m| m.phase == MigrationPhase::Stopping && m.from == host)
+        else {
             return Err(conflict(format!("node {id} is not migrating away from {host}")));
         };
         std::fs::rename(upper_tmp_path(ctx, id), upper_path(ctx, id))
@@ -112,9 +145,16 @@ pub fn upper_received(ctx: &Context, host: &str, id: &str) -> Result<()> {
         m.host = Some(mig.to.clone());
         m.state = NodeState::Creating;
         m.started_at = None;
-        m.migration = Some(Migration { phase: MigrationPhase::Moving, ..mig });
+        m.migration = Some(Migration {
+            phase: MigrationPhase::Moving,
+            ..mig
+        });
         let op = typed::put_op(&doc.key, &m)?;
-        if ctx.store.txn(&[Compare::ModRevision(doc.key.clone(), doc.revision)], &[op])?.is_some() {
+        if ctx
+            .store
+            .txn(&[Compare::ModRevision(doc.key.clone(), doc.revision)], &[op])?
+            .is_some()
+        {
             return Ok(());
         }
     }
@@ -155,14 +195,20 @@ pub async fn run(ctx: Arc<Context>) {
 }
 
 fn drain_pass(ctx: &Context) -> Result<()> {
-    let draining: Vec<String> =
-        crate::host::all(ctx)?.into_iter().filter(|h| h.state == HostState::Draining).map(|h| h.name).collect();
+    let draining: Vec<String> = crate::host::all(ctx)?
+        .into_iter()
+        .filter(|h| h.state == HostState::Draining)
+        .map(|h| h.name)
+        .collect();
     if draining.is_empty() {
         return Ok(());
     }
     let docs = node::all(ctx)?;
-    let mut busy: std::collections::HashSet<String> =
-        docs.iter().filter(|d| d.value.migration.is_some()).map(|d| d.value.cluster_uid.clone()).collect();
+    let mut busy: std::collections::HashSet<String> = docs
+        .iter()
+        .filter(|d| d.value.migration.is_some())
+        .map(|d| d.value.cluster_uid.clone())
+        .collect();
     for d in &docs {
         let n = &d.value;
         let on_draining = n.host.as_ref().is_some_and(|h| draining.contains(h));
@@ -174,7 +220,9 @@ fn drain_pass(ctx: &Context) -> Result<()> {
             Ok(_) => {
                 busy.insert(n.cluster_uid.clone());
             }
-            Err(e) => tracing::debug!(node = %n.id, error = %e.to_api().message, "cannot move node off draining host yet"),
+            Err(e) => {
+                tracing::debug!(node = %n.id, error = %e.to_api().message, "cannot move node off draining host yet")
+            }
         }
     }
     Ok(())
@@ -183,13 +231,21 @@ fn drain_pass(ctx: &Context) -> Result<()> {
 /// Sets a host's state for drain (`Draining`) or restore (`Ready`).
 pub fn set_host_state(ctx: &Context, name: &str, state: HostState) -> Result<HostRecord> {
     loop {
-        let d = typed::get::<HostRecord>(ctx.store.as_ref(), &keys::host(name))?.ok_or_else(|| ApiError::not_found("host", name))?;
+        let d = typed::get::<HostRecord>(ctx.store.as_ref(), &keys::host(name))?
+            .ok_or_else(|| ApiError::not_found("host", name))?;
         if d.value.state == HostState::Removed || d.value.state == HostState::Unreachable {
             return Err(conflict(format!("host {name} is {:?}", d.value.state).to_lowercase()));
         }
         let mut rec = d.value.clone();
         rec.state = state;
-        if ctx.store.txn(&[Compare::ModRevision(d.key.clone(), d.revision)], &[typed::put_op(&d.key, &rec)?])?.is_some() {
+        if ctx
+            .store
+            .txn(
+                &[Compare::ModRevision(d.key.clone(), d.revision)],
+                &[typed::put_op(&d.key, &rec)?],
+            )?
+            .is_some()
+        {
             return Ok(rec);
         }
     }

@@ -124,10 +124,7 @@ impl NodeRecord {
 
 /// The nodes of a cluster, with revisions, in name order.
 pub fn of_cluster(ctx: &Context, cluster_uid: &str) -> Result<Vec<typed::Doc<NodeRecord>>> {
-    Ok(typed::list(
-        ctx.store.as_ref(),
-        &keys::nodes_of(cluster_uid),
-    )?)
+    Ok(typed::list(ctx.store.as_ref(), &keys::nodes_of(cluster_uid))?)
 }
 
 /// Every node of the pool.
@@ -140,8 +137,5 @@ pub fn all(ctx: &Context) -> Result<Vec<typed::Doc<NodeRecord>>> {
 pub fn mac_for(id: &str) -> String {
     use sha2::Digest;
     let h = sha2::Sha256::digest(id.as_bytes());
-    format!(
-        "02:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
-        h[0], h[1], h[2], h[3], h[4]
-    )
+    format!("02:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", h[0], h[1], h[2], h[3], h[4])
 }

@@ -116,23 +116,14 @@ pub fn update(
 }
 
 /// Ends a task operation by id.
-pub fn finish(
-    ctx: &Context,
-    id: &str,
-    result: std::result::Result<String, ApiError>,
-) -> Result<()> {
+pub fn finish(ctx: &Context, id: &str, result: std::result::Result<String, ApiError>) -> Result<()> {
     for _ in 0..10 {
-        let Some(doc) = typed::get::<OperationRecord>(ctx.store.as_ref(), &keys::operation(id))?
-        else {
+        let Some(doc) = typed::get::<OperationRecord>(ctx.store.as_ref(), &keys::operation(id))? else {
             return Ok(());
         };
         let (status, progress, error) = match &result {
             Ok(p) => (OperationStatus::Succeeded, p.clone(), None),
-            Err(e) => (
-                OperationStatus::Failed,
-                String::from("failed"),
-                Some(e.clone()),
-            ),
+            Err(e) => (OperationStatus::Failed, String::from("failed"), Some(e.clone())),
         };
         let mut rec = doc.value.clone();
         rec.op.status = status;

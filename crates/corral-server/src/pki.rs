@@ -30,7 +30,13 @@ impl Pki {
         // The CA goes with the chain: a joining agent pins it by fingerprint.
         let chain_pem = format!("{cert}{}", ca.cert_pem());
         let (client_cert_pem, client_key_pem) = ca.issue(corral_tls::SERVER_NAME, &[], false)?;
-        Ok(Pki { ca, chain_pem, key_pem, client_cert_pem, client_key_pem })
+        Ok(Pki {
+            ca,
+            chain_pem,
+            key_pem,
+            client_cert_pem,
+            client_key_pem,
+        })
     }
 
     /// A rustls server configuration for the agent API.

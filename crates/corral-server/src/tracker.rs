@@ -20,11 +20,7 @@ pub async fn run(ctx: Arc<Context>) {
         if let Err(e) = pass(&ctx) {
             tracing::warn!(error = %e, "tracker pass failed");
         }
-        crate::scheduler::wait_for_change(
-            &mut watch,
-            &[keys::NODES, keys::CLUSTERS, keys::OPERATIONS],
-        )
-        .await;
+        crate::scheduler::wait_for_change(&mut watch, &[keys::NODES, keys::CLUSTERS, keys::OPERATIONS]).await;
     }
 }
 
@@ -56,15 +52,10 @@ fn pass(ctx: &Context) -> Result<()> {
 }
 
 fn live_nodes(ctx: &Context, uid: &str) -> Result<(Vec<NodeRecord>, usize)> {
-    let all: Vec<NodeRecord> = node::of_cluster(ctx, uid)?
-        .into_iter()
-        .map(|d| d.value)
-        .collect();
+    let all: Vec<NodeRecord> = node::of_cluster(ctx, uid)?.into_iter().map(|d| d.value).collect();
     let leaving = all.iter().filter(|n| n.desired == Desired::Deleted).count();
     Ok((
-        all.into_iter()
-            .filter(|n| n.desired != Desired::Deleted)
-            .collect(),
+        all.into_iter().filter(|n| n.desired != Desired::Deleted).collect(),
         leaving,
     ))
 }
@@ -74,21 +65,14 @@ type Verdict = (OperationStatus, String, Option<ApiError>);
 fn running(ctx: &Context, uid: &str) -> Result<Verdict> {
     let (live, leaving) = live_nodes(ctx, uid)?;
     if let Some(f) = live.iter().find(|n| n.state == NodeState::Failed) {
-        let msg = format!(
-            "node {} failed: {}",
-            f.name,
-            f.error.clone().unwrap_or_default()
-        );
+        let msg = format!("node {} failed: {}", f.name, f.error.clone().unwrap_or_default());
         return Ok((
             OperationStatus::Failed,
             "failed".into(),
             Some(ApiError::new(ErrorCode::Conflict, msg)),
         ));
     }
-    let up = live
-        .iter()
-        .filter(|n| n.state == NodeState::Running)
-        .count();
+    let up = live.iter().filter(|n| n.state == NodeState::Running).count();
     let progress = format!("{up}/{} nodes running", live.len());
     if up == live.len() && leaving == 0 {
         return Ok((OperationStatus::Succeeded, progress, None));
@@ -109,10 +93,7 @@ fn running(ctx: &Context, uid: &str) -> Result<Verdict> {
 
 fn stopped(ctx: &Context, uid: &str) -> Result<Verdict> {
     let (live, _) = live_nodes(ctx, uid)?;
-    let down = live
-        .iter()
-        .filter(|n| n.state == NodeState::Stopped)
-        .count();
+    let down = live.iter().filter(|n| n.state == NodeState::Stopped).count();
     let progress = format!("{down}/{} nodes stopped", live.len());
     if down == live.len() {
         return Ok((OperationStatus::Succeeded, progress, None));
@@ -121,12 +102,19 @@ fn stopped(ctx: &Context, uid: &str) -> Result<Verdict> {
 }
 
 fn node_on(ctx: &Context, uid: &str, name: &str, host: &str) -> Result<Verdict> {
-    let Some(n) = node::of_cluster(ctx, uid)?.into_iter().map(|d| d.value).find(|n| n.name == name) else {
+    let Some(n) = node::of_cluster(ctx, uid)?
+        .into_iter()
+        .map(|d| d.value)
+        .find(|n| n.name == name)
+    else {
         let e = ApiError::new(ErrorCode::NotFound, format!("node {name} is gone"));
         return Ok((OperationStatus::Failed, "failed".into(), Some(e)));
     };
     if n.state == NodeState::Failed {
-        let e = ApiError::new(ErrorCode::Conflict, format!("node {name} failed: {}", n.error.unwrap_or_default()));
+        let e = ApiError::new(
+            ErrorCode::Conflict,
+            format!("node {name} failed: {}", n.error.unwrap_or_default()),
+        );
         return Ok((OperationStatus::Failed, "failed".into(), Some(e)));
     }
     match &n.migration {
@@ -135,6 +123,10 @@ fn node_on(ctx: &Context, uid: &str, name: &str, host: &str) -> Result<Verdict> 
             let e = ApiError::new(ErrorCode::Conflict, format!("node {name} ended on {:?}", n.host));
             Ok((OperationStatus::Failed, "failed".into(), Some(e)))
         }
-        Some(m) => Ok((OperationStatus::Running, format!("{:?} {} → {}", m.phase, m.from, m.to).to_lowercase(), None)),
+        Some(m) => Ok((
+            OperationStatus::Running,
+            format!("{:?} {} → {}", m.phase, m.from, m.to).to_lowercase(),
+            None,
+        )),
     }
 }

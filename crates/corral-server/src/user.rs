@@ -72,11 +72,7 @@ fn hash_password(password: &str) -> Result<String> {
 
 fn verify_password(password: &str, hash: &str) -> bool {
     PasswordHash::new(hash)
-        .map(|h| {
-            Argon2::default()
-                .verify_password(password.as_bytes(), &h)
-                .is_ok()
-        })
+        .map(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
         .unwrap_or(false)
 }
 
@@ -107,10 +103,7 @@ pub fn list(ctx: &Context) -> Result<Vec<UserRecord>> {
 pub fn create(ctx: &Context, req: &CreateUserRequest) -> Result<UserRecord> {
     names::validate_name("user", &req.name)?;
     if req.password.chars().count() < MIN_PASSWORD_LEN {
-        return Err(ApiError::invalid(format!(
-            "password too short: at least {MIN_PASSWORD_LEN} characters"
-        ))
-        .into());
+        return Err(ApiError::invalid(format!("password too short: at least {MIN_PASSWORD_LEN} characters")).into());
     }
     let rec = UserRecord {
         name: req.name.clone(),
@@ -122,11 +115,7 @@ pub fn create(ctx: &Context, req: &CreateUserRequest) -> Result<UserRecord> {
     let key = keys::user(&req.name);
     let op = typed::put_op(&key, &rec)?;
     if ctx.store.txn(&[Compare::Absent(key)], &[op])?.is_none() {
-        return Err(ApiError::new(
-            ErrorCode::AlreadyExists,
-            format!("user {:?} already exists", req.name),
-        )
-        .into());
+        return Err(ApiError::new(ErrorCode::AlreadyExists, format!("user {:?} already exists", req.name)).into());
     }
     Ok(rec)
 }
@@ -137,10 +126,7 @@ pub fn add_ssh_key(ctx: &Context, name: &str, key: &str) -> Result<UserRecord> {
     let looks_right = key.split_whitespace().count() >= 2
         && (key.starts_with("ssh-") || key.starts_with("ecdsa-") || key.starts_with("sk-"));
     if !looks_right || key.contains('\n') {
-        return Err(ApiError::invalid(
-            "not an OpenSSH public key line (e.g. \"ssh-ed25519 AAAA... me@host\")",
-        )
-        .into());
+        return Err(ApiError::invalid("not an OpenSSH public key line (e.g. \"ssh-ed25519 AAAA... me@host\")").into());
     }
     loop {
         let doc = typed::get::<UserRecord>(ctx.store.as_ref(), &keys::user(name))?
@@ -152,10 +138,7 @@ pub fn add_ssh_key(ctx: &Context, name: &str, key: &str) -> Result<UserRecord> {
         let op = typed::put_op(&doc.key, &rec)?;
         if ctx
             .store
-            .txn(
-                &[Compare::ModRevision(doc.key.clone(), doc.revision)],
-                &[op],
-            )?
+            .txn(&[Compare::ModRevision(doc.key.clone(), doc.revision)], &[op])?
             .is_some()
         {
             return Ok(rec);
@@ -170,9 +153,7 @@ pub fn login(ctx: &Context, name: &str, password: &str, ttl: Option<u64>) -> Res
     if !verify_password(password, &rec.password_hash) {
         return Err(denied().into());
     }
-    let ttl = ttl
-        .unwrap_or(ctx.cfg.default_token_ttl)
-        .clamp(1, ctx.cfg.max_token_ttl);
+    let ttl = ttl.unwrap_or(ctx.cfg.default_token_ttl).clamp(1, ctx.cfg.max_token_ttl);
     issue_token(ctx, &rec.name, ttl)
 }
 

@@ -21,9 +21,7 @@ struct Api {
 impl Api {
     async fn new() -> Api {
         let dir = tempfile::tempdir().unwrap();
-        let store = Arc::new(
-            corral_store::sqlite::SqliteStore::open(&dir.path().join("state.db")).unwrap(),
-        );
+        let store = Arc::new(corral_store::sqlite::SqliteStore::open(&dir.path().join("state.db")).unwrap());
         let images = corral_image::ImageStore::open(&dir.path().join("images")).unwrap();
         let ctx = Context::new(store, images, ServerConfig::new(dir.path().join("server")));
         corral_server::bootstrap(&ctx).unwrap();
@@ -31,7 +29,10 @@ impl Api {
         // enough for admission and placement.
         let cp = InProcessControlPlane::new(ctx.clone());
         let req = corral_api::RegisterRequest {
-            capacity: HostCapacity { cpu_millis: 4000, memory_bytes: 1 << 30 },
+            capacity: HostCapacity {
+                cpu_millis: 4000,
+                memory_bytes: 1 << 30,
+            },
             labels: Default::default(),
             address: "127.0.0.1".into(),
             exec_address: String::new(),
@@ -78,17 +79,13 @@ impl Api {
             .unwrap();
         let status = resp.status();
         let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-        (
-            status,
-            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-        )
+        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
     }
 
     async fn call(&self, method: &str, path: &str, body: Option<Value>) -> (StatusCode, Value) {
         let body = body.map(|b| b.to_string()).unwrap_or_default();
         let token = (!self.token.is_empty()).then_some(self.token.as_str());
-        self.raw(method, path, "application/json", body, token)
-            .await
+        self.raw(method, path, "application/json", body, token).await
     }
 }
 
@@ -101,33 +98,13 @@ async fn malformed_and_unknown_requests_get_4xx_with_codes() {
     let api = Api::new().await;
     let t = Some(api.token.as_str());
     let (s, v) = api
-        .raw(
-            "POST",
-            "/v1/clusters",
-            "application/json",
-            "{not json".into(),
-            t,
-        )
+        .raw("POST", "/v1/clusters", "application/json", "{not json".into(), t)
         .await;
-    assert_eq!(
-        (s, code(&v)),
-        (StatusCode::BAD_REQUEST, "malformed_request"),
-        "{v}"
-    );
+    assert_eq!((s, code(&v)), (StatusCode::BAD_REQUEST, "malformed_request"), "{v}");
     let (s, v) = api
-        .raw(
-            "POST",
-            "/v1/clusters",
-            "application/yaml",
-            "name: [unclosed".into(),
-            t,
-        )
+        .raw("POST", "/v1/clusters", "application/yaml", "name: [unclosed".into(), t)
         .await;
-    assert_eq!(
-        (s, code(&v)),
-        (StatusCode::BAD_REQUEST, "malformed_request"),
-        "{v}"
-    );
+    assert_eq!((s, code(&v)), (StatusCode::BAD_REQUEST, "malformed_request"), "{v}");
     let (s, v) = api
         .call(
             "POST",
@@ -143,13 +120,7 @@ async fn malformed_and_unknown_requests_get_4xx_with_codes() {
     let (s, v) = api.call("GET", "/v1/nope", None).await;
     assert_eq!((s, code(&v)), (StatusCode::NOT_FOUND, "not_found"));
     let (s, v) = api
-        .raw(
-            "GET",
-            "/v1/clusters",
-            "application/json",
-            String::new(),
-            None,
-        )
+        .raw("GET", "/v1/clusters", "application/json", String::new(), None)
         .await;
     assert_eq!((s, code(&v)), (StatusCode::UNAUTHORIZED, "unauthorized"));
     let (s, v) = api
@@ -166,16 +137,10 @@ async fn malformed_and_unknown_requests_get_4xx_with_codes() {
         .call(
             "POST",
             "/v1/clusters",
-            Some(
-                json!({"name": "a", "image": "minimal", "nodes": 1, "resources": {"cpu": "lots"}}),
-            ),
+            Some(json!({"name": "a", "image": "minimal", "nodes": 1, "resources": {"cpu": "lots"}})),
         )
         .await;
-    assert_eq!(
-        (s, code(&v)),
-        (StatusCode::BAD_REQUEST, "invalid_request"),
-        "{v}"
-    );
+    assert_eq!((s, code(&v)), (StatusCode::BAD_REQUEST, "invalid_request"), "{v}");
     let (s, v) = api
         .call(
             "POST",
@@ -183,11 +148,7 @@ async fn malformed_and_unknown_requests_get_4xx_with_codes() {
             Some(json!({"name": "a", "image": "minimal", "subnet": "10.0.0.0/40"})),
         )
         .await;
-    assert_eq!(
-        (s, code(&v)),
-        (StatusCode::BAD_REQUEST, "invalid_request"),
-        "{v}"
-    );
+    assert_eq!((s, code(&v)), (StatusCode::BAD_REQUEST, "invalid_request"), "{v}");
     let (_, list) = api.call("GET", "/v1/clusters", None).await;
     assert_eq!(list, json!([]), "nothing was created");
 }
@@ -216,14 +177,7 @@ async fn yaml_spec_with_groups_is_accepted_and_placed() {
         .map(|n| n["name"].as_str().unwrap())
         .collect();
     assert_eq!(names, ["head-0", "worker-0", "worker-1"]);
-    assert!(
-        c["nodes"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|n| n["host"] == "h1"),
-        "{c}"
-    );
+    assert!(c["nodes"].as_array().unwrap().iter().all(|n| n["host"] == "h1"), "{c}");
     let addrs: std::collections::HashSet<&str> = c["nodes"]
         .as_array()
         .unwrap()
@@ -242,7 +196,14 @@ async fn concurrent_creates_never_overfill_the_pool() {
     for i in 0..8 {
         let api = api.clone();
         tasks.push(tokio::spawn(async move {
-            api.call("POST", "/v1/clusters", Some(json!({"name": format!("c{i}"), "image": "minimal", "nodes": 1, "resources": {"memory": "300MiB"}}))).await
+            api.call(
+                "POST",
+                "/v1/clusters",
+                Some(
+                    json!({"name": format!("c{i}"), "image": "minimal", "nodes": 1, "resources": {"memory": "300MiB"}}),
+                ),
+            )
+            .await
         }));
     }
     for t in tasks {
@@ -259,8 +220,18 @@ async fn concurrent_creates_never_overfill_the_pool() {
         .count();
     assert_eq!(placed, 3, "{list}");
     // A node no host could ever hold is refused at once.
-    let (s, v) = api.call("POST", "/v1/clusters", Some(json!({"name": "huge", "image": "minimal", "resources": {"memory": "2GiB"}}))).await;
-    assert_eq!((s, code(&v)), (StatusCode::UNPROCESSABLE_ENTITY, "insufficient_capacity"), "{v}");
+    let (s, v) = api
+        .call(
+            "POST",
+            "/v1/clusters",
+            Some(json!({"name": "huge", "image": "minimal", "resources": {"memory": "2GiB"}})),
+        )
+        .await;
+    assert_eq!(
+        (s, code(&v)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "insufficient_capacity"),
+        "{v}"
+    );
 }
 
 #[tokio::test]
@@ -275,11 +246,7 @@ async fn users_see_only_their_own_clusters() {
         .await;
     assert_eq!(s, StatusCode::CREATED);
     let (s, v) = api
-        .call(
-            "POST",
-            "/v1/users",
-            Some(json!({"name": "eve", "password": "short"})),
-        )
+        .call("POST", "/v1/users", Some(json!({"name": "eve", "password": "short"})))
         .await;
     assert_eq!((s, code(&v)), (StatusCode::BAD_REQUEST, "invalid_request"));
     let (s, _) = api
@@ -302,13 +269,7 @@ async fn users_see_only_their_own_clusters() {
     assert_eq!(s, StatusCode::OK);
     let bob = login["token"].as_str().unwrap();
     let (_, list) = api
-        .raw(
-            "GET",
-            "/v1/clusters",
-            "application/json",
-            String::new(),
-            Some(bob),
-        )
+        .raw("GET", "/v1/clusters", "application/json", String::new(), Some(bob))
         .await;
     assert_eq!(list, json!([]));
     for (m, p) in [
@@ -316,14 +277,8 @@ async fn users_see_only_their_own_clusters() {
         ("DELETE", "/v1/clusters/mine"),
         ("GET", "/v1/clusters/mine/nodes"),
     ] {
-        let (s, v) = api
-            .raw(m, p, "application/json", String::new(), Some(bob))
-            .await;
-        assert_eq!(
-            (s, code(&v)),
-            (StatusCode::NOT_FOUND, "not_found"),
-            "{m} {p}"
-        );
+        let (s, v) = api.raw(m, p, "application/json", String::new(), Some(bob)).await;
+        assert_eq!((s, code(&v)), (StatusCode::NOT_FOUND, "not_found"), "{m} {p}");
     }
     let (s, v) = api
         .raw(
@@ -365,10 +320,6 @@ async fn users_see_only_their_own_clusters() {
             short["token"].as_str(),
         )
         .await;
-    assert_eq!(
-        (s, code(&v)),
-        (StatusCode::UNAUTHORIZED, "unauthorized"),
-        "{v}"
-    );
+    assert_eq!((s, code(&v)), (StatusCode::UNAUTHORIZED, "unauthorized"), "{v}");
     assert!(v["message"].as_str().unwrap().contains("expired"));
 }

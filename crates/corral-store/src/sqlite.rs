@@ -51,11 +51,9 @@ impl SqliteStore {
 }
 
 fn mod_revision(conn: &Connection, key: &str) -> Result<Option<u64>, rusqlite::Error> {
-    conn.query_row(
-        "SELECT mod_revision FROM kv WHERE key = ?1",
-        params![key],
-        |r| r.get::<_, i64>(0),
-    )
+    conn.query_row("SELECT mod_revision FROM kv WHERE key = ?1", params![key], |r| {
+        r.get::<_, i64>(0)
+    })
     .optional()
     .map(|o| o.map(|v| v as u64))
 }
@@ -71,17 +69,13 @@ impl Store for SqliteStore {
     fn get(&self, key: &str) -> Result<Option<KeyValue>, StoreError> {
         let conn = self.lock();
         let kv = conn
-            .query_row(
-                "SELECT value, mod_revision FROM kv WHERE key = ?1",
-                params![key],
-                |r| {
-                    Ok(KeyValue {
-                        key: key.to_string(),
-                        value: r.get(0)?,
-                        mod_revision: r.get::<_, i64>(1)? as u64,
-                    })
-                },
-            )
+            .query_row("SELECT value, mod_revision FROM kv WHERE key = ?1", params![key], |r| {
+                Ok(KeyValue {
+                    key: key.to_string(),
+                    value: r.get(0)?,
+                    mod_revision: r.get::<_, i64>(1)? as u64,
+                })
+            })
             .optional()?;
         Ok(kv)
     }
@@ -90,9 +84,8 @@ impl Store for SqliteStore {
         let conn = self.lock();
         // Range scan [prefix, prefix + U+10FFFF) uses the primary-key index.
         let end = format!("{prefix}\u{10FFFF}");
-        let mut stmt = conn.prepare_cached(
-            "SELECT key, value, mod_revision FROM kv WHERE key >= ?1 AND key < ?2 ORDER BY key",
-        )?;
+        let mut stmt =
+            conn.prepare_cached("SELECT key, value, mod_revision FROM kv WHERE key >= ?1 AND key < ?2 ORDER BY key")?;
         let rows = stmt.query_map(params![prefix, end], |r| {
             Ok(KeyValue {
                 key: r.get(0)?,
@@ -111,14 +104,9 @@ impl Store for SqliteStore {
                 return Ok(None);
             }
         }
-        let rev: i64 = tx.query_row("SELECT value FROM meta WHERE name = 'revision'", [], |r| {
-            r.get(0)
-        })?;
+        let rev: i64 = tx.query_row("SELECT value FROM meta WHERE name = 'revision'", [], |r| r.get(0))?;
         let rev = rev + 1;
-        tx.execute(
-            "UPDATE meta SET value = ?1 WHERE name = 'revision'",
-            params![rev],
-        )?;
+        tx.execute("UPDATE meta SET value = ?1 WHERE name = 'revision'", params![rev])?;
         for op in ops {
             match op {
                 Op::Put(k, v) => {
@@ -154,10 +142,7 @@ impl Store for SqliteStore {
 
     fn revision(&self) -> Result<u64, StoreError> {
         let conn = self.lock();
-        let rev: i64 =
-            conn.query_row("SELECT value FROM meta WHERE name = 'revision'", [], |r| {
-                r.get(0)
-            })?;
+        let rev: i64 = conn.query_row("SELECT value FROM meta WHERE name = 'revision'", [], |r| r.get(0))?;
         Ok(rev as u64)
     }
 
@@ -179,21 +164,11 @@ mod tests {
     #[test]
     fn put_get_list_delete() {
         let (_d, s) = store();
-        let r1 = s
-            .txn(&[], &[Op::Put("/a/1".into(), b"x".to_vec())])
-            .unwrap()
-            .unwrap();
-        s.txn(&[], &[Op::Put("/a/2".into(), b"y".to_vec())])
-            .unwrap();
-        s.txn(&[], &[Op::Put("/b/1".into(), b"z".to_vec())])
-            .unwrap();
+        let r1 = s.txn(&[], &[Op::Put("/a/1".into(), b"x".to_vec())]).unwrap().unwrap();
+        s.txn(&[], &[Op::Put("/a/2".into(), b"y".to_vec())]).unwrap();
+        s.txn(&[], &[Op::Put("/b/1".into(), b"z".to_vec())]).unwrap();
         assert_eq!(s.get("/a/1").unwrap().unwrap().mod_revision, r1);
-        let keys: Vec<_> = s
-            .list("/a/")
-            .unwrap()
-            .into_iter()
-            .map(|kv| kv.key)
-            .collect();
+        let keys: Vec<_> = s.list("/a/").unwrap().into_iter().map(|kv| kv.key).collect();
         assert_eq!(keys, ["/a/1", "/a/2"]);
         s.txn(&[], &[Op::Delete("/a/1".into())]).unwrap();
         assert!(s.get("/a/1").unwrap().is_none());
@@ -204,14 +179,8 @@ mod tests {
     fn compare_and_swap() {
         let (_d, s) = store();
         let put = |v: &[u8]| vec![Op::Put("/k".into(), v.to_vec())];
-        let r = s
-            .txn(&[Compare::Absent("/k".into())], &put(b"1"))
-            .unwrap()
-            .unwrap();
-        assert!(s
-            .txn(&[Compare::Absent("/k".into())], &put(b"2"))
-            .unwrap()
-            .is_none());
+        let r = s.txn(&[Compare::Absent("/k".into())], &put(b"1")).unwrap().unwrap();
+        assert!(s.txn(&[Compare::Absent("/k".into())], &put(b"2")).unwrap().is_none());
         assert!(s
             .txn(&[Compare::ModRevision("/k".into(), r + 5)], &put(b"2"))
             .unwrap()

@@ -218,7 +218,10 @@ mod tests {
         assert!(creds.cert_pem.contains("BEGIN CERTIFICATE"));
         assert_eq!(creds.fingerprint.len(), 64);
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(dir.path().join("ca.key")).unwrap().permissions().mode();
+        let mode = std::fs::metadata(dir.path().join("ca.key"))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600);
     }
 }

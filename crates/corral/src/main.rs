@@ -52,9 +52,7 @@ fn main() -> anyhow::Result<()> {
         Command::Server(args) => daemon(server_cmd::run(args)),
         Command::Agent(args) => daemon(agent_cmd::run(args)),
         Command::Client(cmd) => {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()?;
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
             let code = rt.block_on(corral_cli::run(cmd, &cli.client))?;
             std::process::exit(code);
         }

@@ -105,7 +105,10 @@ pub async fn serve_until_signal(ctx: Arc<Context>, listener: tokio::net::TcpList
 pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     let s = start(&args).await?;
     let addr = s.listener.local_addr()?;
-    println!("Corral server is up. API: http://{addr}; agents join at https://{}", args.agent_listen);
+    println!(
+        "Corral server is up. API: http://{addr}; agents join at https://{}",
+        args.agent_listen
+    );
     println!(
         "Log in as the admin: corral login --server http://{addr} --user admin --password-file {}",
         corral_server::credential_path(&s.ctx).display()

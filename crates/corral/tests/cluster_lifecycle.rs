@@ -20,8 +20,7 @@ fn hosts_names(pool: &Pool, node: &str) -> Vec<String> {
 fn create_scale_stop_start_delete_leaves_nothing() {
     let pool = Pool::start();
     let c = pool.json(&[
-        "cluster", "create", "life", "--image", "minimal", "--nodes", "3", "--cpu", "0.5",
-        "--memory", "64MiB",
+        "cluster", "create", "life", "--image", "minimal", "--nodes", "3", "--cpu", "0.5", "--memory", "64MiB",
     ]);
     assert_eq!(c["state"], "running", "{c}");
     let nodes = c["nodes"].as_array().unwrap();
@@ -44,10 +43,7 @@ fn create_scale_stop_start_delete_leaves_nothing() {
     let nodes = pool.json(&["node", "list", "life"]);
     assert_eq!(nodes.as_array().unwrap().len(), 2, "{nodes}");
     for i in 0..2 {
-        assert_eq!(
-            hosts_names(&pool, &format!("life/node-{i}")),
-            ["node-0", "node-1"]
-        );
+        assert_eq!(hosts_names(&pool, &format!("life/node-{i}")), ["node-0", "node-1"]);
     }
 
     // Stop/start keeps the writable layer and the addresses.
@@ -73,9 +69,7 @@ fn create_scale_stop_start_delete_leaves_nothing() {
     pool.ok(&["cluster", "delete", "life"]);
     let left = pool.leftovers(&ids, &[subnet]);
     assert!(left.is_empty(), "left behind: {left:#?}");
-    assert!(pool
-        .fails(&["cluster", "show", "life"])
-        .contains("not_found"));
+    assert!(pool.fails(&["cluster", "show", "life"]).contains("not_found"));
 }
 
 #[test]
@@ -83,9 +77,7 @@ fn bad_requests_get_clear_errors_and_change_nothing() {
     let pool = Pool::start();
     let cases: &[(&[&str], &str)] = &[
         (
-            &[
-                "cluster", "create", "Bad_Name", "--image", "minimal", "--nodes", "1",
-            ],
+            &["cluster", "create", "Bad_Name", "--image", "minimal", "--nodes", "1"],
             "invalid_name",
         ),
         (
@@ -94,15 +86,12 @@ fn bad_requests_get_clear_errors_and_change_nothing() {
         ),
         (
             &[
-                "cluster", "create", "big", "--image", "minimal", "--nodes", "1", "--memory",
-                "4096GiB",
+                "cluster", "create", "big", "--image", "minimal", "--nodes", "1", "--memory", "4096GiB",
             ],
             "insufficient_capacity",
         ),
         (
-            &[
-                "cluster", "create", "many", "--image", "minimal", "--nodes", "5000",
-            ],
+            &["cluster", "create", "many", "--image", "minimal", "--nodes", "5000"],
             "invalid_request",
         ),
         (

@@ -32,11 +32,7 @@ fn mirror_host() -> String {
         .flat_map(str::split_whitespace)
         .find(|w| w.starts_with("http://"))
         .expect("an http apt mirror for bookworm");
-    uri.trim_start_matches("http://")
-        .split('/')
-        .next()
-        .unwrap()
-        .to_string()
+    uri.trim_start_matches("http://").split('/').next().unwrap().to_string()
 }
 
 /// An HTTP proxy listening on 127.0.0.1:PROXY_PORT in `netns`, forwarding requests
@@ -111,9 +107,7 @@ fn forward(client: TcpStream, allowed_host: &str) -> std::io::Result<()> {
         .unwrap_or("");
     let mut client_w = client.try_clone()?;
     if host != allowed_host {
-        client_w.write_all(
-            b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-        )?;
+        client_w.write_all(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")?;
         return Ok(());
     }
     let mut upstream = TcpStream::connect((allowed_host, 80))?;
@@ -176,8 +170,7 @@ fn debian_nodes_ssh_to_each_other_and_users_ssh_in_with_their_key() {
     assert_eq!(user["ssh_keys"].as_array().unwrap().len(), 1, "{user}");
 
     let c = pool.json(&[
-        "cluster", "create", "deb", "--image", "debian", "--nodes", "2", "--cpu", "0.5",
-        "--memory", "256MiB",
+        "cluster", "create", "deb", "--image", "debian", "--nodes", "2", "--cpu", "0.5", "--memory", "256MiB",
     ]);
     assert_eq!(c["state"], "running", "{c}");
 
@@ -189,10 +182,7 @@ fn debian_nodes_ssh_to_each_other_and_users_ssh_in_with_their_key() {
             std::thread::sleep(Duration::from_millis(200));
         }
     }
-    let last = pool.exec(
-        "deb/node-0",
-        "ssh -o BatchMode=yes -o ConnectTimeout=5 node-1 hostname",
-    );
+    let last = pool.exec("deb/node-0", "ssh -o BatchMode=yes -o ConnectTimeout=5 node-1 hostname");
     assert_eq!(last.0, 0, "ssh node-0 → node-1 failed: {last:?}");
     assert_eq!(last.1.trim(), "node-1");
     // And back, by address too.
@@ -205,10 +195,7 @@ fn debian_nodes_ssh_to_each_other_and_users_ssh_in_with_their_key() {
         .as_str()
         .unwrap()
         .to_string();
-    let (code, out, err) = pool.exec(
-        "deb/node-1",
-        &format!("ssh -o BatchMode=yes {addr0} hostname"),
-    );
+    let (code, out, err) = pool.exec("deb/node-1", &format!("ssh -o BatchMode=yes {addr0} hostname"));
     assert_eq!((code, out.trim()), (0, "node-0"), "{err}");
     // Passwords are not accepted, only keys.
     let (code, _, _) = pool.exec(

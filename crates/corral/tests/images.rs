@@ -23,9 +23,7 @@ fn run(cmd: &mut Command) {
 /// A directory with a working busybox: /bin/busybox plus a symlink per applet
 /// (/bin/sh among them).
 fn busybox_root(root: &Path) {
-    for d in [
-        "bin", "etc", "root", "tmp", "proc", "sys", "dev", "run", "var/log",
-    ] {
+    for d in ["bin", "etc", "root", "tmp", "proc", "sys", "dev", "run", "var/log"] {
         fs::create_dir_all(root.join(d)).unwrap();
     }
     fs::copy("/bin/busybox", root.join("bin/busybox")).unwrap();
@@ -65,9 +63,7 @@ fn sha256_file(p: &Path) -> String {
 /// Stores a blob in an OCI layout; returns its descriptor fields (digest, size).
 fn put_blob(layout: &Path, bytes_from: &Path) -> (String, u64) {
     let digest = sha256_file(bytes_from);
-    let dest = layout
-        .join("blobs/sha256")
-        .join(digest.trim_start_matches("sha256:"));
+    let dest = layout.join("blobs/sha256").join(digest.trim_start_matches("sha256:"));
     fs::create_dir_all(dest.parent().unwrap()).unwrap();
     fs::copy(bytes_from, &dest).unwrap();
     (digest, fs::metadata(&dest).unwrap().len())
@@ -124,16 +120,8 @@ fn oci_archive(dir: &Path) -> std::path::PathBuf {
         "schemaVersion": 2,
         "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": md, "size": ms}],
     });
-    fs::write(
-        layout.join("index.json"),
-        serde_json::to_vec(&index).unwrap(),
-    )
-    .unwrap();
-    fs::write(
-        layout.join("oci-layout"),
-        r#"{"imageLayoutVersion":"1.0.0"}"#,
-    )
-    .unwrap();
+    fs::write(layout.join("index.json"), serde_json::to_vec(&index).unwrap()).unwrap();
+    fs::write(layout.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
     let archive = dir.join("image.oci.tar");
     tar_dir(&layout, &archive);
     archive
@@ -151,20 +139,13 @@ fn oci_archive_with_whiteouts_imports_and_runs() {
     let work = pool.dir().join("oci");
     fs::create_dir_all(&work).unwrap();
     let archive = oci_archive(&work);
-    let img = pool.json(&[
-        "image",
-        "import",
-        archive.to_str().unwrap(),
-        "--name",
-        "oci-test",
-    ]);
+    let img = pool.json(&["image", "import", archive.to_str().unwrap(), "--name", "oci-test"]);
     assert_eq!(img["name"], "oci-test", "{img}");
     assert_eq!(img["layers"], 2, "{img}");
     assert_eq!(img["source"], "imported", "{img}");
 
     let c = pool.json(&[
-        "cluster", "create", "oc", "--image", "oci-test", "--nodes", "1", "--cpu", "0.2",
-        "--memory", "32MiB",
+        "cluster", "create", "oc", "--image", "oci-test", "--nodes", "1", "--cpu", "0.2", "--memory", "32MiB",
     ]);
     assert_eq!(c["state"], "running", "{c}");
     let n = "oc/node-0";
@@ -182,10 +163,7 @@ fn oci_archive_with_whiteouts_imports_and_runs() {
     );
     assert_eq!(sh_ok(&pool, n, "cat /opt/other/stays"), "stays\n");
     // No whiteout marker is visible as a file.
-    assert_eq!(
-        sh_ok(&pool, n, "ls -A /etc | grep -c '^.wh.' || true").trim(),
-        "0"
-    );
+    assert_eq!(sh_ok(&pool, n, "ls -A /etc | grep -c '^.wh.' || true").trim(), "0");
     // The config's environment reaches the node.
     assert_eq!(sh_ok(&pool, n, "echo $FROM_OCI"), "yes\n");
     pool.ok(&["cluster", "delete", "oc"]);
@@ -201,41 +179,25 @@ fn rootfs_tarball_imports_and_runs() {
     let tarball = pool.dir().join("rootfs.tar");
     tar_dir(&root, &tarball);
     let gz = pool.dir().join("rootfs.tar.gz");
-    run(Command::new("sh").arg("-c").arg(format!(
-        "gzip -c {} > {}",
-        tarball.display(),
-        gz.display()
-    )));
+    run(Command::new("sh")
+        .arg("-c")
+        .arg(format!("gzip -c {} > {}", tarball.display(), gz.display())));
 
     let img = pool.json(&["image", "import", gz.to_str().unwrap(), "--name", "tarball"]);
     assert_eq!(img["layers"], 1, "{img}");
     assert_eq!(img["visibility"], "private", "{img}");
     // The same content, uncompressed, is the same image.
-    let again = pool.json(&[
-        "image",
-        "import",
-        tarball.to_str().unwrap(),
-        "--name",
-        "tarball2",
-    ]);
+    let again = pool.json(&["image", "import", tarball.to_str().unwrap(), "--name", "tarball2"]);
     assert_eq!(again["digest"], img["digest"]);
 
     let c = pool.json(&[
-        "cluster", "create", "tb", "--image", "tarball", "--nodes", "2", "--cpu", "0.2",
-        "--memory", "32MiB",
+        "cluster", "create", "tb", "--image", "tarball", "--nodes", "2", "--cpu", "0.2", "--memory", "32MiB",
     ]);
     assert_eq!(c["state"], "running", "{c}");
-    assert_eq!(
-        sh_ok(&pool, "tb/node-1", "cat /etc/keep.txt"),
-        "from the tarball\n"
-    );
+    assert_eq!(sh_ok(&pool, "tb/node-1", "cat /etc/keep.txt"), "from the tarball\n");
     assert_eq!(sh_ok(&pool, "tb/node-1", "cat /srv/app/config"), "a=1\n");
     assert_eq!(
-        sh_ok(
-            &pool,
-            "tb/node-0",
-            "ping -c1 -W2 node-1 >/dev/null && echo up"
-        ),
+        sh_ok(&pool, "tb/node-0", "ping -c1 -W2 node-1 >/dev/null && echo up"),
         "up\n"
     );
     pool.ok(&["cluster", "delete", "tb"]);
@@ -244,15 +206,9 @@ fn rootfs_tarball_imports_and_runs() {
 /// The layers of an image as its manifest in the store lists them.
 fn manifest_layers(pool: &Pool, digest: &str) -> Vec<String> {
     let hex = digest.trim_start_matches("sha256:");
-    let m: serde_json::Value = serde_json::from_slice(
-        &fs::read(
-            pool.data
-                .join("images/manifests")
-                .join(format!("{hex}.json")),
-        )
-        .unwrap(),
-    )
-    .unwrap();
+    let m: serde_json::Value =
+        serde_json::from_slice(&fs::read(pool.data.join("images/manifests").join(format!("{hex}.json"))).unwrap())
+            .unwrap();
     m["layers"]
         .as_array()
         .unwrap()
@@ -271,8 +227,7 @@ fn layer_dir(pool: &Pool, digest: &str) -> std::path::PathBuf {
 fn saved_node_is_private_until_shared_and_shares_base_layers() {
     let pool = Pool::start();
     pool.ok(&[
-        "cluster", "create", "c", "--image", "minimal", "--nodes", "1", "--cpu", "0.2", "--memory",
-        "32MiB",
+        "cluster", "create", "c", "--image", "minimal", "--nodes", "1", "--cpu", "0.2", "--memory", "32MiB",
     ]);
     sh_ok(
         &pool,
@@ -308,10 +263,7 @@ fn saved_node_is_private_until_shared_and_shares_base_layers() {
         "etc/profile.d/corral.sh",
         "var/lib/corral-node/created",
     ] {
-        assert!(
-            !top.join(rel).exists(),
-            "saved layer carries the node's {rel}"
-        );
+        assert!(!top.join(rel).exists(), "saved layer carries the node's {rel}");
     }
 
     // Another user sees it neither in the list nor by name.
@@ -330,13 +282,10 @@ fn saved_node_is_private_until_shared_and_shares_base_layers() {
         "bob sees admin's private image: {listed:?}"
     );
     let err = bob.fails(&[
-        "cluster", "create", "b", "--image", "my-env", "--nodes", "1", "--cpu", "0.2", "--memory",
-        "32MiB",
+        "cluster", "create", "b", "--image", "my-env", "--nodes", "1", "--cpu", "0.2", "--memory", "32MiB",
     ]);
     assert!(err.contains("unknown_image"), "{err}");
-    assert!(bob
-        .fails(&["image", "share", "my-env"])
-        .contains("not_found"));
+    assert!(bob.fails(&["image", "share", "my-env"]).contains("not_found"));
 
     // Shared, it is usable by bob, and has the saved content; the deletion of a
     // base file is kept too.
@@ -368,8 +317,7 @@ fn saved_node_is_private_until_shared_and_shares_base_layers() {
     // Unshared again, bob can no longer start new clusters from it.
     pool.ok(&["image", "unshare", "my-env"]);
     let err = bob.fails(&[
-        "cluster", "create", "b2", "--image", "my-env", "--nodes", "1", "--cpu", "0.2", "--memory",
-        "32MiB",
+        "cluster", "create", "b2", "--image", "my-env", "--nodes", "1", "--cpu", "0.2", "--memory", "32MiB",
     ]);
     assert!(err.contains("unknown_image"), "{err}");
     bob.ok(&["cluster", "delete", "b"]);

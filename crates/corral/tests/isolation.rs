@@ -28,8 +28,7 @@ fn clusters_cannot_reach_each_other_or_the_host() {
     for (name, c) in [("alpha", &a), ("beta", &b)] {
         for i in 0..3 {
             let next = format!("node-{}", (i + 1) % 3);
-            let (code, out, err) =
-                pool.exec(&format!("{name}/node-{i}"), &format!("ping -c1 -W2 {next}"));
+            let (code, out, err) = pool.exec(&format!("{name}/node-{i}"), &format!("ping -c1 -W2 {next}"));
             assert_eq!(code, 0, "{name}/node-{i} → {next}: {out}{err}");
         }
         assert_ne!(
@@ -45,9 +44,8 @@ fn clusters_cannot_reach_each_other_or_the_host() {
     // The API listens on every address of the test host: reachable from the host...
     let gw = a["network"]["gateway"].as_str().unwrap().to_string();
     // An HTTP request by hand: the API answers with a status line when reachable.
-    let request = |target: &str| {
-        format!("printf 'GET /v1/whoami HTTP/1.0\\r\\n\\r\\n' | nc -w 2 {target} 7700 2>&1; true")
-    };
+    let request =
+        |target: &str| format!("printf 'GET /v1/whoami HTTP/1.0\\r\\n\\r\\n' | nc -w 2 {target} 7700 2>&1; true");
     let probe = request(&gw);
     let host_side = std::process::Command::new("nsenter")
         .arg(format!("--net=/run/netns/{}", pool.netns))
@@ -63,10 +61,7 @@ fn clusters_cannot_reach_each_other_or_the_host() {
     for (node, target) in [("alpha/node-0", gw.clone()), ("beta/node-0", gw.clone())] {
         let (_, out, err) = pool.exec(node, &request(&target));
         let text = format!("{out}{err}");
-        assert!(
-            !text.contains("HTTP"),
-            "{node} reached the API at {target}: {text}"
-        );
+        assert!(!text.contains("HTTP"), "{node} reached the API at {target}: {text}");
         assert!(
             text.contains("can't connect") || text.contains("timed out"),
             "{node}: unexpected probe result {text}"
@@ -131,11 +126,7 @@ fn memory_limit_kills_the_hog_and_the_node_survives() {
     assert_eq!(node["state"], "running", "{node}");
     let events = pool.json(&["cluster", "events", "mem"]);
     assert!(
-        events
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|e| e["kind"] == "node.oom"),
+        events.as_array().unwrap().iter().any(|e| e["kind"] == "node.oom"),
         "{events}"
     );
     pool.ok(&["cluster", "delete", "mem"]);
@@ -155,10 +146,7 @@ fn pids_limit_stops_a_fork_bomb() {
         "no fork failure: {text}"
     );
     let (_, count, _) = pool.exec("forks/node-0", "pkill sleep; echo ok");
-    assert!(
-        count.contains("ok"),
-        "node unusable after the fork bomb: {count}"
-    );
+    assert!(count.contains("ok"), "node unusable after the fork bomb: {count}");
     let (code, out, _) = pool.exec("forks/node-0", "echo alive");
     assert_eq!((code, out.trim()), (0, "alive"));
     pool.ok(&["cluster", "delete", "forks"]);
@@ -169,15 +157,13 @@ fn restart_adopts_running_nodes_and_finishes_half_made_ones() {
     let mut pool = Pool::start();
     let c = create(&pool, "keep", &["--nodes", "2"]);
     assert_eq!(pool.exec("keep/node-0", "echo here > /root/f").0, 0);
-    let started: Vec<_> = (0..2)
-        .map(|i| c["nodes"][i]["started_at"].clone())
-        .collect();
+    let started: Vec<_> = (0..2).map(|i| c["nodes"][i]["started_at"].clone()).collect();
     let pid_before = pool.exec("keep/node-1", "cat /proc/1/stat").1;
 
     // A create acknowledged just before a crash is finished after the restart.
     pool.ok(&[
-        "cluster", "create", "late", "--image", "minimal", "--nodes", "4", "--cpu", "0.1",
-        "--memory", "32MiB", "--async",
+        "cluster", "create", "late", "--image", "minimal", "--nodes", "4", "--cpu", "0.1", "--memory", "32MiB",
+        "--async",
     ]);
     pool.kill9();
     pool.restart();
@@ -216,16 +202,8 @@ fn egress_leaves_through_nat() {
     // traffic was masqueraded to the host's address.
     let outside = format!("cout-{}", common::rand_hex(6));
     let run = |cmd: String| {
-        let out = std::process::Command::new("sh")
-            .arg("-c")
-            .arg(&cmd)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{cmd}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let out = std::process::Command::new("sh").arg("-c").arg(&cmd).output().unwrap();
+        assert!(out.status.success(), "{cmd}: {}", String::from_utf8_lossy(&out.stderr));
     };
     struct Netns(String);
     impl Drop for Netns {

@@ -96,9 +96,7 @@ fn spec_file_groups_env_and_lifecycle_scripts() {
         assert!(Instant::now() < deadline, "listener did not start");
         std::thread::sleep(Duration::from_millis(100));
     }
-    let scaled = pool.json(&[
-        "cluster", "scale", "lab", "--group", "worker", "--nodes", "1",
-    ]);
+    let scaled = pool.json(&["cluster", "scale", "lab", "--group", "worker", "--nodes", "1"]);
     assert_eq!(scaled["nodes"].as_array().unwrap().len(), 2, "{scaled}");
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
@@ -128,9 +126,7 @@ fn spec_file_groups_env_and_lifecycle_scripts() {
         "several groups need --group"
     );
     // Scaling up again: the new worker-1 is a new node and runs on_create.
-    pool.ok(&[
-        "cluster", "scale", "lab", "--group", "worker", "--nodes", "2",
-    ]);
+    pool.ok(&["cluster", "scale", "lab", "--group", "worker", "--nodes", "2"]);
     assert_eq!(
         out(&pool, "lab/worker-1", "cat /root/created"),
         "created worker-1 hello-lab\n"

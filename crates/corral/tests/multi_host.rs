@@ -10,7 +10,9 @@ fn hosts_join_and_a_cluster_spreads_over_them() {
     let mut lan = Lan::start();
     let token = lan.token();
     let a = lan.add_host(&token, "site=a");
-    wait("h11 to join", || lan.json(&["host", "list"]).as_array().is_some_and(|v| v.len() == 1));
+    wait("h11 to join", || {
+        lan.json(&["host", "list"]).as_array().is_some_and(|v| v.len() == 1)
+    });
     // The token was used up: a second host cannot reuse it.
     let b_bad = lan.add_host(&token, "");
     wait("the reused token to be refused", || !lan.agent_alive(b_bad));
@@ -21,7 +23,13 @@ fn hosts_join_and_a_cluster_spreads_over_them() {
     let b = lan.add_host(&lan.token(), "site=b");
     wait("two ready hosts", || {
         let hosts = lan.json(&["host", "list"]);
-        hosts.as_array().unwrap().iter().filter(|h| h["state"] == "ready" && h["capacity"]["memory_bytes"].as_u64() > Some(0)).count() == 2
+        hosts
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|h| h["state"] == "ready" && h["capacity"]["memory_bytes"].as_u64() > Some(0))
+            .count()
+            == 2
     });
     let hosts = lan.json(&["host", "list"]);
     let h11 = hosts.as_array().unwrap().iter().find(|h| h["name"] == "h11").unwrap();
@@ -30,17 +38,36 @@ fn hosts_join_and_a_cluster_spreads_over_them() {
 
     // A 2-node cluster spreads over both hosts (most free memory first) and its
     // nodes reach each other by name across the VXLAN segment.
-    let c = lan.json(&["cluster", "create", "wide", "--image", "minimal", "--nodes", "2", "--cpu", "0.1", "--memory", "64MiB"]);
+    let c = lan.json(&[
+        "cluster", "create", "wide", "--image", "minimal", "--nodes", "2", "--cpu", "0.1", "--memory", "64MiB",
+    ]);
     assert_eq!(c["state"], "running", "{c}");
-    let on: Vec<&str> = c["nodes"].as_array().unwrap().iter().map(|n| n["host"].as_str().unwrap()).collect();
+    let on: Vec<&str> = c["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["host"].as_str().unwrap())
+        .collect();
     assert_ne!(on[0], on[1], "nodes should spread: {c}");
     let idx = |host: &str| if host == lan.hosts[a].name { a } else { b };
     let uid_id = |node: &str| -> String {
-        let dir = lan.hosts[idx(on[if node == "node-0" { 0 } else { 1 }])].data.join("runtime/nodes");
-        std::fs::read_dir(dir).unwrap().filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).find(|n| n.ends_with(node)).unwrap()
+        let dir = lan.hosts[idx(on[if node == "node-0" { 0 } else { 1 }])]
+            .data
+            .join("runtime/nodes");
+        std::fs::read_dir(dir)
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .find(|n| n.ends_with(node))
+            .unwrap()
     };
     let out = lan.node_exec(idx(on[0]), &uid_id("node-0"), "ping -c2 -W2 node-1");
-    assert!(out.status.success(), "node-0 → node-1 across hosts: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "node-0 → node-1 across hosts: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     let out = lan.node_exec(idx(on[1]), &uid_id("node-1"), "ping -c1 -W2 node-0");
     assert!(out.status.success(), "node-1 → node-0 across hosts");
     // A node cannot reach the server's ports over the underlay either... through its
@@ -55,20 +82,39 @@ fn removed_hosts_and_strangers_cannot_use_the_agent_api() {
     let mut lan = Lan::start();
     let t = lan.token();
     let a = lan.add_host(&t, "");
-    wait("the host to join", || lan.json(&["host", "list"]).as_array().is_some_and(|v| v.len() == 1));
+    wait("the host to join", || {
+        lan.json(&["host", "list"]).as_array().is_some_and(|v| v.len() == 1)
+    });
     let tls = lan.hosts[a].data.join("tls");
     let curl = |with_cert: bool| -> String {
         let mut c = std::process::Command::new("nsenter");
         c.arg(format!("--net=/run/netns/{}", lan.hosts[a].netns))
-            .args(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "40", "--cacert"])
+            .args([
+                "curl",
+                "-s",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+                "--max-time",
+                "40",
+                "--cacert",
+            ])
             .arg(tls.join("ca.pem"));
         if with_cert {
-            c.arg("--cert").arg(tls.join("agent.pem")).arg("--key").arg(tls.join("agent.key"));
+            c.arg("--cert")
+                .arg(tls.join("agent.pem"))
+                .arg("--key")
+                .arg(tls.join("agent.key"));
         }
         c.arg(format!("https://{SERVER}:7701/v1/agent/manifests/nothing"));
         String::from_utf8_lossy(&c.output().unwrap().stdout).into_owned()
     };
-    assert_eq!(curl(true), "404", "a joined agent is let in (the manifest is simply unknown)");
+    assert_eq!(
+        curl(true),
+        "404",
+        "a joined agent is let in (the manifest is simply unknown)"
+    );
     assert_eq!(curl(false), "401", "no certificate, no entry");
     let out = lan.cli(&["host", "remove", &lan.hosts[a].name]);
     assert!(out.status.success());
@@ -83,7 +129,13 @@ fn a_lost_host_s_nodes_are_recovered_elsewhere_and_fenced_on_return() {
         lan.add_host(&t, "");
     }
     wait("two ready hosts", || {
-        lan.json(&["host", "list"]).as_array().unwrap().iter().filter(|h| h["capacity"]["memory_bytes"].as_u64() > Some(0)).count() == 2
+        lan.json(&["host", "list"])
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|h| h["capacity"]["memory_bytes"].as_u64() > Some(0))
+            .count()
+            == 2
     });
     let spec = lan.tmp.path().join("keep.yaml");
     std::fs::write(
@@ -106,20 +158,42 @@ fn a_lost_host_s_nodes_are_recovered_elsewhere_and_fenced_on_return() {
         let n = lan.json(&["node", "show", "keep/node-0"]);
         n["state"] == "running" && n["host"] == lan.hosts[other].name.as_str()
     });
-    eprintln!("host loss → node running elsewhere: {:.1}s (timeout 2s)", t0.elapsed().as_secs_f64());
+    eprintln!(
+        "host loss → node running elsewhere: {:.1}s (timeout 2s)",
+        t0.elapsed().as_secs_f64()
+    );
     let hosts = lan.json(&["host", "list"]);
-    assert!(hosts.as_array().unwrap().iter().any(|h| h["name"] == lost_name.as_str() && h["state"] == "unreachable"), "{hosts}");
+    assert!(
+        hosts
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|h| h["name"] == lost_name.as_str() && h["state"] == "unreachable"),
+        "{hosts}"
+    );
     let n = lan.json(&["node", "show", "keep/node-0"]);
     assert_eq!(n["address"], address, "same address after recovery");
     let recovered = node_id(&lan, other, "node-0");
     let out = lan.node_exec(other, &recovered, "test -f /root/recovered && ping -c1 -W2 node-1");
-    assert!(out.status.success(), "on_recovery ran and node-1 is reachable: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "on_recovery ran and node-1 is reachable: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     // The host comes back: its stale copy is removed and it takes nodes again.
-    assert!(lan.containers(lost).contains(&stale), "the stale copy still runs while the host is cut off");
+    assert!(
+        lan.containers(lost).contains(&stale),
+        "the stale copy still runs while the host is cut off"
+    );
     lan.return_host(lost);
     wait("the lost host to be ready and fenced", || {
-        let ready = lan.json(&["host", "list"]).as_array().unwrap().iter().any(|h| h["name"] == lost_name.as_str() && h["state"] == "ready");
+        let ready = lan
+            .json(&["host", "list"])
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|h| h["name"] == lost_name.as_str() && h["state"] == "ready");
         ready && !lan.containers(lost).contains(&stale)
     });
     let del = lan.cli(&["cluster", "delete", "keep"]);
@@ -144,30 +218,53 @@ fn drain_moves_nodes_with_their_files_and_addresses() {
         lan.add_host(&t, "");
     }
     wait("two ready hosts", || {
-        lan.json(&["host", "list"]).as_array().unwrap().iter().filter(|h| h["capacity"]["memory_bytes"].as_u64() > Some(0)).count() == 2
+        lan.json(&["host", "list"])
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|h| h["capacity"]["memory_bytes"].as_u64() > Some(0))
+            .count()
+            == 2
     });
-    let c = lan.json(&["cluster", "create", "mv", "--image", "minimal", "--nodes", "2", "--cpu", "0.1", "--memory", "64MiB"]);
+    let c = lan.json(&[
+        "cluster", "create", "mv", "--image", "minimal", "--nodes", "2", "--cpu", "0.1", "--memory", "64MiB",
+    ]);
     assert_eq!(c["state"], "running", "{c}");
     let address = c["nodes"][0]["address"].clone();
     let from_name = c["nodes"][0]["host"].as_str().unwrap().to_string();
     let from = lan.hosts.iter().position(|h| h.name == from_name).unwrap();
     let to = 1 - from;
-    let out = lan.node_exec(from, &node_id(&lan, from, "node-0"), "echo carried > /root/luggage && mkdir -p /srv/x && rm -rf /etc/motd");
+    let out = lan.node_exec(
+        from,
+        &node_id(&lan, from, "node-0"),
+        "echo carried > /root/luggage && mkdir -p /srv/x && rm -rf /etc/motd",
+    );
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 
     let out = lan.cli(&["host", "drain", &from_name]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     wait("the draining host to be empty", || {
         let nodes = lan.json(&["node", "list", "mv"]);
-        nodes.as_array().unwrap().iter().all(|n| n["host"] == lan.hosts[to].name.as_str() && n["state"] == "running")
+        nodes
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|n| n["host"] == lan.hosts[to].name.as_str() && n["state"] == "running")
     });
     let n = lan.json(&["node", "show", "mv/node-0"]);
     assert_eq!(n["address"], address, "same address after the move");
     let moved = node_id(&lan, to, "node-0");
     let out = lan.node_exec(to, &moved, "cat /root/luggage && test -d /srv/x && ping -c1 -W2 node-1");
-    assert!(out.status.success(), "file kept and peers reachable: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "file kept and peers reachable: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(String::from_utf8_lossy(&out.stdout).lines().next(), Some("carried"));
-    wait("the source to remove its copies", || !lan.containers(from).contains("node-"));
+    wait("the source to remove its copies", || {
+        !lan.containers(from).contains("node-")
+    });
 
     // Back again, one node, by name.
     assert!(lan.cli(&["host", "restore", &from_name]).status.success());
@@ -183,17 +280,34 @@ fn drain_moves_nodes_with_their_files_and_addresses() {
 #[test]
 #[ignore]
 fn bench_host_loss() {
-    let timeout: f64 = std::env::var("HOST_TIMEOUT").ok().and_then(|v| v.parse().ok()).unwrap_or(2.0);
+    let timeout: f64 = std::env::var("HOST_TIMEOUT")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2.0);
     let mut lan = Lan::start_with(&["--host-timeout", &timeout.to_string()]);
     let t = lan.token();
     let a = lan.add_host(&t, "");
-    wait("host a", || lan.json(&["host", "list"]).as_array().unwrap().iter().any(|h| h["capacity"]["memory_bytes"].as_u64() > Some(0)));
-    let c = lan.json(&["cluster", "create", "ten", "--image", "minimal", "--nodes", "10", "--cpu", "0.05", "--memory", "32MiB"]);
+    wait("host a", || {
+        lan.json(&["host", "list"])
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|h| h["capacity"]["memory_bytes"].as_u64() > Some(0))
+    });
+    let c = lan.json(&[
+        "cluster", "create", "ten", "--image", "minimal", "--nodes", "10", "--cpu", "0.05", "--memory", "32MiB",
+    ]);
     assert_eq!(c["state"], "running");
     let t = lan.token();
     let b = lan.add_host(&t, "");
     wait("host b", || {
-        lan.json(&["host", "list"]).as_array().unwrap().iter().filter(|h| h["capacity"]["memory_bytes"].as_u64() > Some(0)).count() == 2
+        lan.json(&["host", "list"])
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|h| h["capacity"]["memory_bytes"].as_u64() > Some(0))
+            .count()
+            == 2
     });
     let b_name = lan.hosts[b].name.clone();
     let start = std::time::Instant::now();
@@ -201,10 +315,20 @@ fn bench_host_loss() {
     let mut detected = None;
     wait("all ten nodes on host b", || {
         let nodes = lan.json(&["node", "list", "ten"]);
-        if detected.is_none() && nodes.as_array().unwrap().iter().any(|n| n["host"].is_null() || n["host"] == b_name.as_str()) {
+        if detected.is_none()
+            && nodes
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|n| n["host"].is_null() || n["host"] == b_name.as_str())
+        {
             detected = Some(start.elapsed());
         }
-        nodes.as_array().unwrap().iter().all(|n| n["host"] == b_name.as_str() && n["state"] == "running")
+        nodes
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|n| n["host"] == b_name.as_str() && n["state"] == "running")
     });
     let total = start.elapsed();
     println!(

@@ -50,12 +50,7 @@ fn users_see_and_touch_only_their_own_clusters() {
     let (status, body) = pool.http("GET", "/v1/clusters/a", Some(&bob.token()), None);
     assert_eq!(status, 404, "{body}");
     assert!(body.contains("not_found"), "{body}");
-    let (status, body) = pool.http(
-        "GET",
-        "/v1/clusters/a?owner=alice",
-        Some(&bob.token()),
-        None,
-    );
+    let (status, body) = pool.http("GET", "/v1/clusters/a?owner=alice", Some(&bob.token()), None);
     assert_eq!(status, 404, "naming the owner does not help: {body}");
 
     // Lists show only one's own clusters; the admin sees both.
@@ -102,13 +97,7 @@ fn users_see_and_touch_only_their_own_clusters() {
     )
     .unwrap();
     assert!(bob
-        .fails(&[
-            "user",
-            "add-key",
-            "alice",
-            "--key-file",
-            key.to_str().unwrap()
-        ])
+        .fails(&["user", "add-key", "alice", "--key-file", key.to_str().unwrap()])
         .contains("not_found"));
 
     alice.ok(&["cluster", "delete", "a"]);
@@ -120,12 +109,7 @@ fn common_stdin(mut c: Command, input: &str) -> std::process::Output {
     c.stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());
     let mut child = c.spawn().unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
+    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
     child.wait_with_output().unwrap()
 }
 
@@ -157,11 +141,7 @@ fn wrong_password_and_expired_token_are_unauthorized() {
             .unwrap()
     };
     let out = whoami(&token);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stdout).contains("\"bob\""));
     std::thread::sleep(std::time::Duration::from_millis(3100));
     let out = whoami(&token);
@@ -189,32 +169,25 @@ fn non_admin_over_quota_is_refused() {
     // 16MiB and 10m cpu per node: 65 nodes fit the pool (1 GiB, 0.65 cpu) but not
     // the quota of 64 nodes.
     let err = bob.fails(&[
-        "cluster", "create", "big", "--image", "minimal", "--nodes", "65", "--cpu", "10m",
-        "--memory", "16MiB",
+        "cluster", "create", "big", "--image", "minimal", "--nodes", "65", "--cpu", "10m", "--memory", "16MiB",
     ]);
     assert!(err.contains("quota_exceeded"), "{err}");
     // What is in use counts: with one node running, 64 more are over the quota.
     bob.ok(&[
-        "cluster", "create", "one", "--image", "minimal", "--nodes", "1", "--cpu", "10m",
-        "--memory", "16MiB",
+        "cluster", "create", "one", "--image", "minimal", "--nodes", "1", "--cpu", "10m", "--memory", "16MiB",
     ]);
     let err = bob.fails(&[
-        "cluster", "create", "big", "--image", "minimal", "--nodes", "64", "--cpu", "10m",
-        "--memory", "16MiB",
+        "cluster", "create", "big", "--image", "minimal", "--nodes", "64", "--cpu", "10m", "--memory", "16MiB",
     ]);
     assert!(err.contains("quota_exceeded"), "{err}");
     let err = bob.fails(&["cluster", "scale", "one", "--nodes", "65"]);
     assert!(err.contains("quota_exceeded"), "{err}");
     // Nothing was made by the refused requests.
     assert_eq!(names(&bob.json(&["cluster", "list"])), ["one"]);
-    assert_eq!(
-        bob.json(&["node", "list", "one"]).as_array().unwrap().len(),
-        1
-    );
+    assert_eq!(bob.json(&["node", "list", "one"]).as_array().unwrap().len(), 1);
     // The admin has no quota: the same request is judged on capacity only.
     let err = pool.fails(&[
-        "cluster", "create", "big", "--image", "minimal", "--nodes", "65", "--cpu", "1",
-        "--memory", "16MiB",
+        "cluster", "create", "big", "--image", "minimal", "--nodes", "65", "--cpu", "1", "--memory", "16MiB",
     ]);
     assert!(err.contains("insufficient_capacity"), "{err}");
     bob.ok(&["cluster", "delete", "one"]);

@@ -85,10 +85,7 @@ pub async fn run(cmd: ClusterCommand, ctx: &mut Ctx<'_>) -> anyhow::Result<i32> 
                 group: a.group,
                 nodes: a.nodes,
             };
-            let op: Operation = ctx
-                .client
-                .post(&["v1", "clusters", &a.name, "scale"], &body)
-                .await?;
+            let op: Operation = ctx.client.post(&["v1", "clusters", &a.name, "scale"], &body).await?;
             if ctx.accepted(op, a.no_wait).await?.is_some() {
                 show(ctx, &a.name).await?;
             }
@@ -109,10 +106,7 @@ async fn show(ctx: &mut Ctx<'_>, name: &str) -> anyhow::Result<()> {
 }
 
 async fn lifecycle(ctx: &mut Ctx<'_>, a: NameArgs, verb: &str) -> anyhow::Result<()> {
-    let op: Operation = ctx
-        .client
-        .post_empty(&["v1", "clusters", &a.name, verb])
-        .await?;
+    let op: Operation = ctx.client.post_empty(&["v1", "clusters", &a.name, verb]).await?;
     if ctx.accepted(op, a.no_wait).await?.is_some() {
         show(ctx, &a.name).await?;
     }

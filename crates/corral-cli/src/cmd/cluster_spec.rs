@@ -113,8 +113,7 @@ impl CreateArgs {
 /// Reads a spec file; `name` and `image` from the command line fill in or override
 /// the file's before it is checked, so a file may leave them out.
 pub fn read_spec_file(path: &Path, name: Option<&str>, image: Option<&str>) -> Result<ClusterSpec> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("reading spec file {}", path.display()))?;
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading spec file {}", path.display()))?;
     parse_spec(&text, name, image).with_context(|| format!("in spec file {}", path.display()))
 }
 
@@ -213,10 +212,7 @@ mod tests {
     #[test]
     fn file_may_leave_name_and_image_to_flags() {
         let spec = parse_spec("nodes: 2\n", Some("demo"), Some("minimal")).unwrap();
-        assert_eq!(
-            (spec.name.as_str(), spec.image.as_str()),
-            ("demo", "minimal")
-        );
+        assert_eq!((spec.name.as_str(), spec.image.as_str()), ("demo", "minimal"));
         let err = parse_spec("nodes: 2\n", Some("demo"), None).unwrap_err();
         assert!(err.to_string().contains("image"), "{err}");
     }
@@ -252,17 +248,16 @@ mod tests {
         assert_eq!(spec.constraints.len(), 2);
         assert_eq!(spec.constraints["site"], "a");
         let spec = parse_spec("placement: pack\nconstraints: {site: b}\n", Some("x"), Some("minimal")).unwrap();
-        assert_eq!((spec.placement, spec.constraints["site"].as_str()), (Placement::Pack, "b"));
+        assert_eq!(
+            (spec.placement, spec.constraints["site"].as_str()),
+            (Placement::Pack, "b")
+        );
     }
 
     #[test]
     fn flags_need_name_and_image() {
         assert!(args(None).spec().unwrap_err().to_string().contains("name"));
-        assert!(args(Some("demo"))
-            .spec()
-            .unwrap_err()
-            .to_string()
-            .contains("image"));
+        assert!(args(Some("demo")).spec().unwrap_err().to_string().contains("image"));
     }
 
     #[test]

@@ -100,9 +100,7 @@ pub async fn run(cmd: ImageCommand, ctx: &mut Ctx<'_>) -> anyhow::Result<i32> {
         ImageCommand::Share { name } => visibility(ctx, &name, "share").await?,
         ImageCommand::Unshare { name } => visibility(ctx, &name, "unshare").await?,
         ImageCommand::Delete { name } => {
-            ctx.client
-                .delete_no_content(&["v1", "images", &name])
-                .await?;
+            ctx.client.delete_no_content(&["v1", "images", &name]).await?;
             ctx.console.note(&format!("deleted image {name}"));
         }
     }

@@ -22,11 +22,7 @@ pub struct LoginArgs {
 }
 
 /// Logs in and saves server, token and user to the config file.
-pub async fn login(
-    args: LoginArgs,
-    opts: &ClientOptions,
-    console: &mut Console,
-) -> anyhow::Result<i32> {
+pub async fn login(args: LoginArgs, opts: &ClientOptions, console: &mut Console) -> anyhow::Result<i32> {
     let path = config::config_path(opts)?;
     // A broken config must not lock a person out of the command that rewrites it.
     let saved = Config::load(&path).unwrap_or_default();

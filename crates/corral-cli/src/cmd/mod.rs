@@ -37,27 +37,17 @@ impl Ctx<'_> {
 
     /// For a `202 Operation` answer: with `--async`, prints the operation and returns
     /// `None`; otherwise waits for it and returns it once it succeeded.
-    pub async fn accepted(
-        &mut self,
-        op: Operation,
-        no_wait: bool,
-    ) -> anyhow::Result<Option<Operation>> {
+    pub async fn accepted(&mut self, op: Operation, no_wait: bool) -> anyhow::Result<Option<Operation>> {
         if no_wait {
             self.show(&op)?;
             return Ok(None);
         }
-        crate::wait::wait(&self.client, op, self.console)
-            .await
-            .map(Some)
+        crate::wait::wait(&self.client, op, self.console).await.map(Some)
     }
 }
 
 /// Runs one verb; errors are left to the caller to report.
-pub async fn dispatch(
-    cmd: Command,
-    opts: &ClientOptions,
-    console: &mut Console,
-) -> anyhow::Result<i32> {
+pub async fn dispatch(cmd: Command, opts: &ClientOptions, console: &mut Console) -> anyhow::Result<i32> {
     if let Command::Login(args) = cmd {
         return login::login(args, opts, console).await;
     }

@@ -52,10 +52,7 @@ pub struct SaveArgs {
 pub async fn run(cmd: NodeCommand, ctx: &mut Ctx<'_>) -> anyhow::Result<i32> {
     match cmd {
         NodeCommand::List { cluster } => {
-            let nodes: Vec<Node> = ctx
-                .client
-                .get(&["v1", "clusters", &cluster, "nodes"])
-                .await?;
+            let nodes: Vec<Node> = ctx.client.get(&["v1", "clusters", &cluster, "nodes"]).await?;
             ctx.show(&nodes)?;
         }
         NodeCommand::Show { node } => {
@@ -63,7 +60,10 @@ pub async fn run(cmd: NodeCommand, ctx: &mut Ctx<'_>) -> anyhow::Result<i32> {
             ctx.show(&node)?;
         }
         NodeCommand::Migrate { node, to, no_wait } => {
-            let op: Operation = ctx.client.post(&node.segments(&["migrate"]), &MigrateRequest { to }).await?;
+            let op: Operation = ctx
+                .client
+                .post(&node.segments(&["migrate"]), &MigrateRequest { to })
+                .await?;
             if ctx.accepted(op, no_wait).await?.is_some() {
                 let n: Node = ctx.client.get(&node.segments(&[])).await?;
                 ctx.show(&n)?;

@@ -26,11 +26,7 @@ pub async fn run(args: SshArgs, ctx: &mut Ctx<'_>) -> anyhow::Result<i32> {
     let node: Node = ctx.client.get(&args.node.segments(&[])).await?;
     let address = host_of(&node.address);
     if address.is_empty() {
-        bail!(
-            "node {} has no address yet (it is {})",
-            args.node,
-            node.state.as_str()
-        );
+        bail!("node {} has no address yet (it is {})", args.node, node.state.as_str());
     }
     let err = ssh_command(address, &args.args).exec();
     Err(err).context("running ssh")

@@ -46,9 +46,7 @@ pub async fn run(cmd: UserCommand, ctx: &mut Ctx<'_>) -> anyhow::Result<i32> {
             ctx.show(&users)?;
         }
         UserCommand::Create(a) => {
-            let password = a
-                .password
-                .read(&format!("Password for new user {}: ", a.name), true)?;
+            let password = a.password.read(&format!("Password for new user {}: ", a.name), true)?;
             let body = CreateUserRequest {
                 name: a.name,
                 password,
@@ -61,10 +59,7 @@ pub async fn run(cmd: UserCommand, ctx: &mut Ctx<'_>) -> anyhow::Result<i32> {
             let key = read_key(&key_file)?;
             let user: User = ctx
                 .client
-                .post(
-                    &["v1", "users", &name, "ssh-keys"],
-                    &AddSshKeyRequest { key },
-                )
+                .post(&["v1", "users", &name, "ssh-keys"], &AddSshKeyRequest { key })
                 .await?;
             ctx.show(&user)?;
         }
@@ -75,8 +70,7 @@ pub async fn run(cmd: UserCommand, ctx: &mut Ctx<'_>) -> anyhow::Result<i32> {
 /// The key line of a public key file; a private key given by mistake is refused
 /// before it leaves the machine.
 fn read_key(path: &PathBuf) -> anyhow::Result<String> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("reading key file {}", path.display()))?;
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading key file {}", path.display()))?;
     let key = text.trim();
     if key.contains("PRIVATE KEY") {
         bail!("{} is a private key; give the .pub file", path.display());

@@ -37,10 +37,7 @@ pub async fn run(args: ExecArgs, ctx: &mut Ctx<'_>) -> anyhow::Result<i32> {
         tty: false,
         size: None,
     };
-    let result: ExecResult = ctx
-        .client
-        .post(&args.node.segments(&["exec"]), &body)
-        .await?;
+    let result: ExecResult = ctx.client.post(&args.node.segments(&["exec"]), &body).await?;
     match ctx.format {
         OutputFormat::Table => {
             ctx.console.write_stream(false, result.stdout.as_bytes())?;

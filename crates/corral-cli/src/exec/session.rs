@@ -42,8 +42,7 @@ fn control(c: &Control) -> Message {
     Message::text(serde_json::to_string(c).expect("control frames always encode"))
 }
 
-type Ws =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// Runs an interactive session and returns the command's exit code.
 pub async fn run(client: &Client, args: &ExecArgs, console: &mut Console) -> anyhow::Result<i32> {
@@ -151,10 +150,7 @@ fn spawn_stdin_reader(tx: mpsc::Sender<Message>) {
                     return;
                 }
                 Ok(n) => {
-                    if tx
-                        .blocking_send(Message::binary(buf[..n].to_vec()))
-                        .is_err()
-                    {
+                    if tx.blocking_send(Message::binary(buf[..n].to_vec())).is_err() {
                         return;
                     }
                 }
@@ -210,10 +206,7 @@ mod tests {
             control(&Control::Resize { resize: (24, 80) }),
             Message::text(r#"{"resize":[24,80]}"#)
         );
-        assert_eq!(
-            control(&Control::Eof { eof: true }),
-            Message::text(r#"{"eof":true}"#)
-        );
+        assert_eq!(control(&Control::Eof { eof: true }), Message::text(r#"{"eof":true}"#));
         let t: ServerText = serde_json::from_str(r#"{"exit_code":3}"#).unwrap();
         assert_eq!(t.exit_code, Some(3));
         let t: ServerText = serde_json::from_str(r#"{"error":"no such node"}"#).unwrap();
@@ -247,9 +240,7 @@ mod tests {
             }
         }
         let tail = format!("|{auth}|{:?}|{}", req.command, req.tty);
-        let _ = socket
-            .send(axws::Message::Binary(tail.into_bytes().into()))
-            .await;
+        let _ = socket.send(axws::Message::Binary(tail.into_bytes().into())).await;
         let exit = axws::Message::Text(r#"{"exit_code":3}"#.into());
         let _ = socket.send(exit).await;
         let _ = socket.send(axws::Message::Close(None)).await;
@@ -283,9 +274,7 @@ mod tests {
             token: Some("tok".into()),
         })
         .unwrap();
-        let ws = connect(&client, &"demo/node-0".parse().unwrap())
-            .await
-            .unwrap();
+        let ws = connect(&client, &"demo/node-0".parse().unwrap()).await.unwrap();
         let (tx, rx) = mpsc::channel(4);
         tx.send(Message::binary(b"hello".to_vec())).await.unwrap();
         tx.send(control(&Control::Eof { eof: true })).await.unwrap();
@@ -311,14 +300,8 @@ mod tests {
             token: None,
         })
         .unwrap();
-        let err = connect(&client, &"demo/node-0".parse().unwrap())
-            .await
-            .err()
-            .unwrap();
+        let err = connect(&client, &"demo/node-0".parse().unwrap()).await.err().unwrap();
         let text = crate::error::describe(&err);
-        assert!(
-            text.starts_with("error: missing token (unauthorized)"),
-            "{text}"
-        );
+        assert!(text.starts_with("error: missing token (unauthorized)"), "{text}");
     }
 }

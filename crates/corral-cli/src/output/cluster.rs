@@ -7,11 +7,7 @@ use super::{age, fields, table, wire_name, Render};
 /// `running/desired`, the one number people look at first.
 fn node_counts(c: &Cluster) -> String {
     let desired: u32 = c.spec.groups().iter().map(|g| g.count).sum();
-    let running = c
-        .nodes
-        .iter()
-        .filter(|n| n.state == NodeState::Running)
-        .count();
+    let running = c.nodes.iter().filter(|n| n.state == NodeState::Running).count();
     format!("{running}/{desired}")
 }
 
@@ -151,10 +147,7 @@ pub(crate) mod tests {
                 gateway: "10.20.0.1".into(),
                 mtu: 1450,
             },
-            nodes: vec![
-                node("node-0", NodeState::Running),
-                node("node-1", NodeState::Pending),
-            ],
+            nodes: vec![node("node-0", NodeState::Running), node("node-1", NodeState::Pending)],
             created_at: 880,
         }
     }
@@ -166,10 +159,7 @@ pub(crate) mod tests {
         let header: Vec<&str> = lines.next().unwrap().split_whitespace().collect();
         assert_eq!(header, ["NAME", "STATE", "NODES", "IMAGE", "SUBNET", "AGE"]);
         let row: Vec<&str> = lines.next().unwrap().split_whitespace().collect();
-        assert_eq!(
-            row,
-            ["demo", "creating", "1/2", "minimal", "10.20.0.0/24", "2m"]
-        );
+        assert_eq!(row, ["demo", "creating", "1/2", "minimal", "10.20.0.0/24", "2m"]);
     }
 
     #[test]

@@ -14,7 +14,11 @@ fn cpus(millis: u64) -> String {
 }
 
 fn labels(h: &Host) -> String {
-    h.labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",")
+    h.labels
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 impl Render for Vec<Host> {
@@ -27,14 +31,21 @@ impl Render for Vec<Host> {
                     wire_name(&h.state),
                     h.address.clone(),
                     format!("{}/{}", cpus(h.used_cpu_millis), cpus(h.capacity.cpu_millis)),
-                    format!("{}/{}", format_bytes(h.used_memory_bytes), format_bytes(h.capacity.memory_bytes)),
+                    format!(
+                        "{}/{}",
+                        format_bytes(h.used_memory_bytes),
+                        format_bytes(h.capacity.memory_bytes)
+                    ),
                     h.nodes.to_string(),
                     labels(h),
                     age(now, h.last_seen),
                 ]
             })
             .collect();
-        table(&["NAME", "STATE", "ADDRESS", "CPU", "MEMORY", "NODES", "LABELS", "SEEN"], rows)
+        table(
+            &["NAME", "STATE", "ADDRESS", "CPU", "MEMORY", "NODES", "LABELS", "SEEN"],
+            rows,
+        )
     }
 }
 
@@ -44,10 +55,21 @@ impl Render for Host {
             ("Name", self.name.clone()),
             ("State", wire_name(&self.state)),
             ("Address", self.address.clone()),
-            ("Cpu", format!("{} used of {}", cpus(self.used_cpu_millis), cpus(self.capacity.cpu_millis))),
+            (
+                "Cpu",
+                format!(
+                    "{} used of {}",
+                    cpus(self.used_cpu_millis),
+                    cpus(self.capacity.cpu_millis)
+                ),
+            ),
             (
                 "Memory",
-                format!("{} used of {}", format_bytes(self.used_memory_bytes), format_bytes(self.capacity.memory_bytes)),
+                format!(
+                    "{} used of {}",
+                    format_bytes(self.used_memory_bytes),
+                    format_bytes(self.capacity.memory_bytes)
+                ),
             ),
             ("Nodes", self.nodes.to_string()),
             ("Labels", labels(self)),

@@ -25,10 +25,7 @@ impl Render for Vec<Image> {
                 ]
             })
             .collect();
-        table(
-            &["NAME", "OWNER", "VISIBILITY", "DIGEST", "SIZE", "AGE"],
-            rows,
-        )
+        table(&["NAME", "OWNER", "VISIBILITY", "DIGEST", "SIZE", "AGE"], rows)
     }
 }
 
@@ -69,18 +66,9 @@ mod tests {
     #[test]
     fn list_has_the_promised_columns() {
         let text = vec![image()].table(1_000_000);
-        let lines: Vec<Vec<&str>> = text
-            .lines()
-            .map(|l| l.split_whitespace().collect())
-            .collect();
-        assert_eq!(
-            lines[0],
-            ["NAME", "OWNER", "VISIBILITY", "DIGEST", "SIZE", "AGE"]
-        );
-        assert_eq!(
-            lines[1],
-            ["minimal", "admin", "public", "ab12ab12ab12", "3MiB", "3d"]
-        );
+        let lines: Vec<Vec<&str>> = text.lines().map(|l| l.split_whitespace().collect()).collect();
+        assert_eq!(lines[0], ["NAME", "OWNER", "VISIBILITY", "DIGEST", "SIZE", "AGE"]);
+        assert_eq!(lines[1], ["minimal", "admin", "public", "ab12ab12ab12", "3MiB", "3d"]);
     }
 
     #[test]

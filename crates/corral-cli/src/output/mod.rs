@@ -38,11 +38,7 @@ pub trait Render: Serialize {
 }
 
 /// Prints a value in the chosen format.
-pub fn print<R: Render + ?Sized>(
-    console: &mut Console,
-    format: OutputFormat,
-    value: &R,
-) -> anyhow::Result<()> {
+pub fn print<R: Render + ?Sized>(console: &mut Console, format: OutputFormat, value: &R) -> anyhow::Result<()> {
     let text = match format {
         OutputFormat::Table => value.table(now()),
         _ => serialised(format, value)?,
@@ -52,19 +48,14 @@ pub fn print<R: Render + ?Sized>(
 }
 
 /// The JSON or YAML form of a value (the table form has no generic rendering).
-pub fn serialised<T: Serialize + ?Sized>(
-    format: OutputFormat,
-    value: &T,
-) -> anyhow::Result<String> {
+pub fn serialised<T: Serialize + ?Sized>(format: OutputFormat, value: &T) -> anyhow::Result<String> {
     match format {
         OutputFormat::Json => {
             let mut s = serde_json::to_string_pretty(value).context("encoding JSON")?;
             s.push('\n');
             Ok(s)
         }
-        OutputFormat::Yaml | OutputFormat::Table => {
-            serde_yaml::to_string(value).context("encoding YAML")
-        }
+        OutputFormat::Yaml | OutputFormat::Table => serde_yaml::to_string(value).context("encoding YAML"),
     }
 }
 
@@ -140,12 +131,7 @@ pub fn format_cpu(millis: u32) -> String {
 /// A size for reading at a glance, e.g. `1.9MiB`; limits, which people set exactly,
 /// use `quantity::format_bytes` instead.
 pub fn approx_bytes(b: u64) -> String {
-    const UNITS: [(&str, u64); 4] = [
-        ("TiB", 1 << 40),
-        ("GiB", 1 << 30),
-        ("MiB", 1 << 20),
-        ("KiB", 1 << 10),
-    ];
+    const UNITS: [(&str, u64); 4] = [("TiB", 1 << 40), ("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)];
     for (unit, size) in UNITS {
         if b >= size {
             let v = b as f64 / size as f64;
@@ -188,10 +174,7 @@ mod tests {
                 vec!["longer-name".into(), "x".into()],
             ],
         );
-        assert_eq!(
-            text,
-            "NAME         STATE\na            running\nlonger-name  x\n"
-        );
+        assert_eq!(text, "NAME         STATE\na            running\nlonger-name  x\n");
     }
 
     #[test]

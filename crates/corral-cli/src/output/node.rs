@@ -23,9 +23,7 @@ impl Render for Vec<Node> {
             })
             .collect();
         table(
-            &[
-                "NAME", "STATE", "ADDRESS", "HOST", "CPU", "MEMORY", "AGE", "ERROR",
-            ],
+            &["NAME", "STATE", "ADDRESS", "HOST", "CPU", "MEMORY", "AGE", "ERROR"],
             rows,
         )
     }
@@ -46,12 +44,7 @@ impl Render for Node {
             ("Pids", self.pids_max.to_string()),
             ("OOM kills", self.oom_kills.to_string()),
             ("Age", age(now, self.created_at)),
-            (
-                "Up",
-                self.started_at
-                    .map(|t| age(now, t))
-                    .unwrap_or_else(|| "-".into()),
-            ),
+            ("Up", self.started_at.map(|t| age(now, t)).unwrap_or_else(|| "-".into())),
         ];
         if let Some(err) = &self.error {
             pairs.push(("Error", err.clone()));
@@ -80,18 +73,7 @@ mod tests {
             ["NAME", "STATE", "ADDRESS", "HOST", "CPU", "MEMORY", "AGE", "ERROR"]
         );
         let row: Vec<&str> = lines[1].split_whitespace().collect();
-        assert_eq!(
-            row,
-            [
-                "node-0",
-                "running",
-                "10.20.0.2",
-                "host-a",
-                "1",
-                "1GiB",
-                "1m"
-            ]
-        );
+        assert_eq!(row, ["node-0", "running", "10.20.0.2", "host-a", "1", "1GiB", "1m"]);
         assert!(lines[2].contains(" - "), "{}", lines[2]);
         assert!(lines[2].ends_with("no host has 64GiB free"), "{}", lines[2]);
     }

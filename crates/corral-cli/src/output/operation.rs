@@ -78,15 +78,8 @@ pub(crate) mod tests {
         op.error = Some(ApiError::new(ErrorCode::InsufficientCapacity, "no room"));
         let text = vec![op.clone()].table(1000);
         let row = text.lines().nth(1).unwrap();
-        assert!(
-            row.starts_with("op-1  cluster.create  clusters/demo  failed"),
-            "{row}"
-        );
+        assert!(row.starts_with("op-1  cluster.create  clusters/demo  failed"), "{row}");
         assert!(row.ends_with("no room (insufficient_capacity)"), "{row}");
-        assert!(
-            op.table(1000).contains("Error:     no room"),
-            "{}",
-            op.table(1000)
-        );
+        assert!(op.table(1000).contains("Error:     no room"), "{}", op.table(1000));
     }
 }

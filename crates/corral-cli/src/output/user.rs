@@ -54,18 +54,11 @@ mod tests {
         };
         let text = vec![u.clone()].table(1000);
         assert_eq!(
-            text.lines()
-                .nth(1)
-                .unwrap()
-                .split_whitespace()
-                .collect::<Vec<_>>(),
+            text.lines().nth(1).unwrap().split_whitespace().collect::<Vec<_>>(),
             ["alice", "admin", "1", "10s"]
         );
         let text = u.table(1000);
         assert!(text.contains("Role:      admin\n"), "{text}");
-        assert!(
-            text.ends_with("  ssh-ed25519 AAAA alice@laptop\n"),
-            "{text}"
-        );
+        assert!(text.ends_with("  ssh-ed25519 AAAA alice@laptop\n"), "{text}");
     }
 }

@@ -23,11 +23,7 @@ const TAIL_LINES: usize = 15;
 const SSHD_CONFIG: &str = "# Written by Corral.\nPermitRootLogin prohibit-password\n";
 
 /// Runs debootstrap into the new directory `root`, passing its output to `progress`.
-pub(super) fn debootstrap(
-    root: &Path,
-    mirror: &str,
-    progress: &mut dyn FnMut(&str),
-) -> Result<(), ImageError> {
+pub(super) fn debootstrap(root: &Path, mirror: &str, progress: &mut dyn FnMut(&str)) -> Result<(), ImageError> {
     let (read_end, write_end) = nix::unistd::pipe().ctx(|| "creating a pipe".into())?;
     let stderr = write_end.try_clone().ctx(|| "duplicating a pipe".into())?;
     let mut command = Command::new("debootstrap");
@@ -80,9 +76,7 @@ pub(super) fn prepare_for_nodes(root: &Path) -> Result<(), ImageError> {
         name != "partial" && name != "lock"
     })?;
     remove_matching(&root.join("var/cache/apt"), |name| name.ends_with(".bin"))?;
-    remove_matching(&root.join("var/cache/apt/archives"), |name| {
-        name.ends_with(".deb")
-    })?;
+    remove_matching(&root.join("var/cache/apt/archives"), |name| name.ends_with(".deb"))?;
     let sshd_dir = root.join("etc/ssh/sshd_config.d");
     fs::create_dir_all(&sshd_dir).ctx(|| format!("creating {}", sshd_dir.display()))?;
     let sshd_config = sshd_dir.join("corral.conf");

@@ -98,6 +98,5 @@ fn make_dir(path: &Path, mode: u32) -> Result<(), ImageError> {
 
 /// Sets an exact mode.
 fn chmod(path: &Path, mode: u32) -> Result<(), ImageError> {
-    fs::set_permissions(path, fs::Permissions::from_mode(mode))
-        .ctx(|| format!("chmod {}", path.display()))
+    fs::set_permissions(path, fs::Permissions::from_mode(mode)).ctx(|| format!("chmod {}", path.display()))
 }

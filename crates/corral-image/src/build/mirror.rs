@@ -42,10 +42,7 @@ fn has_extension(path: &Path, ext: &str) -> bool {
 
 /// The first URI of a deb822 stanza of type `deb` that lists the suite.
 fn from_deb822(text: &str) -> Option<String> {
-    let lines: Vec<&str> = text
-        .lines()
-        .filter(|l| !l.trim_start().starts_with('#'))
-        .collect();
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim_start().starts_with('#')).collect();
     for stanza in lines.split(|line| line.trim().is_empty()) {
         let field = |name: &str| {
             stanza.iter().find_map(|line| {

@@ -23,10 +23,7 @@ impl ImageStore {
 
     /// Builds a one-layer Debian bookworm image with debootstrap from the host's apt
     /// mirror, reporting debootstrap's output lines; takes minutes and needs the network.
-    pub fn build_debian(
-        &self,
-        progress: &mut dyn FnMut(&str),
-    ) -> Result<ImageManifest, ImageError> {
+    pub fn build_debian(&self, progress: &mut dyn FnMut(&str)) -> Result<ImageManifest, ImageError> {
         let _lock = self.lock_shared()?;
         let mirror = mirror::bookworm_mirror()?;
         progress(&format!("using mirror {mirror}"));

@@ -40,18 +40,14 @@ impl TarBuilder {
 
     pub fn dir(mut self, path: &str, mode: u32) -> Self {
         let mut header = Self::header(EntryType::Directory, mode, 0);
-        self.builder
-            .append_data(&mut header, path, &[][..])
-            .unwrap();
+        self.builder.append_data(&mut header, path, &[][..]).unwrap();
         self
     }
 
     pub fn file(mut self, path: &str, content: &str, mode: u32, uid: u64) -> Self {
         let mut header = Self::header(EntryType::Regular, mode, uid);
         header.set_size(content.len() as u64);
-        self.builder
-            .append_data(&mut header, path, content.as_bytes())
-            .unwrap();
+        self.builder.append_data(&mut header, path, content.as_bytes()).unwrap();
         self
     }
 
@@ -71,9 +67,7 @@ impl TarBuilder {
         let mut header = Self::header(EntryType::Char, 0o666, 0);
         header.set_device_major(major).unwrap();
         header.set_device_minor(minor).unwrap();
-        self.builder
-            .append_data(&mut header, path, &[][..])
-            .unwrap();
+        self.builder.append_data(&mut header, path, &[][..]).unwrap();
         self
     }
 
@@ -116,10 +110,7 @@ impl Default for OciArchive {
 impl OciArchive {
     pub fn new() -> Self {
         Self {
-            files: vec![(
-                "oci-layout".into(),
-                br#"{"imageLayoutVersion":"1.0.0"}"#.to_vec(),
-            )],
+            files: vec![("oci-layout".into(), br#"{"imageLayoutVersion":"1.0.0"}"#.to_vec())],
         }
     }
 
@@ -138,9 +129,7 @@ impl OciArchive {
 
     /// The layout as a tar archive, as `skopeo copy ... oci-archive:` writes it.
     pub fn write_to(&self, path: &Path) {
-        let mut tar = TarBuilder::new()
-            .dir("blobs", 0o755)
-            .dir("blobs/sha256", 0o755);
+        let mut tar = TarBuilder::new().dir("blobs", 0o755).dir("blobs/sha256", 0o755);
         for (name, bytes) in &self.files {
             tar = tar.binary(name, bytes);
         }
@@ -152,9 +141,7 @@ impl TarBuilder {
     pub fn binary(mut self, path: &str, content: &[u8]) -> Self {
         let mut header = Self::header(EntryType::Regular, 0o644, 0);
         header.set_size(content.len() as u64);
-        self.builder
-            .append_data(&mut header, path, content)
-            .unwrap();
+        self.builder.append_data(&mut header, path, content).unwrap();
         self
     }
 }

@@ -23,8 +23,7 @@ pub(crate) fn cgroup_path(parent: &str, id: &str) -> String {
 
 /// The node's cgroup dirs that exist now, one per hierarchy.
 pub(crate) fn existing_dirs(parent: &str, id: &str) -> Result<Vec<PathBuf>, RuntimeError> {
-    let hierarchies =
-        std::fs::read_dir(CGROUP_ROOT).map_err(io_err(format!("read {CGROUP_ROOT}")))?;
+    let hierarchies = std::fs::read_dir(CGROUP_ROOT).map_err(io_err(format!("read {CGROUP_ROOT}")))?;
     Ok(hierarchies
         .filter_map(Result::ok)
         .map(|entry| entry.path().join(parent).join(id))
@@ -78,9 +77,7 @@ fn remove_tree(dir: &Path) -> Result<(), RuntimeError> {
         match std::fs::remove_dir(dir) {
             Ok(()) => return Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-            Err(e) if Instant::now() >= deadline => {
-                return Err(io_err(format!("remove cgroup {}", dir.display()))(e))
-            }
+            Err(e) if Instant::now() >= deadline => return Err(io_err(format!("remove cgroup {}", dir.display()))(e)),
             // Busy while killed tasks are still exiting.
             Err(_) => std::thread::sleep(RMDIR_RETRY),
         }

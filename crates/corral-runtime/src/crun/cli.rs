@@ -107,10 +107,7 @@ impl CrunCli {
             if !self.exists(id) {
                 return Ok(None);
             }
-            return Err(tool_error(
-                "state",
-                &String::from_utf8_lossy(&output.stderr),
-            ));
+            return Err(tool_error("state", &String::from_utf8_lossy(&output.stderr)));
         }
         serde_json::from_slice(&output.stdout)
             .map(Some)

@@ -3,10 +3,9 @@
 use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::{
-    Capabilities, Capability, LinuxBuilder, LinuxCapabilitiesBuilder, LinuxCpuBuilder,
-    LinuxDeviceCgroupBuilder, LinuxMemoryBuilder, LinuxNamespaceBuilder, LinuxNamespaceType,
-    LinuxPidsBuilder, LinuxResources, LinuxResourcesBuilder, Mount, MountBuilder, ProcessBuilder,
-    RootBuilder, Spec, SpecBuilder, UserBuilder,
+    Capabilities, Capability, LinuxBuilder, LinuxCapabilitiesBuilder, LinuxCpuBuilder, LinuxDeviceCgroupBuilder,
+    LinuxMemoryBuilder, LinuxNamespaceBuilder, LinuxNamespaceType, LinuxPidsBuilder, LinuxResources,
+    LinuxResourcesBuilder, Mount, MountBuilder, ProcessBuilder, RootBuilder, Spec, SpecBuilder, UserBuilder,
 };
 
 use super::layout::{NodePaths, NODE_SCRIPTS_MOUNT, SUPPORT_MOUNT};
@@ -52,13 +51,7 @@ const MASKED_PATHS: [&str; 11] = [
 ];
 
 /// Kernel knobs a node may read but not change, as Docker does.
-const READONLY_PATHS: [&str; 5] = [
-    "/proc/bus",
-    "/proc/fs",
-    "/proc/irq",
-    "/proc/sys",
-    "/proc/sysrq-trigger",
-];
+const READONLY_PATHS: [&str; 5] = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"];
 
 /// Host-side inputs of a node's config besides its spec.
 pub(crate) struct ConfigInputs<'a> {
@@ -131,13 +124,7 @@ fn process(spec: &NodeSpec) -> Result<oci_spec::runtime::Process, RuntimeError> 
     // (raising them here fails where the agent may not exceed its hard limit).
     ProcessBuilder::default()
         .terminal(false)
-        .user(
-            UserBuilder::default()
-                .uid(0u32)
-                .gid(0u32)
-                .build()
-                .map_err(oci_err)?,
-        )
+        .user(UserBuilder::default().uid(0u32).gid(0u32).build().map_err(oci_err)?)
         .args(init_argv())
         .env(node_env(spec))
         .cwd("/")
@@ -161,14 +148,7 @@ fn mounts(spec: &NodeSpec, inputs: &ConfigInputs) -> Result<Vec<Mount>, RuntimeE
             "/dev/pts",
             "devpts",
             "devpts",
-            &[
-                "nosuid",
-                "noexec",
-                "newinstance",
-                "ptmxmode=0666",
-                "mode=0620",
-                "gid=5",
-            ],
+            &["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"],
         )?,
         mount(
             "/dev/shm",
@@ -177,12 +157,7 @@ fn mounts(spec: &NodeSpec, inputs: &ConfigInputs) -> Result<Vec<Mount>, RuntimeE
             &["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"],
         )?,
         mount("/dev/mqueue", "mqueue", "mqueue", &nosuid_noexec_nodev)?,
-        mount(
-            "/sys",
-            "sysfs",
-            "sysfs",
-            &["nosuid", "noexec", "nodev", "ro"],
-        )?,
+        mount("/sys", "sysfs", "sysfs", &["nosuid", "noexec", "nodev", "ro"])?,
         mount(
             "/sys/fs/cgroup",
             "cgroup",
@@ -196,12 +171,7 @@ fn mounts(spec: &NodeSpec, inputs: &ConfigInputs) -> Result<Vec<Mount>, RuntimeE
     Ok(mounts)
 }
 
-fn mount(
-    destination: &str,
-    typ: &str,
-    source: &str,
-    options: &[&str],
-) -> Result<Mount, RuntimeError> {
+fn mount(destination: &str, typ: &str, source: &str, options: &[&str]) -> Result<Mount, RuntimeError> {
     MountBuilder::default()
         .destination(destination)
         .typ(typ)
@@ -231,18 +201,8 @@ fn linux(spec: &NodeSpec, inputs: &ConfigInputs) -> Result<oci_spec::runtime::Li
         .namespaces(namespaces(spec)?)
         .cgroups_path(PathBuf::from(&inputs.cgroup_path))
         .resources(resources(spec)?)
-        .masked_paths(
-            MASKED_PATHS
-                .iter()
-                .map(|p| p.to_string())
-                .collect::<Vec<_>>(),
-        )
-        .readonly_paths(
-            READONLY_PATHS
-                .iter()
-                .map(|p| p.to_string())
-                .collect::<Vec<_>>(),
-        )
+        .masked_paths(MASKED_PATHS.iter().map(|p| p.to_string()).collect::<Vec<_>>())
+        .readonly_paths(READONLY_PATHS.iter().map(|p| p.to_string()).collect::<Vec<_>>())
         .build()
         .map_err(oci_err)
 }
@@ -257,12 +217,7 @@ fn namespaces(spec: &NodeSpec) -> Result<Vec<oci_spec::runtime::LinuxNamespace>,
     ];
     let mut namespaces = own
         .into_iter()
-        .map(|typ| {
-            LinuxNamespaceBuilder::default()
-                .typ(typ)
-                .build()
-                .map_err(oci_err)
-        })
+        .map(|typ| LinuxNamespaceBuilder::default().typ(typ).build().map_err(oci_err))
         .collect::<Result<Vec<_>, _>>()?;
     // The network namespace is made and wired by the network driver; we only join it.
     namespaces.push(
@@ -295,8 +250,8 @@ fn resources(spec: &NodeSpec) -> Result<LinuxResources, RuntimeError> {
         );
     }
     if spec.memory_bytes > 0 {
-        let limit = i64::try_from(spec.memory_bytes)
-            .map_err(|_| RuntimeError::InvalidSpec("memory limit too large".into()))?;
+        let limit =
+            i64::try_from(spec.memory_bytes).map_err(|_| RuntimeError::InvalidSpec("memory limit too large".into()))?;
         // Swap limit equal to the memory limit: a node gets no swap on top of its memory.
         builder = builder.memory(
             LinuxMemoryBuilder::default()
@@ -374,10 +329,7 @@ mod tests {
     fn joins_the_given_netns_and_owns_the_others() {
         let config = config_json(&spec());
         let namespaces = config["linux"]["namespaces"].as_array().unwrap();
-        let types: Vec<&str> = namespaces
-            .iter()
-            .map(|n| n["type"].as_str().unwrap())
-            .collect();
+        let types: Vec<&str> = namespaces.iter().map(|n| n["type"].as_str().unwrap()).collect();
         for typ in ["pid", "mount", "uts", "ipc", "cgroup", "network"] {
             assert!(types.contains(&typ), "missing {typ}");
         }
@@ -447,10 +399,7 @@ mod tests {
         ] {
             let mount = mount_of(&config, destination);
             assert_eq!(mount["source"], source);
-            assert!(mount["options"]
-                .as_array()
-                .unwrap()
-                .contains(&Value::from("ro")));
+            assert!(mount["options"].as_array().unwrap().contains(&Value::from("ro")));
         }
         assert!(mount_of(&config, "/sys")["options"]
             .as_array()
@@ -478,10 +427,7 @@ mod tests {
     fn init_is_tini_running_the_script() {
         let args = &config_json(&spec())["process"]["args"];
         assert_eq!(args[0], "/.corral/bin/tini");
-        assert_eq!(
-            args[args.as_array().unwrap().len() - 1],
-            "/.corral/bin/init.sh"
-        );
+        assert_eq!(args[args.as_array().unwrap().len() - 1], "/.corral/bin/init.sh");
     }
 
     #[test]

@@ -22,9 +22,7 @@ const UNIFIED: &str = "/sys/fs/cgroup/unified";
 pub fn prepare_host() -> Result<(), RuntimeError> {
     // Two threads checking "not mounted" at once would stack two mounts.
     static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
-    let _guard = ONE_AT_A_TIME
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let _guard = ONE_AT_A_TIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     for controller in unified_controllers()? {
         mount_v1_hierarchy(&controller)?;
     }

@@ -13,10 +13,7 @@ use super::io_err;
 use crate::{NodeSpec, RuntimeError};
 
 /// Host binaries copied once into the support dir: (source, name in the dir).
-const SUPPORT_BINARIES: [(&str, &str); 2] = [
-    ("/usr/bin/tini-static", "tini"),
-    ("/bin/busybox", "busybox"),
-];
+const SUPPORT_BINARIES: [(&str, &str); 2] = [("/usr/bin/tini-static", "tini"), ("/bin/busybox", "busybox")];
 
 /// Init script: first-start hook, recovery hook, sshd, then wait for SIGTERM.
 pub(crate) const INIT_SCRIPT: &str = r#"# corral node init (run by tini with a static busybox sh)
@@ -95,10 +92,7 @@ pub(crate) fn install_support(dir: &Path) -> Result<(), RuntimeError> {
 /// Writes the node's lifecycle scripts, removing those the spec no longer has.
 pub(crate) fn write_node_scripts(dir: &Path, spec: &NodeSpec) -> Result<(), RuntimeError> {
     fs::create_dir_all(dir).map_err(io_err(format!("create {}", dir.display())))?;
-    let scripts = [
-        ("on-create.sh", &spec.on_create),
-        ("on-recovery.sh", &spec.on_recovery),
-    ];
+    let scripts = [("on-create.sh", &spec.on_create), ("on-recovery.sh", &spec.on_recovery)];
     for (name, script) in scripts {
         let path = dir.join(name);
         match script {
@@ -130,9 +124,7 @@ pub(crate) fn write_if_changed(path: &Path, content: &[u8], mode: u32) -> Result
 
 fn remove_if_present(path: &Path) -> Result<(), RuntimeError> {
     match fs::remove_file(path) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-            Err(io_err(format!("remove {}", path.display()))(e))
-        }
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io_err(format!("remove {}", path.display()))(e)),
         _ => Ok(()),
     }
 }
@@ -153,12 +145,7 @@ mod tests {
             .stdin(Stdio::piped())
             .spawn()
             .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(INIT_SCRIPT.as_bytes())
-            .unwrap();
+        child.stdin.take().unwrap().write_all(INIT_SCRIPT.as_bytes()).unwrap();
         assert!(child.wait().unwrap().success());
     }
 
@@ -180,10 +167,7 @@ mod tests {
             on_recovery: Some("echo back".into()),
         };
         write_node_scripts(dir.path(), &spec).unwrap();
-        assert_eq!(
-            fs::read_to_string(dir.path().join("on-create.sh")).unwrap(),
-            "echo hi"
-        );
+        assert_eq!(fs::read_to_string(dir.path().join("on-create.sh")).unwrap(), "echo hi");
         spec.on_recovery = None;
         write_node_scripts(dir.path(), &spec).unwrap();
         assert!(!dir.path().join("on-recovery.sh").exists());

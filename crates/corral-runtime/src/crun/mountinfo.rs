@@ -7,8 +7,7 @@ use crate::RuntimeError;
 
 /// Mount points of this mount namespace, in mount order.
 pub(crate) fn mount_points() -> Result<Vec<PathBuf>, RuntimeError> {
-    let text = std::fs::read_to_string("/proc/self/mountinfo")
-        .map_err(io_err("read /proc/self/mountinfo"))?;
+    let text = std::fs::read_to_string("/proc/self/mountinfo").map_err(io_err("read /proc/self/mountinfo"))?;
     Ok(parse_mount_points(&text))
 }
 
@@ -19,10 +18,7 @@ pub(crate) fn is_mount_point(path: &Path) -> Result<bool, RuntimeError> {
 
 /// Mount points at or below `dir`, deepest last.
 pub(crate) fn mounts_under(dir: &Path) -> Result<Vec<PathBuf>, RuntimeError> {
-    Ok(mount_points()?
-        .into_iter()
-        .filter(|m| m.starts_with(dir))
-        .collect())
+    Ok(mount_points()?.into_iter().filter(|m| m.starts_with(dir)).collect())
 }
 
 /// The fifth field of each line is the mount point, with spaces and the like
@@ -44,9 +40,7 @@ fn unescape_octal(field: &str) -> String {
             .filter(|d| d.iter().all(|b| (b'0'..=b'7').contains(b)));
         match (bytes[i], octal) {
             (b'\\', Some(digits)) => {
-                let value = digits
-                    .iter()
-                    .fold(0u32, |acc, d| acc * 8 + u32::from(d - b'0'));
+                let value = digits.iter().fold(0u32, |acc, d| acc * 8 + u32::from(d - b'0'));
                 out.push(value as u8);
                 i += 4;
             }

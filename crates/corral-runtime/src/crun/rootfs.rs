@@ -18,11 +18,7 @@ const MAX_MOUNT_OPTIONS: usize = 4095;
 
 /// Overlay mount options: the spec lists layers bottom first, overlayfs wants the
 /// top one first.
-pub(crate) fn overlay_options(
-    layers: &[PathBuf],
-    upper: &Path,
-    work: &Path,
-) -> Result<String, RuntimeError> {
+pub(crate) fn overlay_options(layers: &[PathBuf], upper: &Path, work: &Path) -> Result<String, RuntimeError> {
     if layers.is_empty() {
         return Err(RuntimeError::InvalidSpec("no image layers".into()));
     }
@@ -117,13 +113,7 @@ fn write_file(root: &OwnedFd, file: &FileSpec) -> std::io::Result<()> {
         &dir,
         tmp.as_str(),
         OpenHow::new()
-            .flags(
-                OFlag::O_WRONLY
-                    | OFlag::O_CREAT
-                    | OFlag::O_TRUNC
-                    | OFlag::O_NOFOLLOW
-                    | OFlag::O_CLOEXEC,
-            )
+            .flags(OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_TRUNC | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC)
             .mode(Mode::from_bits_truncate(0o600))
             .resolve(ResolveFlag::RESOLVE_BENEATH),
     )?;
@@ -134,11 +124,7 @@ fn write_file(root: &OwnedFd, file: &FileSpec) -> std::io::Result<()> {
 
 /// Opens (creating as needed) each parent directory, resolving inside the root.
 fn make_parents(root: &OwnedFd, parents: &[String]) -> Result<OwnedFd, Errno> {
-    let mut dir = open_in_root(
-        Some(root),
-        Path::new("."),
-        OFlag::O_PATH | OFlag::O_DIRECTORY,
-    )?;
+    let mut dir = open_in_root(Some(root), Path::new("."), OFlag::O_PATH | OFlag::O_DIRECTORY)?;
     let mut prefix = PathBuf::new();
     for part in parents {
         prefix.push(part);
@@ -154,11 +140,7 @@ fn make_parents(root: &OwnedFd, parents: &[String]) -> Result<OwnedFd, Errno> {
 fn open_in_root(root: Option<&OwnedFd>, path: &Path, flags: OFlag) -> Result<OwnedFd, Errno> {
     let how = OpenHow::new().flags(flags | OFlag::O_CLOEXEC);
     match root {
-        Some(root) => openat2(
-            root.as_fd(),
-            path,
-            how.resolve(ResolveFlag::RESOLVE_IN_ROOT),
-        ),
+        Some(root) => openat2(root.as_fd(), path, how.resolve(ResolveFlag::RESOLVE_IN_ROOT)),
         None => openat2(nix::fcntl::AT_FDCWD, path, how),
     }
 }
@@ -189,12 +171,8 @@ mod tests {
     #[test]
     fn overlay_lists_top_layer_first() {
         let layers = [PathBuf::from("/l/base"), PathBuf::from("/l/top")];
-        let options =
-            overlay_options(&layers, Path::new("/n/upper"), Path::new("/n/work")).unwrap();
-        assert_eq!(
-            options,
-            "lowerdir=/l/top:/l/base,upperdir=/n/upper,workdir=/n/work"
-        );
+        let options = overlay_options(&layers, Path::new("/n/upper"), Path::new("/n/work")).unwrap();
+        assert_eq!(options, "lowerdir=/l/top:/l/base,upperdir=/n/upper,workdir=/n/work");
     }
 
     #[test]
@@ -208,10 +186,7 @@ mod tests {
     fn splits_node_paths() {
         assert_eq!(
             split_node_path("/etc/ssh/key"),
-            Some((
-                vec!["etc".to_string(), "ssh".to_string()],
-                "key".to_string()
-            ))
+            Some((vec!["etc".to_string(), "ssh".to_string()], "key".to_string()))
         );
         assert_eq!(split_node_path("/etc/../x"), None);
         assert_eq!(split_node_path("etc/x"), None);

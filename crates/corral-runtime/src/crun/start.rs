@@ -29,8 +29,7 @@ pub(super) fn start(crun: &Crun, spec: &NodeSpec) -> Result<(), RuntimeError> {
         cgroup_path: cgroup::cgroup_path(&crun.cgroup_parent, &spec.id),
     };
     let config = config::node_config(spec, &inputs)?;
-    let json = serde_json::to_vec_pretty(&config)
-        .map_err(|e| RuntimeError::InvalidSpec(format!("oci config: {e}")))?;
+    let json = serde_json::to_vec_pretty(&config).map_err(|e| RuntimeError::InvalidSpec(format!("oci config: {e}")))?;
     init::write_if_changed(&paths.config(), &json, 0o644)?;
     crun.cli.run(&spec.id, &paths.bundle, &paths.console)
 }
@@ -44,15 +43,9 @@ fn validate(spec: &NodeSpec) -> Result<(), RuntimeError> {
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
     if !hostname_ok {
-        return Err(RuntimeError::InvalidSpec(format!(
-            "bad hostname {:?}",
-            spec.hostname
-        )));
+        return Err(RuntimeError::InvalidSpec(format!("bad hostname {:?}", spec.hostname)));
     }
-    for (what, path) in [
-        ("network namespace", &spec.netns),
-        ("hosts file", &spec.hosts_file),
-    ] {
+    for (what, path) in [("network namespace", &spec.netns), ("hosts file", &spec.hosts_file)] {
         if !path.is_absolute() || !path.exists() {
             return Err(RuntimeError::InvalidSpec(format!(
                 "{what} {} does not exist",

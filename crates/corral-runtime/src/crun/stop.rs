@@ -43,9 +43,7 @@ pub(super) fn remove(crun: &Crun, id: &str) -> Result<(), RuntimeError> {
         });
     }
     match std::fs::remove_dir_all(&paths.dir) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-            Err(io_err(format!("remove {}", paths.dir.display()))(e))
-        }
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io_err(format!("remove {}", paths.dir.display()))(e)),
         _ => Ok(()),
     }
 }

@@ -34,7 +34,10 @@ pub fn router(ctx: Arc<Context>) -> Router {
         .route("/v1/agent/assignments", get(assignments))
         .route("/v1/agent/reports", post(reports))
         .route("/v1/agent/heartbeat", post(heartbeat))
-        .route("/v1/agent/nodes/{id}/upper", axum::routing::put(put_upper).get(get_upper))
+        .route(
+            "/v1/agent/nodes/{id}/upper",
+            axum::routing::put(put_upper).get(get_upper),
+        )
         .route("/v1/agent/manifests/{digest}", get(manifest))
         .route("/v1/agent/layers/{digest}", get(layer))
         .fallback(crate::http::not_found)
@@ -48,11 +51,19 @@ fn internal(e: impl std::fmt::Display) -> HttpError {
 /// `POST /v1/agent/join`: a one-time token buys a client certificate.
 async fn join_pool(State(ctx): State<Arc<Context>>, Json(req): Json<JoinRequest>) -> Result<Json<JoinResponse>> {
     names::validate_name("host", &req.host)?;
-    let pki = ctx.pki.get().ok_or_else(|| internal("the agent API has no PKI"))?.clone();
+    let pki = ctx
+        .pki
+        .get()
+        .ok_or_else(|| internal("the agent API has no PKI"))?
+        .clone();
     let existing = typed::get::<HostRecord>(ctx.store.as_ref(), &keys::host(&req.host))?;
     if let Some(d) = &existing {
         if d.value.state != HostState::Removed {
-            return Err(ApiError::new(ErrorCode::AlreadyExists, format!("host {} is already in the pool", req.host)).into());
+            return Err(ApiError::new(
+                ErrorCode::AlreadyExists,
+                format!("host {} is already in the pool", req.host),
+            )
+            .into());
         }
     }
     join::consume(&ctx, &req.token)?;
@@ -62,7 +73,10 @@ async fn join_pool(State(ctx): State<Arc<Context>>, Json(req): Json<JoinRequest>
         .map_err(|e| ApiError::invalid(format!("bad certificate request: {e}")))?;
     let rec = HostRecord {
         name: req.host.clone(),
-        capacity: corral_api::agent::HostCapacity { cpu_millis: 0, memory_bytes: 0 },
+        capacity: corral_api::agent::HostCapacity {
+            cpu_millis: 0,
+            memory_bytes: 0,
+        },
         address: String::new(),
         exec_address: String::new(),
         labels: Default::default(),
@@ -81,8 +95,17 @@ async fn join_pool(State(ctx): State<Arc<Context>>, Json(req): Json<JoinRequest>
     if ctx.store.txn(&[compare], &ops)?.is_none() {
         return Err(ApiError::new(ErrorCode::Conflict, format!("host {} joined meanwhile", req.host)).into());
     }
-    event::record(&ctx, &req.host, &format!("hosts/{}", req.host), "host.joined", "joined the pool");
-    Ok(Json(JoinResponse { cert: creds.cert_pem, ca: creds.ca_pem }))
+    event::record(
+        &ctx,
+        &req.host,
+        &format!("hosts/{}", req.host),
+        "host.joined",
+        "joined the pool",
+    );
+    Ok(Json(JoinResponse {
+        cert: creds.cert_pem,
+        ca: creds.ca_pem,
+    }))
 }
 
 /// `POST /v1/agent/register`.
@@ -98,7 +121,11 @@ struct After {
 }
 
 /// `GET /v1/agent/assignments?after=N`: long poll.
-async fn assignments(State(ctx): State<Arc<Context>>, host: AgentHost, Query(q): Query<After>) -> Result<Json<Assignments>> {
+async fn assignments(
+    State(ctx): State<Arc<Context>>,
+    host: AgentHost,
+    Query(q): Query<After>,
+) -> Result<Json<Assignments>> {
     let cp = InProcessControlPlane::new(ctx);
     let a = cp.assignments(&host.0, q.after).await.map_err(internal)?;
     Ok(Json(a))
@@ -118,15 +145,28 @@ async fn reports(State(ctx): State<Arc<Context>>, host: AgentHost, Json(r): Json
 }
 
 /// `GET /v1/agent/manifests/{digest}`.
-async fn manifest(State(ctx): State<Arc<Context>>, _host: AgentHost, Path(digest): Path<String>) -> Result<Json<corral_image::ImageManifest>> {
-    let m = ctx.images.manifest(&digest).map_err(|_| ApiError::not_found("image", &digest))?;
+async fn manifest(
+    State(ctx): State<Arc<Context>>,
+    _host: AgentHost,
+    Path(digest): Path<String>,
+) -> Result<Json<corral_image::ImageManifest>> {
+    let m = ctx
+        .images
+        .manifest(&digest)
+        .map_err(|_| ApiError::not_found("image", &digest))?;
     Ok(Json(m))
 }
 
 /// `GET /v1/agent/layers/{digest}`: the layer as an OCI tar stream, written by a
 /// blocking task into a pipe so a large layer never sits in memory.
-async fn layer(State(ctx): State<Arc<Context>>, _host: AgentHost, Path(digest): Path<String>) -> Result<axum::response::Response> {
-    ctx.images.existing_layer_path(&digest).map_err(|_| ApiError::not_found("layer", &digest))?;
+async fn layer(
+    State(ctx): State<Arc<Context>>,
+    _host: AgentHost,
+    Path(digest): Path<String>,
+) -> Result<axum::response::Response> {
+    ctx.images
+        .existing_layer_path(&digest)
+        .map_err(|_| ApiError::not_found("layer", &digest))?;
     let (reader, writer) = tokio::io::duplex(256 * 1024);
     let images = ctx.images.clone();
     tokio::task::spawn_blocking(move || {
@@ -151,7 +191,11 @@ async fn put_upper(
     use tokio::io::AsyncWriteExt;
     let doc = crate::migration::find(&ctx, &id)?;
     if doc.value.migration.as_ref().map(|m| m.from.as_str()) != Some(host.0.as_str()) {
-        return Err(ApiError::new(ErrorCode::Conflict, format!("node {id} is not migrating away from {}", host.0)).into());
+        return Err(ApiError::new(
+            ErrorCode::Conflict,
+            format!("node {id} is not migrating away from {}", host.0),
+        )
+        .into());
     }
     let tmp = crate::migration::upper_tmp_path(&ctx, &id);
     if let Some(dir) = tmp.parent() {
@@ -159,7 +203,11 @@ async fn put_upper(
     }
     let mut file = tokio::fs::File::create(&tmp).await.map_err(internal)?;
     let mut body = req.into_body().into_data_stream();
-    while let Some(chunk) = body.try_next().await.map_err(|e| ApiError::new(ErrorCode::MalformedRequest, e.to_string()))? {
+    while let Some(chunk) = body
+        .try_next()
+        .await
+        .map_err(|e| ApiError::new(ErrorCode::MalformedRequest, e.to_string()))?
+    {
         file.write_all(&chunk).await.map_err(internal)?;
     }
     file.sync_all().await.map_err(internal)?;
@@ -168,7 +216,11 @@ async fn put_upper(
 }
 
 /// `GET /v1/agent/nodes/{id}/upper`: the target host of a migration fetches the layer.
-async fn get_upper(State(ctx): State<Arc<Context>>, host: AgentHost, Path(id): Path<String>) -> Result<axum::response::Response> {
+async fn get_upper(
+    State(ctx): State<Arc<Context>>,
+    host: AgentHost,
+    Path(id): Path<String>,
+) -> Result<axum::response::Response> {
     let doc = crate::migration::find(&ctx, &id)?;
     if doc.value.migration.as_ref().map(|m| m.to.as_str()) != Some(host.0.as_str()) {
         return Err(ApiError::not_found("migration of node", &id).into());

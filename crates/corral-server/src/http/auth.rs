@@ -28,10 +28,7 @@ fn token_of(parts: &Parts) -> Option<String> {
 impl FromRequestParts<Arc<Context>> for Caller {
     type Rejection = HttpError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        ctx: &Arc<Context>,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, ctx: &Arc<Context>) -> Result<Self, Self::Rejection> {
         let token = token_of(parts).ok_or_else(|| {
             HttpError(ApiError::new(
                 ErrorCode::Unauthorized,

@@ -19,14 +19,12 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
             .get(CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.contains("yaml"));
-        let bytes = axum::body::Bytes::from_request(req, state)
-            .await
-            .map_err(|e| {
-                HttpError(ApiError::new(
-                    ErrorCode::MalformedRequest,
-                    format!("cannot read body: {e}"),
-                ))
-            })?;
+        let bytes = axum::body::Bytes::from_request(req, state).await.map_err(|e| {
+            HttpError(ApiError::new(
+                ErrorCode::MalformedRequest,
+                format!("cannot read body: {e}"),
+            ))
+        })?;
         let malformed = |what: &str, e: String| {
             HttpError(ApiError::new(
                 ErrorCode::MalformedRequest,

@@ -28,10 +28,7 @@ fn accepted(op: crate::operation::OperationRecord) -> Accepted {
 }
 
 /// `GET /v1/clusters`.
-pub async fn list(
-    State(ctx): State<Arc<Context>>,
-    caller: Caller,
-) -> HttpResult<Json<Vec<Cluster>>> {
+pub async fn list(State(ctx): State<Arc<Context>>, caller: Caller) -> HttpResult<Json<Vec<Cluster>>> {
     let mut out = Vec::new();
     for c in cluster::list(&ctx, &caller.0)? {
         out.push(cluster::view(&ctx, &c)?);

@@ -26,14 +26,28 @@ pub async fn list(State(ctx): State<Arc<Context>>, caller: Caller) -> HttpResult
 /// `GET /v1/hosts/{name}`.
 pub async fn show(State(ctx): State<Arc<Context>>, caller: Caller, Path(name): Path<String>) -> HttpResult<Json<Host>> {
     require_admin(&caller)?;
-    views(&ctx)?.into_iter().find(|h| h.name == name).map(Json).ok_or_else(|| ApiError::not_found("host", &name).into())
+    views(&ctx)?
+        .into_iter()
+        .find(|h| h.name == name)
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found("host", &name).into())
 }
 
 /// `DELETE /v1/hosts/{name}`: removes a host; its certificate stops working at once.
-pub async fn remove(State(ctx): State<Arc<Context>>, caller: Caller, Path(name): Path<String>) -> HttpResult<Json<Host>> {
+pub async fn remove(
+    State(ctx): State<Arc<Context>>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> HttpResult<Json<Host>> {
     require_admin(&caller)?;
     let rec = host::remove(&ctx, &name)?;
-    event::record(&ctx, &caller.0.name, &format!("hosts/{name}"), "host.removed", "removed from the pool");
+    event::record(
+        &ctx,
+        &caller.0.name,
+        &format!("hosts/{name}"),
+        "host.removed",
+        "removed from the pool",
+    );
     let nodes: Vec<_> = node::all(&ctx)?.into_iter().map(|d| d.value).collect();
     Ok(Json(rec.to_api(&nodes)))
 }
@@ -46,8 +60,14 @@ pub async fn join_token(
 ) -> HttpResult<Json<JoinToken>> {
     require_admin(&caller)?;
     let pki = ctx.pki.get().ok_or_else(|| {
-        HttpError(ApiError::new(ErrorCode::Conflict, "this server has no agent listener, so no host can join"))
+        HttpError(ApiError::new(
+            ErrorCode::Conflict,
+            "this server has no agent listener, so no host can join",
+        ))
     })?;
-    let fp = pki.ca.fingerprint().map_err(|e| HttpError(ApiError::new(ErrorCode::Internal, e.to_string())))?;
+    let fp = pki
+        .ca
+        .fingerprint()
+        .map_err(|e| HttpError(ApiError::new(ErrorCode::Internal, e.to_string())))?;
     Ok(Json(join::create(&ctx, &fp, req.ttl_seconds, &caller.0.name)?))
 }

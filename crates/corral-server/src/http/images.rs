@@ -5,9 +5,7 @@ use std::sync::Arc;
 use axum::extract::{Path, Query, Request, State};
 use axum::http::StatusCode;
 use axum::Json;
-use corral_api::{
-    ApiError, BuildImageRequest, ErrorCode, Image, ImageSource, Operation, Visibility,
-};
+use corral_api::{ApiError, BuildImageRequest, ErrorCode, Image, ImageSource, Operation, Visibility};
 use futures_util::TryStreamExt;
 use serde::Deserialize;
 use tokio::io::AsyncWriteExt;
@@ -24,10 +22,7 @@ type Accepted = (StatusCode, Json<Operation>);
 
 /// `GET /v1/images`.
 pub async fn list(State(ctx): State<Arc<Context>>, caller: Caller) -> HttpResult<Json<Vec<Image>>> {
-    let mut v: Vec<Image> = image::visible(&ctx, &caller.0)?
-        .iter()
-        .map(|i| i.to_api())
-        .collect();
+    let mut v: Vec<Image> = image::visible(&ctx, &caller.0)?.iter().map(|i| i.to_api()).collect();
     v.sort_by(|a, b| (&a.name, &a.owner).cmp(&(&b.name, &b.owner)));
     Ok(Json(v))
 }
@@ -38,8 +33,7 @@ pub async fn show(
     caller: Caller,
     Path(name): Path<String>,
 ) -> HttpResult<Json<Image>> {
-    let rec = image::resolve(&ctx, &caller.0, &name)?
-        .ok_or_else(|| ApiError::not_found("image", &name))?;
+    let rec = image::resolve(&ctx, &caller.0, &name)?.ok_or_else(|| ApiError::not_found("image", &name))?;
     Ok(Json(rec.to_api()))
 }
 
@@ -53,9 +47,7 @@ fn spawn_task<F>(
     vis: Visibility,
     f: F,
 ) where
-    F: FnOnce(&Context) -> Result<corral_image::ImageManifest, corral_image::ImageError>
-        + Send
-        + 'static,
+    F: FnOnce(&Context) -> Result<corral_image::ImageManifest, corral_image::ImageError> + Send + 'static,
 {
     let c = ctx.clone();
     tokio::spawn(async move {
@@ -63,25 +55,13 @@ fn spawn_task<F>(
         let made = tokio::task::spawn_blocking(move || f(&c2)).await;
         let result = match made {
             Ok(Ok(m)) => image::put(&c, &owner, &name, &m, source, vis)
-                .map(|r| {
-                    format!(
-                        "image {} ready ({})",
-                        r.name,
-                        &r.digest[..19.min(r.digest.len())]
-                    )
-                })
+                .map(|r| format!("image {} ready ({})", r.name, &r.digest[..19.min(r.digest.len())]))
                 .map_err(|e| e.to_api()),
             Ok(Err(e)) => Err(ApiError::new(ErrorCode::InvalidRequest, e.to_string())),
             Err(e) => Err(ApiError::new(ErrorCode::Internal, e.to_string())),
         };
         if result.is_ok() {
-            event::record(
-                &c,
-                &owner,
-                &format!("images/{name}"),
-                "image.created",
-                "created",
-            );
+            event::record(&c, &owner, &format!("images/{name}"), "image.created", "created");
         }
         let _ = operation::finish(&c, &op_id, result);
     });
@@ -97,17 +77,9 @@ pub async fn build(
     corral_api::names::validate_name("image", &name)?;
     let recipe = req.recipe.clone();
     if !["minimal", "debian"].contains(&recipe.as_str()) {
-        return Err(ApiError::invalid(format!(
-            "unknown recipe {recipe:?}: choose minimal or debian"
-        ))
-        .into());
+        return Err(ApiError::invalid(format!("unknown recipe {recipe:?}: choose minimal or debian")).into());
     }
-    let op = operation::new(
-        "image.build",
-        &format!("images/{name}"),
-        &caller.0.name,
-        WaitFor::Task,
-    );
+    let op = operation::new("image.build", &format!("images/{name}"), &caller.0.name, WaitFor::Task);
     operation::insert(&ctx, &op)?;
     let vis = if caller.0.is_admin() {
         Visibility::Public
@@ -150,12 +122,7 @@ pub async fn import(
 ) -> HttpResult<Accepted> {
     corral_api::names::validate_name("image", &q.name)?;
     let dir = ctx.cfg.data_dir.join("uploads");
-    let internal = |e: std::io::Error| {
-        HttpError(ApiError::new(
-            ErrorCode::Internal,
-            format!("storing upload: {e}"),
-        ))
-    };
+    let internal = |e: std::io::Error| HttpError(ApiError::new(ErrorCode::Internal, format!("storing upload: {e}")));
     tokio::fs::create_dir_all(&dir).await.map_err(internal)?;
     let path = dir.join(format!("upload-{}", crate::user::random_secret(8)));
     let mut file = tokio::fs::File::create(&path).await.map_err(internal)?;
@@ -224,11 +191,9 @@ pub async fn delete(
 ) -> HttpResult<StatusCode> {
     let doc = image::owned(&ctx, &caller.0, &name)?;
     let nodes = node::all(&ctx)?;
-    let in_use = nodes.iter().any(|d| {
-        d.value.desired != Desired::Deleted
-            && d.value.image == name
-            && d.value.owner == doc.value.owner
-    });
+    let in_use = nodes
+        .iter()
+        .any(|d| d.value.desired != Desired::Deleted && d.value.image == name && d.value.owner == doc.value.owner);
     image::delete(&ctx, &caller.0, &name, in_use)?;
     let mut keep: Vec<String> = image::visible(&ctx, &crate::user::UserRecord::system())?
         .into_iter()

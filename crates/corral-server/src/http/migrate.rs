@@ -32,8 +32,17 @@ pub async fn migrate(
         .find(|d| d.value.name == node_name && d.value.desired != Desired::Deleted)
         .ok_or_else(|| ApiError::not_found("node", &format!("{name}/{node_name}")))?;
     let to = migration::start(&ctx, &doc, req.to.as_deref())?;
-    let wait = WaitFor::NodeOn { uid: c.value.uid.clone(), name: node_name.clone(), host: to };
-    let op = operation::new("node.migrate", &format!("clusters/{name}/nodes/{node_name}"), &caller.0.name, wait);
+    let wait = WaitFor::NodeOn {
+        uid: c.value.uid.clone(),
+        name: node_name.clone(),
+        host: to,
+    };
+    let op = operation::new(
+        "node.migrate",
+        &format!("clusters/{name}/nodes/{node_name}"),
+        &caller.0.name,
+        wait,
+    );
     operation::insert(&ctx, &op)?;
     Ok((StatusCode::ACCEPTED, Json(op.op)))
 }
@@ -44,15 +53,29 @@ fn host_view(ctx: &Context, rec: &crate::host::HostRecord) -> crate::error::Resu
 }
 
 /// `POST /v1/hosts/{name}/drain`: the host takes no new nodes and its nodes move away.
-pub async fn drain(State(ctx): State<Arc<Context>>, caller: Caller, Path(name): Path<String>) -> HttpResult<Json<Host>> {
+pub async fn drain(
+    State(ctx): State<Arc<Context>>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> HttpResult<Json<Host>> {
     require_admin(&caller)?;
     let rec = migration::set_host_state(&ctx, &name, HostState::Draining)?;
-    event::record(&ctx, &caller.0.name, &format!("hosts/{name}"), "host.draining", "draining");
+    event::record(
+        &ctx,
+        &caller.0.name,
+        &format!("hosts/{name}"),
+        "host.draining",
+        "draining",
+    );
     Ok(Json(host_view(&ctx, &rec)?))
 }
 
 /// `POST /v1/hosts/{name}/restore`: the host takes nodes again.
-pub async fn restore(State(ctx): State<Arc<Context>>, caller: Caller, Path(name): Path<String>) -> HttpResult<Json<Host>> {
+pub async fn restore(
+    State(ctx): State<Arc<Context>>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> HttpResult<Json<Host>> {
     require_admin(&caller)?;
     let rec = migration::set_host_state(&ctx, &name, HostState::Ready)?;
     event::record(&ctx, &caller.0.name, &format!("hosts/{name}"), "host.ready", "restored");

@@ -4,8 +4,8 @@ mod auth;
 mod body;
 mod clusters;
 mod error;
-mod hosts;
 mod exec_ws;
+mod hosts;
 mod images;
 mod migrate;
 mod nodes;
@@ -32,10 +32,7 @@ pub fn router(ctx: Arc<Context>) -> Router {
         .route("/v1/users", get(users::list).post(users::create))
         .route("/v1/users/{name}/ssh-keys", post(users::add_key))
         .route("/v1/clusters", get(clusters::list).post(clusters::create))
-        .route(
-            "/v1/clusters/{name}",
-            get(clusters::show).delete(clusters::delete),
-        )
+        .route("/v1/clusters/{name}", get(clusters::show).delete(clusters::delete))
         .route("/v1/clusters/{name}/scale", post(clusters::scale))
         .route("/v1/clusters/{name}/stop", post(clusters::stop))
         .route("/v1/clusters/{name}/start", post(clusters::start))
@@ -43,17 +40,11 @@ pub fn router(ctx: Arc<Context>) -> Router {
         .route("/v1/clusters/{name}/nodes", get(nodes::list))
         .route("/v1/clusters/{name}/nodes/{node}", get(nodes::show))
         .route("/v1/clusters/{name}/nodes/{node}/exec", post(nodes::exec))
-        .route(
-            "/v1/clusters/{name}/nodes/{node}/exec/ws",
-            get(exec_ws::upgrade),
-        )
+        .route("/v1/clusters/{name}/nodes/{node}/exec/ws", get(exec_ws::upgrade))
         .route("/v1/clusters/{name}/nodes/{node}/save", post(nodes::save))
         .route("/v1/images", get(images::list))
         .route("/v1/images/build", post(images::build))
-        .route(
-            "/v1/images/{name}",
-            get(images::show).delete(images::delete),
-        )
+        .route("/v1/images/{name}", get(images::show).delete(images::delete))
         .route("/v1/images/{name}/share", post(images::share))
         .route("/v1/images/{name}/unshare", post(images::unshare))
         .route("/v1/hosts", get(hosts::list))
@@ -70,7 +61,5 @@ pub fn router(ctx: Arc<Context>) -> Router {
     let uploads = Router::new()
         .route("/v1/images/import", post(images::import))
         .layer(axum::extract::DefaultBodyLimit::disable());
-    api.merge(uploads)
-        .fallback(error::not_found)
-        .with_state(ctx)
+    api.merge(uploads).fallback(error::not_found).with_state(ctx)
 }

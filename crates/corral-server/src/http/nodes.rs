@@ -5,9 +5,7 @@ use std::sync::Arc;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
-use corral_api::{
-    ApiError, ExecRequest, ExecResult, ImageSource, Node, Operation, SaveNodeRequest, Visibility,
-};
+use corral_api::{ApiError, ExecRequest, ExecResult, ImageSource, Node, Operation, SaveNodeRequest, Visibility};
 
 use super::auth::Caller;
 use super::body::Body;
@@ -95,16 +93,7 @@ pub async fn save(
     tokio::spawn(async move {
         let made = channel.save(&n.id, &n.image_digest, &c.images).await;
         let result = made
-            .and_then(|m| {
-                image::put(
-                    &c,
-                    &owner,
-                    &req.as_image,
-                    &m,
-                    ImageSource::Saved,
-                    Visibility::Private,
-                )
-            })
+            .and_then(|m| image::put(&c, &owner, &req.as_image, &m, ImageSource::Saved, Visibility::Private))
             .map(|_| format!("saved as {}", req.as_image))
             .map_err(|e| e.to_api());
         let _ = operation::finish(&c, &id, result);

@@ -26,10 +26,7 @@ pub struct ShowQuery {
 }
 
 /// `GET /v1/operations`: the caller's (all for the admin), newest first.
-pub async fn list(
-    State(ctx): State<Arc<Context>>,
-    caller: Caller,
-) -> HttpResult<Json<Vec<Operation>>> {
+pub async fn list(State(ctx): State<Arc<Context>>, caller: Caller) -> HttpResult<Json<Vec<Operation>>> {
     let mut v: Vec<Operation> = operation::all(&ctx)?
         .into_iter()
         .map(|d| d.value.op)
@@ -80,10 +77,7 @@ pub async fn show(
 }
 
 /// `GET /v1/events`: every event for the admin, one's own for a user.
-pub async fn events(
-    State(ctx): State<Arc<Context>>,
-    caller: Caller,
-) -> HttpResult<Json<Vec<Event>>> {
+pub async fn events(State(ctx): State<Arc<Context>>, caller: Caller) -> HttpResult<Json<Vec<Event>>> {
     let all = event::list(&ctx, "", 1000)?;
     Ok(Json(
         all.into_iter()

@@ -5,9 +5,7 @@ use std::sync::Arc;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
-use corral_api::{
-    AddSshKeyRequest, ApiError, CreateUserRequest, ErrorCode, LoginRequest, TokenResponse, User,
-};
+use corral_api::{AddSshKeyRequest, ApiError, CreateUserRequest, ErrorCode, LoginRequest, TokenResponse, User};
 
 use super::auth::{require_admin, Caller};
 use super::body::Body;
@@ -16,17 +14,12 @@ use crate::context::Context;
 use crate::{event, user};
 
 /// `POST /v1/login`: a token for a name and password.
-pub async fn login(
-    State(ctx): State<Arc<Context>>,
-    Body(req): Body<LoginRequest>,
-) -> HttpResult<Json<TokenResponse>> {
+pub async fn login(State(ctx): State<Arc<Context>>, Body(req): Body<LoginRequest>) -> HttpResult<Json<TokenResponse>> {
     // argon2 takes tens of milliseconds of cpu: keep it off the async workers.
     let c = ctx.clone();
-    let t = tokio::task::spawn_blocking(move || {
-        user::login(&c, &req.name, &req.password, req.ttl_seconds)
-    })
-    .await
-    .map_err(|e| HttpError(ApiError::new(ErrorCode::Internal, e.to_string())))??;
+    let t = tokio::task::spawn_blocking(move || user::login(&c, &req.name, &req.password, req.ttl_seconds))
+        .await
+        .map_err(|e| HttpError(ApiError::new(ErrorCode::Internal, e.to_string())))??;
     Ok(Json(t))
 }
 

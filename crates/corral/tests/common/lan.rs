@@ -58,15 +58,32 @@ impl Lan {
         let tag = rand_hex(5);
         let lan = format!("clan{tag}");
         must(&format!("ip netns add {lan} && ip -n {lan} link add br0 type bridge && ip -n {lan} link set br0 up && ip -n {lan} link set lo up"));
-        let tmp = tempfile::Builder::new().prefix("corral-lan-").tempdir_in("/var/tmp").unwrap();
-        let mut l = Lan { server_ns: format!("csrv{tag}"), tag, lan, tmp, server: None, hosts: Vec::new(), next: 11 };
+        let tmp = tempfile::Builder::new()
+            .prefix("corral-lan-")
+            .tempdir_in("/var/tmp")
+            .unwrap();
+        let mut l = Lan {
+            server_ns: format!("csrv{tag}"),
+            tag,
+            lan,
+            tmp,
+            server: None,
+            hosts: Vec::new(),
+            next: 11,
+        };
         l.plug(&l.server_ns.clone(), SERVER);
         let data = l.tmp.path().join("server");
         let log = std::fs::File::create(l.tmp.path().join("server.log")).unwrap();
         let child = Command::new("nsenter")
             .arg(format!("--net=/run/netns/{}", l.server_ns))
             .arg(bin())
-            .args(["server", "--listen", &format!("{SERVER}:7700"), "--agent-listen", &format!("{SERVER}:7701")])
+            .args([
+                "server",
+                "--listen",
+                &format!("{SERVER}:7700"),
+                "--agent-listen",
+                &format!("{SERVER}:7701"),
+            ])
             .args(server_args)
             .args(["--advertise", SERVER, "--data-dir"])
             .arg(&data)
@@ -78,7 +95,9 @@ impl Lan {
             .unwrap();
         l.server = Some(child);
         let pw = data.join("server/admin.password");
-        wait(&format!("the server ({})", l.log("server")), || pw.exists() && l.cli(&["image", "list"]).status.code() == Some(1));
+        wait(&format!("the server ({})", l.log("server")), || {
+            pw.exists() && l.cli(&["image", "list"]).status.code() == Some(1)
+        });
         let mut c = l.cmd(&["login", "--user", "admin", "--password-file"]);
         c.arg(&pw);
         let out = c.output().unwrap();
@@ -125,13 +144,20 @@ impl Lan {
         let mut a = args.to_vec();
         a.extend(["-o", "json"]);
         let out = self.cli(&a);
-        assert!(out.status.success(), "corral {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "corral {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         serde_json::from_slice(&out.stdout).unwrap()
     }
 
     /// A fresh join token.
     pub fn token(&self) -> String {
-        self.json(&["host", "join-token"])["token"].as_str().unwrap().to_string()
+        self.json(&["host", "join-token"])["token"]
+            .as_str()
+            .unwrap()
+            .to_string()
     }
 
     /// Starts an agent on a new host namespace with `token`; returns its index.
@@ -143,7 +169,13 @@ impl Lan {
         let address = format!("192.168.77.{i}");
         self.plug(&netns, &address);
         let data = self.tmp.path().join(&name);
-        let mut h = HostAgent { name, netns, address, data, child: None };
+        let mut h = HostAgent {
+            name,
+            netns,
+            address,
+            data,
+            child: None,
+        };
         self.spawn_agent(&mut h, Some(token), labels);
         self.hosts.push(h);
         self.hosts.len() - 1
@@ -158,7 +190,15 @@ impl Lan {
         let mut c = Command::new("nsenter");
         c.arg(format!("--net=/run/netns/{}", h.netns))
             .arg(bin())
-            .args(["agent", "--join", &format!("https://{SERVER}:7701"), "--host", &h.name, "--address", &h.address])
+            .args([
+                "agent",
+                "--join",
+                &format!("https://{SERVER}:7701"),
+                "--host",
+                &h.name,
+                "--address",
+                &h.address,
+            ])
             .args(["--netns-prefix", &format!("corral-{}-", h.name)])
             .arg("--data-dir")
             .arg(&h.data)
@@ -189,7 +229,13 @@ impl Lan {
         must(&format!("ip -n {} link set lan0 up", self.hosts[i].netns));
         let mut h = std::mem::replace(
             &mut self.hosts[i],
-            HostAgent { name: String::new(), netns: String::new(), address: String::new(), data: PathBuf::new(), child: None },
+            HostAgent {
+                name: String::new(),
+                netns: String::new(),
+                address: String::new(),
+                data: PathBuf::new(),
+                child: None,
+            },
         );
         self.spawn_agent(&mut h, None, "");
         self.hosts[i] = h;
@@ -229,14 +275,31 @@ impl Lan {
         }
         let crun_root = h.data.join("runtime/crun");
         let nodes = std::fs::read_dir(h.data.join("runtime/nodes"))
-            .map(|d| d.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+            .map(|d| {
+                d.filter_map(|e| e.ok())
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
             .unwrap_or_else(|_| Vec::new());
         for id in nodes {
-            let _ = Command::new("crun").arg("--root").arg(&crun_root).args(["kill", "-a", &id, "KILL"]).output();
+            let _ = Command::new("crun")
+                .arg("--root")
+                .arg(&crun_root)
+                .args(["kill", "-a", &id, "KILL"])
+                .output();
             std::thread::sleep(Duration::from_millis(50));
-            let _ = Command::new("crun").arg("--root").arg(&crun_root).args(["delete", "-f", &id]).output();
-            let _ = Command::new("umount").arg("-l").arg(h.data.join("runtime/nodes").join(&id).join("rootfs")).output();
-            for ctrl in ["memory", "pids", "cpu", "cpuacct", "devices", "freezer", "blkio", "cpuset", "hugetlb", "systemd"] {
+            let _ = Command::new("crun")
+                .arg("--root")
+                .arg(&crun_root)
+                .args(["delete", "-f", &id])
+                .output();
+            let _ = Command::new("umount")
+                .arg("-l")
+                .arg(h.data.join("runtime/nodes").join(&id).join("rootfs"))
+                .output();
+            for ctrl in [
+                "memory", "pids", "cpu", "cpuacct", "devices", "freezer", "blkio", "cpuset", "hugetlb", "systemd",
+            ] {
                 let _ = std::fs::remove_dir(format!("/sys/fs/cgroup/{ctrl}/corral/{id}"));
             }
             let _ = sh(&format!("ip netns del corral-{}-{id} 2>/dev/null", h.name));
@@ -272,6 +335,9 @@ impl Drop for Lan {
             let _ = c.kill();
             let _ = c.wait();
         }
-        let _ = sh(&format!("ip netns del {} 2>/dev/null; ip netns del {} 2>/dev/null", self.server_ns, self.lan));
+        let _ = sh(&format!(
+            "ip netns del {} 2>/dev/null; ip netns del {} 2>/dev/null",
+            self.server_ns, self.lan
+        ));
     }
 }

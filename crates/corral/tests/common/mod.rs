@@ -59,24 +59,15 @@ impl Pool {
     /// Starts a pool whose `corral up` has extra environment variables.
     pub fn start_with_env(env: &[(&str, &str)]) -> Pool {
         let netns = format!("ctest-{}", rand_hex(6));
-        let out = sh(&format!(
-            "ip netns add {netns} && ip -n {netns} link set lo up"
-        ));
-        assert!(
-            out.status.success(),
-            "netns: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let out = sh(&format!("ip netns add {netns} && ip -n {netns} link set lo up"));
+        assert!(out.status.success(), "netns: {}", String::from_utf8_lossy(&out.stderr));
         let tmp = tempfile::Builder::new()
             .prefix("corral-test-")
             .tempdir_in("/var/tmp")
             .unwrap();
         let data = tmp.path().join("data");
         let config = tmp.path().join("cli.json");
-        let env = env
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let env = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         let mut pool = Pool {
             netns,
             data,
@@ -99,14 +90,7 @@ impl Pool {
         let child = Command::new("nsenter")
             .arg(format!("--net=/run/netns/{}", self.netns))
             .arg(bin())
-            .args([
-                "up",
-                "--listen",
-                "0.0.0.0:7700",
-                "--host",
-                "testhost",
-                "--data-dir",
-            ])
+            .args(["up", "--listen", "0.0.0.0:7700", "--host", "testhost", "--data-dir"])
             .arg(&self.data)
             .env("CORRAL_LOG", "info")
             .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
@@ -121,8 +105,7 @@ impl Pool {
             let out = self.raw(&["image", "list"]);
             let text = String::from_utf8_lossy(&out.stderr);
             // Any answer from the API (even 401) means it listens.
-            let answered =
-                out.status.success() || text.contains("token") || text.contains("unauthorized");
+            let answered = out.status.success() || text.contains("token") || text.contains("unauthorized");
             if answered && self.data.join("server/admin.password").exists() {
                 return;
             }
@@ -249,13 +232,7 @@ impl Pool {
 
     /// A plain HTTP request to the API from inside the namespace (with curl); returns
     /// (status, body).
-    pub fn http(
-        &self,
-        method: &str,
-        path: &str,
-        token: Option<&str>,
-        body: Option<&str>,
-    ) -> (u16, String) {
+    pub fn http(&self, method: &str, path: &str, token: Option<&str>, body: Option<&str>) -> (u16, String) {
         let mut c = self.in_netns("curl");
         c.args([
             "-sS",
@@ -382,8 +359,7 @@ impl Pool {
             let rootfs = self.data.join("runtime/nodes").join(&id).join("rootfs");
             let _ = Command::new("umount").arg("-l").arg(&rootfs).output();
             for ctrl in [
-                "memory", "pids", "cpu", "cpuacct", "devices", "freezer", "blkio", "cpuset",
-                "hugetlb", "systemd",
+                "memory", "pids", "cpu", "cpuacct", "devices", "freezer", "blkio", "cpuset", "hugetlb", "systemd",
             ] {
                 let _ = std::fs::remove_dir(format!("/sys/fs/cgroup/{ctrl}/corral/{id}"));
             }
@@ -436,24 +412,16 @@ impl UserCli<'_> {
 
     /// The token saved by this user's login.
     pub fn token(&self) -> String {
-        let v: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(&self.config).unwrap()).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&self.config).unwrap()).unwrap();
         v["token"].as_str().unwrap().to_string()
     }
 }
 
 fn with_stdin(c: &mut Command, input: &str) -> Output {
-    c.stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    c.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = c.spawn().unwrap();
     use std::io::Write;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
+    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
     child.wait_with_output().unwrap()
 }
 
