@@ -118,6 +118,31 @@ pub struct ClusterSpec {
     /// Labels every host of the cluster's nodes must carry, e.g. `site: a`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub constraints: BTreeMap<String, String>,
+    /// What happens to the nodes of a lost host: recreated elsewhere, or left down.
+    #[serde(default, skip_serializing_if = "Recovery::is_default")]
+    pub recovery: Recovery,
+    /// How many nodes may be down at once for maintenance (drain); default 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_unavailable: Option<u32>,
+}
+
+/// What Corral does with the nodes of a host that is lost.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Recovery {
+    /// Recreate them on other hosts: same names and addresses, fresh writable layers,
+    /// on-recovery script.
+    #[default]
+    Auto,
+    /// Leave them down (failed) until their host returns.
+    None,
+}
+
+impl Recovery {
+    /// Whether this is the default (`auto`).
+    pub fn is_default(&self) -> bool {
+        *self == Recovery::Auto
+    }
 }
 
 /// How a cluster's nodes are put on hosts.

@@ -72,6 +72,9 @@ fn plan(ctx: &Context, user: &UserRecord, spec: &ClusterSpec) -> Result<Vec<Grou
     if !spec.node_groups.is_empty() && spec.nodes.is_some() {
         return Err(ApiError::invalid("give either `nodes` or `node_groups`, not both").into());
     }
+    if spec.max_unavailable == Some(0) {
+        return Err(ApiError::invalid("max_unavailable must be at least 1").into());
+    }
     for k in spec.env.keys() {
         let ok = k.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
             && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');

@@ -50,6 +50,13 @@ fn lost(ctx: &Context, h: &HostRecord, silent: Duration) -> Result<()> {
     let mut compares = vec![Compare::ModRevision(doc.key.clone(), doc.revision)];
     let mut ops = vec![typed::put_op(&doc.key, &rec)?];
     let mut moved = Vec::new();
+    let mut left = Vec::new();
+    let no_recovery: std::collections::HashSet<String> =
+        typed::list::<crate::cluster::ClusterRecord>(ctx.store.as_ref(), keys::CLUSTERS)?
+            .into_iter()
+            .filter(|c| c.value.spec.recovery == corral_api::Recovery::None)
+            .map(|c| c.value.uid)
+            .collect();
     for d in node::all(ctx)? {
         if d.value.host.as_deref() != Some(h.name.as_str()) {
             continue;
@@ -61,6 +68,14 @@ fn lost(ctx: &Context, h: &HostRecord, silent: Duration) -> Result<()> {
             continue;
         }
         let mut n = d.value.clone();
+        if no_recovery.contains(&n.cluster_uid) {
+            // `recovery: none`: the node stays on its host, down, until the host returns.
+            n.state = NodeState::Failed;
+            n.error = Some(format!("host {} lost; recovery is off for this cluster", h.name));
+            ops.push(typed::put_op(&d.key, &n)?);
+            left.push(format!("{}/{}", n.cluster, n.name));
+            continue;
+        }
         n.host = None;
         n.recovered = true;
         n.state = NodeState::Pending;
@@ -76,10 +91,15 @@ fn lost(ctx: &Context, h: &HostRecord, silent: Duration) -> Result<()> {
             &format!("hosts/{}", h.name),
             "host.unreachable",
             format!(
-                "no heartbeat for {:.1}s; recovering {} node(s): {}",
+                "no heartbeat for {:.1}s; recovering {} node(s): {}; left down (recovery: none): {}",
                 silent.as_secs_f64(),
                 moved.len(),
-                moved.join(", ")
+                moved.join(", "),
+                if left.is_empty() {
+                    "none".to_string()
+                } else {
+                    left.join(", ")
+                }
             ),
         );
     }

@@ -204,21 +204,27 @@ fn drain_pass(ctx: &Context) -> Result<()> {
         return Ok(());
     }
     let docs = node::all(ctx)?;
-    let mut busy: std::collections::HashSet<String> = docs
-        .iter()
-        .filter(|d| d.value.migration.is_some())
-        .map(|d| d.value.cluster_uid.clone())
-        .collect();
+    let limits: std::collections::HashMap<String, usize> =
+        typed::list::<crate::cluster::ClusterRecord>(ctx.store.as_ref(), keys::CLUSTERS)?
+            .into_iter()
+            .map(|c| (c.value.uid, c.value.spec.max_unavailable.unwrap_or(1).max(1) as usize))
+            .collect();
+    let mut moving: std::collections::HashMap<String, usize> = Default::default();
+    for d in docs.iter().filter(|d| d.value.migration.is_some()) {
+        *moving.entry(d.value.cluster_uid.clone()).or_default() += 1;
+    }
     for d in &docs {
         let n = &d.value;
         let on_draining = n.host.as_ref().is_some_and(|h| draining.contains(h));
-        if !on_draining || n.migration.is_some() || n.desired == Desired::Deleted || busy.contains(&n.cluster_uid) {
+        let limit = limits.get(&n.cluster_uid).copied().unwrap_or(1);
+        let busy = moving.get(&n.cluster_uid).copied().unwrap_or(0) >= limit;
+        if !on_draining || n.migration.is_some() || n.desired == Desired::Deleted || busy {
             continue;
         }
-        // One node of a cluster down at a time: the others keep serving.
+        // At most `max_unavailable` nodes of a cluster down at once: the others serve.
         match start(ctx, d, None) {
             Ok(_) => {
-                busy.insert(n.cluster_uid.clone());
+                *moving.entry(n.cluster_uid.clone()).or_default() += 1;
             }
             Err(e) => {
                 tracing::debug!(node = %n.id, error = %e.to_api().message, "cannot move node off draining host yet")

@@ -338,3 +338,50 @@ fn bench_host_loss() {
         total.as_secs_f64() - timeout
     );
 }
+
+#[test]
+fn recovery_none_leaves_nodes_down_until_their_host_returns() {
+    let mut lan = Lan::start_with(&["--host-timeout", "2"]);
+    let t = lan.token();
+    let a = lan.add_host(&t, "");
+    wait("host a", || {
+        lan.json(&["host", "list"])
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|h| h["capacity"]["memory_bytes"].as_u64() > Some(0))
+    });
+    let spec = lan.tmp.path().join("still.yaml");
+    std::fs::write(
+        &spec,
+        "name: still\nimage: minimal\nnodes: 1\nrecovery: none\nresources: {cpu: '0.1', memory: 32MiB}\n",
+    )
+    .unwrap();
+    let c = lan.json(&["cluster", "create", "-f", spec.to_str().unwrap()]);
+    assert_eq!(c["state"], "running", "{c}");
+    let t = lan.token();
+    lan.add_host(&t, "");
+    wait("host b", || {
+        lan.json(&["host", "list"])
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|h| h["capacity"]["memory_bytes"].as_u64() > Some(0))
+            .count()
+            == 2
+    });
+    let a_name = lan.hosts[a].name.clone();
+    lan.lose_host(a);
+    wait("the node to be reported down on its lost host", || {
+        let n = lan.json(&["node", "show", "still/node-0"]);
+        n["state"] == "failed" && n["host"] == a_name.as_str()
+    });
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let n = lan.json(&["node", "show", "still/node-0"]);
+    assert_eq!(n["host"], a_name.as_str(), "recovery: none must not move the node: {n}");
+    lan.return_host(a);
+    wait("the node to run again on its host", || {
+        lan.json(&["node", "show", "still/node-0"])["state"] == "running"
+    });
+    assert!(lan.cli(&["cluster", "delete", "still"]).status.success());
+}

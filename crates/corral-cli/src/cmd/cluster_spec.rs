@@ -106,6 +106,8 @@ impl CreateArgs {
             subnet: None,
             placement: Placement::default(),
             constraints: BTreeMap::new(),
+            recovery: Default::default(),
+            max_unavailable: None,
         })
     }
 }

@@ -139,6 +139,8 @@ pub(crate) mod tests {
                 subnet: None,
                 placement: Default::default(),
                 constraints: Default::default(),
+                recovery: Default::default(),
+                max_unavailable: None,
             },
             state: ClusterState::Creating,
             network: NetworkInfo {
