@@ -385,3 +385,58 @@ fn recovery_none_leaves_nodes_down_until_their_host_returns() {
     });
     assert!(lan.cli(&["cluster", "delete", "still"]).status.success());
 }
+
+#[test]
+fn a_cluster_grows_onto_a_new_host_and_every_host_learns_it() {
+    let mut lan = Lan::start();
+    let t = lan.token();
+    let a = lan.add_host(&t, "");
+    wait("host a", || {
+        lan.json(&["host", "list"])
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|h| h["capacity"]["memory_bytes"].as_u64() > Some(0))
+    });
+    let c = lan.json(&[
+        "cluster", "create", "grow", "--image", "minimal", "--nodes", "1", "--cpu", "0.1", "--memory", "32MiB",
+    ]);
+    assert_eq!(c["state"], "running", "{c}");
+    let t = lan.token();
+    let b = lan.add_host(&t, "");
+    wait("host b", || {
+        lan.json(&["host", "list"])
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|h| h["capacity"]["memory_bytes"].as_u64() > Some(0))
+            .count()
+            == 2
+    });
+    let c = lan.json(&["cluster", "scale", "grow", "--nodes", "2"]);
+    let hosts: Vec<&str> = c["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["host"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        hosts,
+        [lan.hosts[a].name.as_str(), lan.hosts[b].name.as_str()],
+        "node-1 should land on the new host: {c}"
+    );
+    // Both ways: the old host learned the new peer, the new host the old one.
+    let out = lan.cli(&["exec", "grow/node-0", "--", "ping", "-c1", "-W2", "node-1"]);
+    assert!(
+        out.status.success(),
+        "old → new: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let out = lan.cli(&["exec", "grow/node-1", "--", "ping", "-c1", "-W2", "node-0"]);
+    assert!(
+        out.status.success(),
+        "new → old: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(lan.cli(&["cluster", "delete", "grow"]).status.success());
+}
