@@ -22,5 +22,8 @@ passed=$(grep -Eo "test result: [a-zA-Z]+\. [0-9]+ passed" target/test.log | awk
 failed=$(grep -Eo "; [0-9]+ failed" target/test.log | awk '{s+=$2} END {print s+0}')
 echo "$passed passed, $failed failed"
 if grep -q "test result: FAILED\|error: test failed\|could not compile" target/test.log; then
+  echo "== failures"
+  sed -n '/^failures:$/,/^test result/p' target/test.log | grep -v "^ *[0-9]*: \|^ *at " | head -300
+  grep -B2 -A12 "^error" target/test.log | head -100
   exit 1
 fi

@@ -64,7 +64,18 @@ impl Network for BridgeNetwork {
         if !ip::link_exists(&names::bridge_name(seg.vni)?)? {
             self.ensure_segment(seg)?;
         }
-        Attachment::new(seg, node)?.ensure()
+        // The kernel tears a deleted namespace (and the veth end in it) down
+        // asynchronously: right after someone removed it, the host end can still be
+        // there for a moment. Every step is idempotent, so trying again repairs it.
+        let mut last = None;
+        for pause_ms in [0, 20, 50, 100, 200, 400] {
+            std::thread::sleep(std::time::Duration::from_millis(pause_ms));
+            match Attachment::new(seg, node)?.ensure() {
+                Ok(path) => return Ok(path),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.expect("at least one attempt"))
     }
 
     fn detach(&self, node_id: &str) -> Result<(), NetworkError> {

@@ -138,12 +138,15 @@ impl Drop for Lab {
 
 fn ping(from: &AttachSpec, to: Ipv4Addr) -> bool {
     let ns = names::netns_name(&from.node_id).unwrap();
-    Command::new("ip")
-        .args(["netns", "exec", &ns, "ping", "-q", "-c1", "-W1", &to.to_string()])
-        .output()
-        .expect("run ping")
-        .status
-        .success()
+    // A few tries: on a loaded machine the first ARP exchange can miss one second.
+    (0..3).any(|_| {
+        Command::new("ip")
+            .args(["netns", "exec", &ns, "ping", "-q", "-c1", "-W1", &to.to_string()])
+            .output()
+            .expect("run ping")
+            .status
+            .success()
+    })
 }
 
 /// Runs `f` on a thread that has joined the node's network namespace.
