@@ -123,7 +123,7 @@ pub struct NodeReport {
 }
 
 /// Capacity a host offers.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct HostCapacity {
     /// Cpus in millicpus.
     pub cpu_millis: u64,

@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::node::Node;
 
@@ -14,7 +15,7 @@ pub const DEFAULT_MEMORY: &str = "512MiB";
 pub const DEFAULT_PIDS: u32 = 1024;
 
 /// Per-node resource limits as people write them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Resources {
     /// Cpu share, e.g. `1`, `0.5`, `500m`.
@@ -49,7 +50,7 @@ impl Default for Resources {
 }
 
 /// A group of alike nodes, named `<group>-<index>`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NodeGroupSpec {
     /// Group name; nodes are `<name>-0`, `<name>-1`, ...
@@ -65,7 +66,7 @@ pub struct NodeGroupSpec {
 }
 
 /// Shell scripts run inside a node at points of its life, with the cluster's environment.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LifecycleScripts {
     /// Run once, the first time the node starts.
@@ -87,7 +88,15 @@ impl LifecycleScripts {
 }
 
 /// What a user asks for: the body of `POST /v1/clusters` and the content of a spec file.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({
+    "name": "demo",
+    "image": "minimal",
+    "node_groups": [{"name": "web", "count": 2}, {"name": "db", "count": 1, "resources": {"cpu": "2", "memory": "1GiB", "pids": 1024}}],
+    "resources": {"cpu": "500m", "memory": "256MiB", "pids": 512},
+    "env": {"APP_ENV": "test"},
+    "placement": "spread"
+}))]
 #[serde(deny_unknown_fields)]
 pub struct ClusterSpec {
     /// Cluster name (a DNS label).
@@ -127,7 +136,7 @@ pub struct ClusterSpec {
 }
 
 /// What Corral does with the nodes of a host that is lost.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Recovery {
     /// Recreate them on other hosts: same names and addresses, fresh writable layers,
@@ -146,7 +155,7 @@ impl Recovery {
 }
 
 /// How a cluster's nodes are put on hosts.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Placement {
     /// On different hosts where possible, then the least loaded: a lost host takes
@@ -207,7 +216,7 @@ impl ClusterSpec {
 }
 
 /// Lifecycle state of a cluster, derived from its nodes and the last request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ClusterState {
     /// Nodes are being made.
@@ -225,7 +234,7 @@ pub enum ClusterState {
 }
 
 /// The network segment of a cluster.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct NetworkInfo {
     /// 24-bit segment identifier (the VXLAN VNI across hosts).
     pub vni: u32,
@@ -238,7 +247,7 @@ pub struct NetworkInfo {
 }
 
 /// A cluster as the API returns it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Cluster {
     /// Cluster name.
     pub name: String,
@@ -257,7 +266,8 @@ pub struct Cluster {
 }
 
 /// Body of `POST /v1/clusters/{name}/scale`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"group": "web", "nodes": 4}))]
 #[serde(deny_unknown_fields)]
 pub struct ScaleRequest {
     /// Node group to resize; may be omitted when the cluster has one group.

@@ -1,9 +1,10 @@
 //! Stable error codes and the error body every 4xx/5xx response carries.
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 /// A stable, machine-readable error code; clients match on these, never on messages.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     /// The body could not be parsed as JSON or YAML of the expected shape.
@@ -51,7 +52,8 @@ impl ErrorCode {
 }
 
 /// The body of every error response.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, thiserror::Error)]
+#[schema(example = json!({"code": "not_found", "message": "cluster \"demo\" not found"}))]
 #[error("{message} ({code:?})")]
 pub struct ApiError {
     /// Stable code.

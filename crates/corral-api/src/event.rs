@@ -1,9 +1,10 @@
 //! Events: an append-only record of lifecycle changes and audit.
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 /// One event.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Event {
     /// Monotonic sequence number.
     pub seq: u64,

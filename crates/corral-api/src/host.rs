@@ -3,11 +3,12 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::agent::HostCapacity;
 
 /// Where a host is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum HostState {
     /// Its agent talks to the server; it takes nodes.
@@ -21,7 +22,7 @@ pub enum HostState {
 }
 
 /// A host as the API returns it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Host {
     /// Name.
     pub name: String,
@@ -44,7 +45,7 @@ pub struct Host {
 }
 
 /// Body of `POST /v1/hosts/join-tokens`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct JoinTokenRequest {
     /// Lifetime in seconds (default one hour).
@@ -53,7 +54,7 @@ pub struct JoinTokenRequest {
 }
 
 /// A one-time join token: `corral agent --join URL --token TOKEN`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct JoinToken {
     /// The token; it carries the fingerprint of the pool's CA.
     pub token: String,
@@ -62,7 +63,7 @@ pub struct JoinToken {
 }
 
 /// What an agent sends to join (over TLS, before it has a certificate).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct JoinRequest {
     /// The one-time token.
@@ -74,7 +75,7 @@ pub struct JoinRequest {
 }
 
 /// What a joined agent receives.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct JoinResponse {
     /// Its client certificate, PEM.
     pub cert: String,
@@ -83,7 +84,7 @@ pub struct JoinResponse {
 }
 
 /// What an agent announces at start (with its certificate).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
     /// Capacity.

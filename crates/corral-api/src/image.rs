@@ -1,9 +1,10 @@
 //! Images: content-addressed layers plus config, with an owner and a visibility.
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 /// Who may use an image.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Visibility {
     /// Only its owner.
@@ -13,7 +14,7 @@ pub enum Visibility {
 }
 
 /// How an image came to be.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ImageSource {
     /// Built by `corral image build`.
@@ -25,7 +26,7 @@ pub enum ImageSource {
 }
 
 /// An image as the API returns it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Image {
     /// Image name.
     pub name: String,
@@ -46,7 +47,7 @@ pub struct Image {
 }
 
 /// Body of `POST /v1/images/build`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BuildImageRequest {
     /// Recipe: `minimal` (busybox) or `debian` (debootstrap bookworm).

@@ -1,9 +1,10 @@
 //! Nodes: members of a cluster.
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 /// Lifecycle state of one node.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum NodeState {
     /// Waiting for a host.
@@ -35,7 +36,7 @@ impl NodeState {
 }
 
 /// A node as the API returns it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Node {
     /// Cluster the node belongs to.
     pub cluster: String,
@@ -68,7 +69,8 @@ pub struct Node {
 }
 
 /// Body of `POST /v1/clusters/{cluster}/nodes/{node}/exec`: run a command and wait.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"command": ["hostname", "-i"]}))]
 #[serde(deny_unknown_fields)]
 pub struct ExecRequest {
     /// Program and arguments.
@@ -81,11 +83,12 @@ pub struct ExecRequest {
     pub tty: bool,
     /// Terminal size (rows, columns) when `tty` is set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<u16>>, min_items = 2, max_items = 2, example = json!([24, 80]))]
     pub size: Option<(u16, u16)>,
 }
 
 /// Result of a non-interactive exec.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ExecResult {
     /// Exit status of the command (128+signal when killed).
     pub exit_code: i32,
@@ -96,7 +99,7 @@ pub struct ExecResult {
 }
 
 /// Body of `POST /v1/clusters/{cluster}/nodes/{node}/save`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SaveNodeRequest {
     /// Name of the new image.
@@ -105,7 +108,7 @@ pub struct SaveNodeRequest {
 }
 
 /// Body of `POST /v1/clusters/{cluster}/nodes/{node}/migrate`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MigrateRequest {
     /// Target host; the scheduler picks one when absent.

@@ -1,9 +1,10 @@
 //! Users, logins and API tokens.
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 /// What a user may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// Operator of the pool: sees and touches everything, creates users.
@@ -13,7 +14,7 @@ pub enum Role {
 }
 
 /// A user as the API returns it (never with a password hash).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct User {
     /// User name.
     pub name: String,
@@ -26,7 +27,7 @@ pub struct User {
 }
 
 /// Body of `POST /v1/users`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateUserRequest {
     /// User name (a DNS label).
@@ -43,7 +44,7 @@ fn default_role() -> Role {
 }
 
 /// Body of `POST /v1/login`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
     /// User name.
@@ -56,7 +57,7 @@ pub struct LoginRequest {
 }
 
 /// An API token, returned once at login.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct TokenResponse {
     /// Bearer token.
     pub token: String,
@@ -67,7 +68,7 @@ pub struct TokenResponse {
 }
 
 /// Body of `POST /v1/users/{name}/ssh-keys`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddSshKeyRequest {
     /// OpenSSH public key line.

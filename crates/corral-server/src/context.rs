@@ -77,6 +77,8 @@ pub struct Context {
     /// When each host's agent last spoke. Kept in memory, not in the store: liveness
     /// is about now, and a restarted server gives every host a fresh grace period.
     heartbeats: std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>,
+    /// Metrics recorded as things happen (API latencies, scheduler passes).
+    pub metrics: crate::metrics::Metrics,
 }
 
 impl Context {
@@ -91,6 +93,7 @@ impl Context {
             pki: std::sync::OnceLock::new(),
             host_channels: Default::default(),
             heartbeats: Default::default(),
+            metrics: Default::default(),
         })
     }
 

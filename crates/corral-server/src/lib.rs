@@ -18,6 +18,7 @@ mod image;
 mod ipam;
 mod join;
 mod keys;
+mod metrics;
 mod migration;
 mod node;
 mod operation;

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
+use corral_api::ApiError;
 
 use super::auth::Caller;
 use super::clusters::OwnerQuery;
@@ -18,6 +19,27 @@ use crate::context::Context;
 use crate::exec;
 
 /// Upgrades to a websocket once the caller may use the node.
+#[utoipa::path(
+    get,
+    path = "/v1/clusters/{name}/nodes/{node}/exec/ws",
+    operation_id = "exec_in_node_ws",
+    tag = "nodes",
+    params(
+        ("name" = String, Path, description = "Cluster name"),
+        ("node" = String, Path, description = "Node name, `<group>-<index>`"),
+        OwnerQuery,
+        ("token" = Option<String>, Query, description = "Bearer token, for clients (browsers) that cannot set headers on a websocket"),
+    ),
+    responses(
+        (status = 101, description = "Switching to the websocket protocol. The first text frame is an `ExecRequest`; binary frames carry input and output; text frames carry `{\"resize\":[rows,cols]}` and `{\"eof\":true}` from the client and `{\"exit_code\":N}` from the server"),
+        (status = 400, description = "Malformed body (`malformed_request`) or invalid values (`invalid_request`, `invalid_name`, `unknown_image`)", body = ApiError),
+        (status = 401, description = "Missing, invalid or expired token (`unauthorized`)", body = ApiError),
+        (status = 404, description = "No such resource, or not visible to the caller (`not_found`)", body = ApiError),
+        (status = 409, description = "Already exists (`already_exists`) or the resource's state does not allow this (`conflict`)", body = ApiError),
+        (status = 500, description = "Something went wrong inside Corral (`internal`)", body = ApiError),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn upgrade(
     State(ctx): State<Arc<Context>>,
     caller: Caller,

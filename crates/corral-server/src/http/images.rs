@@ -21,6 +21,18 @@ use crate::{event, image};
 type Accepted = (StatusCode, Json<Operation>);
 
 /// `GET /v1/images`.
+#[utoipa::path(
+    get,
+    path = "/v1/images",
+    operation_id = "list_images",
+    tag = "images",
+    responses(
+        (status = 200, description = "The caller's images and the public ones", body = [Image]),
+        (status = 401, description = "Missing, invalid or expired token (`unauthorized`)", body = ApiError),
+        (status = 500, description = "Something went wrong inside Corral (`internal`)", body = ApiError),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn list(State(ctx): State<Arc<Context>>, caller: Caller) -> HttpResult<Json<Vec<Image>>> {
     let mut v: Vec<Image> = image::visible(&ctx, &caller.0)?.iter().map(|i| i.to_api()).collect();
     v.sort_by(|a, b| (&a.name, &a.owner).cmp(&(&b.name, &b.owner)));
@@ -28,6 +40,22 @@ pub async fn list(State(ctx): State<Arc<Context>>, caller: Caller) -> HttpResult
 }
 
 /// `GET /v1/images/{name}`.
+#[utoipa::path(
+    get,
+    path = "/v1/images/{name}",
+    operation_id = "get_image",
+    tag = "images",
+    params(
+        ("name" = String, Path, description = "Image name"),
+    ),
+    responses(
+        (status = 200, description = "OK", body = Image),
+        (status = 401, description = "Missing, invalid or expired token (`unauthorized`)", body = ApiError),
+        (status = 404, description = "No such resource, or not visible to the caller (`not_found`)", body = ApiError),
+        (status = 500, description = "Something went wrong inside Corral (`internal`)", body = ApiError),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn show(
     State(ctx): State<Arc<Context>>,
     caller: Caller,
@@ -68,6 +96,21 @@ fn spawn_task<F>(
 }
 
 /// `POST /v1/images/build`: builds a recipe; admin builds are public.
+#[utoipa::path(
+    post,
+    path = "/v1/images/build",
+    operation_id = "build_image",
+    tag = "images",
+    request_body(description = "The recipe to build (JSON, or YAML with a `yaml` content type)", content((BuildImageRequest = "application/json"), (BuildImageRequest = "application/yaml"))),
+    responses(
+        (status = 202, description = "Accepted: the operation that tracks the work (poll `GET /v1/operations/{id}`)", body = Operation),
+        (status = 400, description = "Malformed body (`malformed_request`) or invalid values (`invalid_request`, `invalid_name`, `unknown_image`)", body = ApiError),
+        (status = 401, description = "Missing, invalid or expired token (`unauthorized`)", body = ApiError),
+        (status = 409, description = "Already exists (`already_exists`) or the resource's state does not allow this (`conflict`)", body = ApiError),
+        (status = 500, description = "Something went wrong inside Corral (`internal`)", body = ApiError),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn build(
     State(ctx): State<Arc<Context>>,
     caller: Caller,
@@ -106,7 +149,8 @@ pub async fn build(
 }
 
 /// `?name=` of an import.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ImportQuery {
     /// Name of the new image.
     pub name: String,
@@ -114,6 +158,24 @@ pub struct ImportQuery {
 
 /// `POST /v1/images/import?name=N`: the body is a rootfs tarball or an OCI archive,
 /// streamed to disk before it is unpacked.
+#[utoipa::path(
+    post,
+    path = "/v1/images/import",
+    operation_id = "import_image",
+    tag = "images",
+    params(
+        ImportQuery,
+    ),
+    request_body(description = "A rootfs tarball or an OCI archive, streamed (no size limit)", content(("application/octet-stream"), ("application/x-tar"))),
+    responses(
+        (status = 202, description = "Accepted: the operation that tracks the work (poll `GET /v1/operations/{id}`)", body = Operation),
+        (status = 400, description = "Malformed body (`malformed_request`) or invalid values (`invalid_request`, `invalid_name`, `unknown_image`)", body = ApiError),
+        (status = 401, description = "Missing, invalid or expired token (`unauthorized`)", body = ApiError),
+        (status = 409, description = "Already exists (`already_exists`) or the resource's state does not allow this (`conflict`)", body = ApiError),
+        (status = 500, description = "Something went wrong inside Corral (`internal`)", body = ApiError),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn import(
     State(ctx): State<Arc<Context>>,
     caller: Caller,
@@ -161,6 +223,23 @@ pub async fn import(
 }
 
 /// `POST /v1/images/{name}/share`.
+#[utoipa::path(
+    post,
+    path = "/v1/images/{name}/share",
+    operation_id = "share_image",
+    tag = "images",
+    params(
+        ("name" = String, Path, description = "Image name"),
+    ),
+    responses(
+        (status = 200, description = "The image, now public", body = Image),
+        (status = 401, description = "Missing, invalid or expired token (`unauthorized`)", body = ApiError),
+        (status = 403, description = "Only the admin may do this (`forbidden`)", body = ApiError),
+        (status = 404, description = "No such resource, or not visible to the caller (`not_found`)", body = ApiError),
+        (status = 500, description = "Something went wrong inside Corral (`internal`)", body = ApiError),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn share(
     State(ctx): State<Arc<Context>>,
     caller: Caller,
@@ -172,6 +251,23 @@ pub async fn share(
 }
 
 /// `POST /v1/images/{name}/unshare`.
+#[utoipa::path(
+    post,
+    path = "/v1/images/{name}/unshare",
+    operation_id = "unshare_image",
+    tag = "images",
+    params(
+        ("name" = String, Path, description = "Image name"),
+    ),
+    responses(
+        (status = 200, description = "The image, now private", body = Image),
+        (status = 401, description = "Missing, invalid or expired token (`unauthorized`)", body = ApiError),
+        (status = 403, description = "Only the admin may do this (`forbidden`)", body = ApiError),
+        (status = 404, description = "No such resource, or not visible to the caller (`not_found`)", body = ApiError),
+        (status = 500, description = "Something went wrong inside Corral (`internal`)", body = ApiError),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn unshare(
     State(ctx): State<Arc<Context>>,
     caller: Caller,
@@ -184,6 +280,24 @@ pub async fn unshare(
 
 /// `DELETE /v1/images/{name}`: refused while a node uses it; content is collected
 /// once no image or node refers to it.
+#[utoipa::path(
+    delete,
+    path = "/v1/images/{name}",
+    operation_id = "delete_image",
+    tag = "images",
+    params(
+        ("name" = String, Path, description = "Image name"),
+    ),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "Missing, invalid or expired token (`unauthorized`)", body = ApiError),
+        (status = 403, description = "Only the admin may do this (`forbidden`)", body = ApiError),
+        (status = 404, description = "No such resource, or not visible to the caller (`not_found`)", body = ApiError),
+        (status = 409, description = "Already exists (`already_exists`) or the resource's state does not allow this (`conflict`)", body = ApiError),
+        (status = 500, description = "Something went wrong inside Corral (`internal`)", body = ApiError),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn delete(
     State(ctx): State<Arc<Context>>,
     caller: Caller,

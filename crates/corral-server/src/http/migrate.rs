@@ -18,6 +18,29 @@ use crate::operation::{self, WaitFor};
 use crate::{cluster, event, migration};
 
 /// `POST /v1/clusters/{name}/nodes/{node}/migrate`: cold migration of one node.
+#[utoipa::path(
+    post,
+    path = "/v1/clusters/{name}/nodes/{node}/migrate",
+    operation_id = "migrate_node",
+    tag = "nodes",
+    params(
+        ("name" = String, Path, description = "Cluster name"),
+        ("node" = String, Path, description = "Node name, `<group>-<index>`"),
+        OwnerQuery,
+    ),
+    request_body(description = "Target host, or none to let the scheduler choose (JSON, or YAML with a `yaml` content type)", content((MigrateRequest = "application/json"), (MigrateRequest = "application/yaml"))),
+    responses(
+        (status = 202, description = "Accepted: the operation that tracks the work (poll `GET /v1/operations/{id}`)", body = Operation),
+        (status = 400, description = "Malformed body (`malformed_request`) or invalid values (`invalid_request`, `invalid_name`, `unknown_image`)", body = ApiError),
+        (status = 401, description = "Missing, invalid or expired token (`unauthorized`)", body = ApiError),
+        (status = 403, description = "Only the admin may do this (`forbidden`)", body = ApiError),
+        (status = 404, description = "No such resource, or not visible to the caller (`not_found`)", body = ApiError),
+        (status = 409, description = "Already exists (`already_exists`) or the resource's state does not allow this (`conflict`)", body = ApiError),
+        (status = 422, description = "Not enough capacity in the pool (`insufficient_capacity`) or over quota (`quota_exceeded`)", body = ApiError),
+        (status = 500, description = "Something went wrong inside Corral (`internal`)", body = ApiError),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn migrate(
     State(ctx): State<Arc<Context>>,
     caller: Caller,
@@ -53,6 +76,24 @@ fn host_view(ctx: &Context, rec: &crate::host::HostRecord) -> crate::error::Resu
 }
 
 /// `POST /v1/hosts/{name}/drain`: the host takes no new nodes and its nodes move away.
+#[utoipa::path(
+    post,
+    path = "/v1/hosts/{name}/drain",
+    operation_id = "drain_host",
+    tag = "hosts",
+    params(
+        ("name" = String, Path, description = "Host name"),
+    ),
+    responses(
+        (status = 200, description = "The host, now draining", body = Host),
+        (status = 401, description = "Missing, invalid or expired token (`unauthorized`)", body = ApiError),
+        (status = 403, description = "Only the admin may do this (`forbidden`)", body = ApiError),
+        (status = 404, description = "No such resource, or not visible to the caller (`not_found`)", body = ApiError),
+        (status = 409, description = "Already exists (`already_exists`) or the resource's state does not allow this (`conflict`)", body = ApiError),
+        (status = 500, description = "Something went wrong inside Corral (`internal`)", body = ApiError),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn drain(
     State(ctx): State<Arc<Context>>,
     caller: Caller,
@@ -71,6 +112,24 @@ pub async fn drain(
 }
 
 /// `POST /v1/hosts/{name}/restore`: the host takes nodes again.
+#[utoipa::path(
+    post,
+    path = "/v1/hosts/{name}/restore",
+    operation_id = "restore_host",
+    tag = "hosts",
+    params(
+        ("name" = String, Path, description = "Host name"),
+    ),
+    responses(
+        (status = 200, description = "The host, ready again", body = Host),
+        (status = 401, description = "Missing, invalid or expired token (`unauthorized`)", body = ApiError),
+        (status = 403, description = "Only the admin may do this (`forbidden`)", body = ApiError),
+        (status = 404, description = "No such resource, or not visible to the caller (`not_found`)", body = ApiError),
+        (status = 409, description = "Already exists (`already_exists`) or the resource's state does not allow this (`conflict`)", body = ApiError),
+        (status = 500, description = "Something went wrong inside Corral (`internal`)", body = ApiError),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn restore(
     State(ctx): State<Arc<Context>>,
     caller: Caller,

@@ -4,11 +4,13 @@ mod auth;
 mod body;
 mod clusters;
 mod error;
+pub(crate) mod events;
 mod exec_ws;
 mod hosts;
 mod images;
 mod migrate;
 mod nodes;
+mod openapi;
 mod operations;
 mod users;
 
@@ -56,10 +58,16 @@ pub fn router(ctx: Arc<Context>) -> Router {
         .route("/v1/operations", get(operations::list))
         .route("/v1/operations/{id}", get(operations::show))
         .route("/v1/events", get(operations::events))
+        .route("/v1/openapi.json", get(openapi::serve))
+        .route("/v1/events/stream", get(events::stream))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY));
     // Image import streams the archive to disk, so it has no body limit.
     let uploads = Router::new()
         .route("/v1/images/import", post(images::import))
         .layer(axum::extract::DefaultBodyLimit::disable());
-    api.merge(uploads).fallback(error::not_found).with_state(ctx)
+    api.merge(uploads)
+        .route("/metrics", get(crate::metrics::serve))
+        .fallback(error::not_found)
+        .layer(axum::middleware::from_fn_with_state(ctx.clone(), crate::metrics::track))
+        .with_state(ctx)
 }

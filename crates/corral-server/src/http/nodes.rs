@@ -34,6 +34,23 @@ pub fn find(
 }
 
 /// `GET /v1/clusters/{name}/nodes`.
+#[utoipa::path(
+    get,
+    path = "/v1/clusters/{name}/nodes",
+    operation_id = "list_nodes",
+    tag = "nodes",
+    params(
+        ("name" = String, Path, description = "Cluster name"),
+        OwnerQuery,
+    ),
+    responses(
+        (status = 200, description = "The cluster's nodes", body = [Node]),
+        (status = 401, description = "Missing, invalid or expired token (`unauthorized`)", body = ApiError),
+        (status = 404, description = "No such resource, or not visible to the caller (`not_found`)", body = ApiError),
+        (status = 500, description = "Something went wrong inside Corral (`internal`)", body = ApiError),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn list(
     State(ctx): State<Arc<Context>>,
     caller: Caller,
@@ -45,6 +62,24 @@ pub async fn list(
 }
 
 /// `GET /v1/clusters/{name}/nodes/{node}`.
+#[utoipa::path(
+    get,
+    path = "/v1/clusters/{name}/nodes/{node}",
+    operation_id = "get_node",
+    tag = "nodes",
+    params(
+        ("name" = String, Path, description = "Cluster name"),
+        ("node" = String, Path, description = "Node name, `<group>-<index>`"),
+        OwnerQuery,
+    ),
+    responses(
+        (status = 200, description = "OK", body = Node),
+        (status = 401, description = "Missing, invalid or expired token (`unauthorized`)", body = ApiError),
+        (status = 404, description = "No such resource, or not visible to the caller (`not_found`)", body = ApiError),
+        (status = 500, description = "Something went wrong inside Corral (`internal`)", body = ApiError),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn show(
     State(ctx): State<Arc<Context>>,
     caller: Caller,
@@ -57,6 +92,27 @@ pub async fn show(
 }
 
 /// `POST /v1/clusters/{name}/nodes/{node}/exec`: runs a command to completion.
+#[utoipa::path(
+    post,
+    path = "/v1/clusters/{name}/nodes/{node}/exec",
+    operation_id = "exec_in_node",
+    tag = "nodes",
+    params(
+        ("name" = String, Path, description = "Cluster name"),
+        ("node" = String, Path, description = "Node name, `<group>-<index>`"),
+        OwnerQuery,
+    ),
+    request_body(description = "The command to run (JSON, or YAML with a `yaml` content type)", content((ExecRequest = "application/json"), (ExecRequest = "application/yaml"))),
+    responses(
+        (status = 200, description = "The command ran to completion", body = ExecResult),
+        (status = 400, description = "Malformed body (`malformed_request`) or invalid values (`invalid_request`, `invalid_name`, `unknown_image`)", body = ApiError),
+        (status = 401, description = "Missing, invalid or expired token (`unauthorized`)", body = ApiError),
+        (status = 404, description = "No such resource, or not visible to the caller (`not_found`)", body = ApiError),
+        (status = 409, description = "Already exists (`already_exists`) or the resource's state does not allow this (`conflict`)", body = ApiError),
+        (status = 500, description = "Something went wrong inside Corral (`internal`)", body = ApiError),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn exec(
     State(ctx): State<Arc<Context>>,
     caller: Caller,
@@ -70,6 +126,27 @@ pub async fn exec(
 
 /// `POST /v1/clusters/{name}/nodes/{node}/save`: a new private image from the node's
 /// image plus its writable layer.
+#[utoipa::path(
+    post,
+    path = "/v1/clusters/{name}/nodes/{node}/save",
+    operation_id = "save_node",
+    tag = "nodes",
+    params(
+        ("name" = String, Path, description = "Cluster name"),
+        ("node" = String, Path, description = "Node name, `<group>-<index>`"),
+        OwnerQuery,
+    ),
+    request_body(description = "Name of the new image (JSON, or YAML with a `yaml` content type)", content((SaveNodeRequest = "application/json"), (SaveNodeRequest = "application/yaml"))),
+    responses(
+        (status = 202, description = "Accepted: the operation that tracks the work (poll `GET /v1/operations/{id}`)", body = Operation),
+        (status = 400, description = "Malformed body (`malformed_request`) or invalid values (`invalid_request`, `invalid_name`, `unknown_image`)", body = ApiError),
+        (status = 401, description = "Missing, invalid or expired token (`unauthorized`)", body = ApiError),
+        (status = 404, description = "No such resource, or not visible to the caller (`not_found`)", body = ApiError),
+        (status = 409, description = "Already exists (`already_exists`) or the resource's state does not allow this (`conflict`)", body = ApiError),
+        (status = 500, description = "Something went wrong inside Corral (`internal`)", body = ApiError),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn save(
     State(ctx): State<Arc<Context>>,
     caller: Caller,

@@ -17,7 +17,8 @@ use crate::{event, keys, operation};
 pub const MAX_WAIT: Duration = Duration::from_secs(30);
 
 /// Query of `GET /v1/operations/{id}`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ShowQuery {
     /// Long poll: while the operation runs, answer only once it changes (progress or
     /// end) or this many milliseconds (at most [`MAX_WAIT`]) have passed.
@@ -26,6 +27,18 @@ pub struct ShowQuery {
 }
 
 /// `GET /v1/operations`: the caller's (all for the admin), newest first.
+#[utoipa::path(
+    get,
+    path = "/v1/operations",
+    operation_id = "list_operations",
+    tag = "operations",
+    responses(
+        (status = 200, description = "The caller's operations (all for the admin), newest first", body = [Operation]),
+        (status = 401, description = "Missing, invalid or expired token (`unauthorized`)", body = ApiError),
+        (status = 500, description = "Something went wrong inside Corral (`internal`)", body = ApiError),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn list(State(ctx): State<Arc<Context>>, caller: Caller) -> HttpResult<Json<Vec<Operation>>> {
     let mut v: Vec<Operation> = operation::all(&ctx)?
         .into_iter()
@@ -38,6 +51,23 @@ pub async fn list(State(ctx): State<Arc<Context>>, caller: Caller) -> HttpResult
 
 /// `GET /v1/operations/{id}`, with `?wait_ms=` a long poll: a client waiting for an
 /// operation hears of its end at once instead of at its next poll.
+#[utoipa::path(
+    get,
+    path = "/v1/operations/{id}",
+    operation_id = "get_operation",
+    tag = "operations",
+    params(
+        ("id" = String, Path, description = "Operation id"),
+        ShowQuery,
+    ),
+    responses(
+        (status = 200, description = "OK", body = Operation),
+        (status = 401, description = "Missing, invalid or expired token (`unauthorized`)", body = ApiError),
+        (status = 404, description = "No such resource, or not visible to the caller (`not_found`)", body = ApiError),
+        (status = 500, description = "Something went wrong inside Corral (`internal`)", body = ApiError),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn show(
     State(ctx): State<Arc<Context>>,
     caller: Caller,
@@ -77,11 +107,23 @@ pub async fn show(
 }
 
 /// `GET /v1/events`: every event for the admin, one's own for a user.
+#[utoipa::path(
+    get,
+    path = "/v1/events",
+    operation_id = "list_events",
+    tag = "events",
+    responses(
+        (status = 200, description = "The last 1000 events: all for the admin, one's own for a user", body = [Event]),
+        (status = 401, description = "Missing, invalid or expired token (`unauthorized`)", body = ApiError),
+        (status = 500, description = "Something went wrong inside Corral (`internal`)", body = ApiError),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn events(State(ctx): State<Arc<Context>>, caller: Caller) -> HttpResult<Json<Vec<Event>>> {
     let all = event::list(&ctx, "", 1000)?;
     Ok(Json(
         all.into_iter()
-            .filter(|e| caller.0.is_admin() || e.actor == caller.0.name)
+            .filter(|e| super::events::visible(&ctx, &caller.0, e))
             .collect(),
     ))
 }

@@ -14,6 +14,19 @@ use crate::context::Context;
 use crate::{event, user};
 
 /// `POST /v1/login`: a token for a name and password.
+#[utoipa::path(
+    post,
+    path = "/v1/login",
+    operation_id = "login",
+    tag = "users",
+    request_body(description = "Name and password (JSON, or YAML with a `yaml` content type)", content((LoginRequest = "application/json"), (LoginRequest = "application/yaml"))),
+    responses(
+        (status = 200, description = "A bearer token", body = TokenResponse),
+        (status = 400, description = "Malformed body (`malformed_request`) or invalid values (`invalid_request`, `invalid_name`, `unknown_image`)", body = ApiError),
+        (status = 401, description = "Missing, invalid or expired token (`unauthorized`)", body = ApiError),
+        (status = 500, description = "Something went wrong inside Corral (`internal`)", body = ApiError),
+    ),
+)]
 pub async fn login(State(ctx): State<Arc<Context>>, Body(req): Body<LoginRequest>) -> HttpResult<Json<TokenResponse>> {
     // argon2 takes tens of milliseconds of cpu: keep it off the async workers.
     let c = ctx.clone();
@@ -24,11 +37,35 @@ pub async fn login(State(ctx): State<Arc<Context>>, Body(req): Body<LoginRequest
 }
 
 /// `GET /v1/whoami`.
+#[utoipa::path(
+    get,
+    path = "/v1/whoami",
+    operation_id = "whoami",
+    tag = "users",
+    responses(
+        (status = 200, description = "The caller", body = User),
+        (status = 401, description = "Missing, invalid or expired token (`unauthorized`)", body = ApiError),
+        (status = 500, description = "Something went wrong inside Corral (`internal`)", body = ApiError),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn whoami(caller: Caller) -> Json<User> {
     Json(caller.0.to_api())
 }
 
 /// `GET /v1/users`: every user (admin) or oneself.
+#[utoipa::path(
+    get,
+    path = "/v1/users",
+    operation_id = "list_users",
+    tag = "users",
+    responses(
+        (status = 200, description = "Every user for the admin, oneself for a user", body = [User]),
+        (status = 401, description = "Missing, invalid or expired token (`unauthorized`)", body = ApiError),
+        (status = 500, description = "Something went wrong inside Corral (`internal`)", body = ApiError),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn list(State(ctx): State<Arc<Context>>, caller: Caller) -> HttpResult<Json<Vec<User>>> {
     if !caller.0.is_admin() {
         return Ok(Json(vec![caller.0.to_api()]));
@@ -37,6 +74,22 @@ pub async fn list(State(ctx): State<Arc<Context>>, caller: Caller) -> HttpResult
 }
 
 /// `POST /v1/users` (admin).
+#[utoipa::path(
+    post,
+    path = "/v1/users",
+    operation_id = "create_user",
+    tag = "users",
+    request_body(description = "The new user (JSON, or YAML with a `yaml` content type)", content((CreateUserRequest = "application/json"), (CreateUserRequest = "application/yaml"))),
+    responses(
+        (status = 201, description = "Created", body = User),
+        (status = 400, description = "Malformed body (`malformed_request`) or invalid values (`invalid_request`, `invalid_name`, `unknown_image`)", body = ApiError),
+        (status = 401, description = "Missing, invalid or expired token (`unauthorized`)", body = ApiError),
+        (status = 403, description = "Only the admin may do this (`forbidden`)", body = ApiError),
+        (status = 409, description = "Already exists (`already_exists`) or the resource's state does not allow this (`conflict`)", body = ApiError),
+        (status = 500, description = "Something went wrong inside Corral (`internal`)", body = ApiError),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn create(
     State(ctx): State<Arc<Context>>,
     caller: Caller,
@@ -58,6 +111,24 @@ pub async fn create(
 }
 
 /// `POST /v1/users/{name}/ssh-keys`: oneself, or anyone for the admin.
+#[utoipa::path(
+    post,
+    path = "/v1/users/{name}/ssh-keys",
+    operation_id = "add_ssh_key",
+    tag = "users",
+    params(
+        ("name" = String, Path, description = "User name"),
+    ),
+    request_body(description = "An OpenSSH public key line (JSON, or YAML with a `yaml` content type)", content((AddSshKeyRequest = "application/json"), (AddSshKeyRequest = "application/yaml"))),
+    responses(
+        (status = 200, description = "The user with the key added", body = User),
+        (status = 400, description = "Malformed body (`malformed_request`) or invalid values (`invalid_request`, `invalid_name`, `unknown_image`)", body = ApiError),
+        (status = 401, description = "Missing, invalid or expired token (`unauthorized`)", body = ApiError),
+        (status = 404, description = "No such resource, or not visible to the caller (`not_found`)", body = ApiError),
+        (status = 500, description = "Something went wrong inside Corral (`internal`)", body = ApiError),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn add_key(
     State(ctx): State<Arc<Context>>,
     caller: Caller,

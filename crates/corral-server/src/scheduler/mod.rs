@@ -86,9 +86,11 @@ pub fn pass(ctx: &Context) -> Result<()> {
 
 /// One pass, re-run while its transaction conflicts; what it did.
 pub fn pass_stats(ctx: &Context) -> Result<PassStats> {
+    let t = Instant::now();
     for attempt in 1..=MAX_ATTEMPTS {
         if let Some(mut stats) = try_pass(ctx)? {
             stats.attempts = attempt;
+            ctx.metrics.scheduler_pass(t.elapsed(), &stats);
             return Ok(stats);
         }
         tracing::debug!(attempt, "scheduler pass conflicted; running it again");
@@ -161,8 +163,9 @@ fn try_pass(ctx: &Context) -> Result<Option<PassStats>> {
         })
         .collect();
     let mut pending: Vec<&typed::Doc<NodeRecord>> = snap.nodes.iter().filter(|d| d.value.host.is_none()).collect();
-    // Oldest requests first: capacity that appears goes to whoever waited longest.
-    pending.sort_by(|a, b| (a.value.created_at, &a.key).cmp(&(b.value.created_at, &b.key)));
+    // Oldest requests first, so capacity that appears goes to whoever waited longest:
+    // creation second, then store revision (the earlier write within a second).
+    pending.sort_by(|a, b| (a.value.created_at, a.revision, &a.key).cmp(&(b.value.created_at, b.revision, &b.key)));
 
     let mut placer = Placer::new(&hosts, &placed, ctx.cfg.cpu_overcommit);
     let mut compares = Vec::new();

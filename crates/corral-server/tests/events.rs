@@ -1,0 +1,150 @@
+//! The events stream: server-sent events of lifecycle changes, replay with `since`,
+//! and per-user visibility.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use corral_agent::ControlPlane;
+use corral_api::agent::HostCapacity;
+use corral_server::{Context, InProcessControlPlane, ServerConfig};
+use http_body_util::BodyExt;
+use serde_json::{json, Value};
+use tower::ServiceExt;
+
+async fn setup() -> (tempfile::TempDir, Arc<Context>) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(corral_store::sqlite::SqliteStore::open(&dir.path().join("state.db")).unwrap());
+    let images = corral_image::ImageStore::open(&dir.path().join("images")).unwrap();
+    let ctx = Context::new(store, images, ServerConfig::new(dir.path().join("server")));
+    corral_server::bootstrap(&ctx).unwrap();
+    let cp = InProcessControlPlane::new(ctx.clone());
+    let req = corral_api::RegisterRequest {
+        capacity: HostCapacity {
+            cpu_millis: 4000,
+            memory_bytes: 1 << 30,
+        },
+        labels: Default::default(),
+        address: "127.0.0.1".into(),
+        exec_address: String::new(),
+    };
+    cp.register("h1", req).await.unwrap();
+    let manifest = corral_image::ImageManifest::new(vec![], Default::default(), 0);
+    corral_server::ensure_builtin_image(&ctx, "minimal", |_| Ok(manifest)).unwrap();
+    (dir, ctx)
+}
+
+async fn call(ctx: &Arc<Context>, method: &str, path: &str, token: Option<&str>, body: Value) -> (StatusCode, Value) {
+    let mut req = Request::builder()
+        .method(method)
+        .uri(path)
+        .header("content-type", "application/json");
+    if let Some(t) = token {
+        req = req.header("authorization", format!("Bearer {t}"));
+    }
+    let resp = corral_server::router(ctx.clone())
+        .oneshot(req.body(Body::from(body.to_string())).unwrap())
+        .await
+        .unwrap();
+    let status = resp.status();
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+}
+
+async fn login(ctx: &Arc<Context>, name: &str, password: &str) -> String {
+    let (s, v) = call(
+        ctx,
+        "POST",
+        "/v1/login",
+        None,
+        json!({"name": name, "password": password}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    v["token"].as_str().unwrap().to_string()
+}
+
+/// Reads the stream until `want` appears in it or two seconds pass.
+async fn read_until(body: &mut Body, want: &str) -> String {
+    let mut seen = String::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+    while !seen.contains(want) {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        match tokio::time::timeout(left, body.frame()).await {
+            Ok(Some(Ok(f))) => {
+                if let Some(d) = f.data_ref() {
+                    seen.push_str(&String::from_utf8_lossy(d));
+                }
+            }
+            _ => break,
+        }
+    }
+    seen
+}
+
+#[tokio::test]
+async fn events_stream_live_and_replayed_and_only_ones_own() {
+    let (_dir, ctx) = setup().await;
+    let pw = std::fs::read_to_string(corral_server::credential_path(&ctx)).unwrap();
+    let admin = login(&ctx, "admin", pw.trim()).await;
+    let (s, _) = call(
+        &ctx,
+        "POST",
+        "/v1/users",
+        Some(&admin),
+        json!({"name": "bob", "password": "bob-password"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED);
+    let bob = login(&ctx, "bob", "bob-password").await;
+
+    let open = |token: String, since: Option<u64>| {
+        let ctx = ctx.clone();
+        async move {
+            let uri = match since {
+                Some(s) => format!("/v1/events/stream?since={s}"),
+                None => "/v1/events/stream".to_string(),
+            };
+            let req = Request::builder()
+                .uri(uri)
+                .header("authorization", format!("Bearer {token}"));
+            let resp = corral_server::router(ctx)
+                .oneshot(req.body(Body::empty()).unwrap())
+                .await
+                .unwrap();
+            assert_eq!(resp.status(), StatusCode::OK);
+            assert_eq!(resp.headers()["content-type"], "text/event-stream");
+            resp.into_body()
+        }
+    };
+    let mut admin_live = open(admin.clone(), None).await;
+    let mut bob_live = open(bob.clone(), None).await;
+    let (s, _) = call(
+        &ctx,
+        "POST",
+        "/v1/clusters",
+        Some(&admin),
+        json!({"name": "alpha", "image": "minimal", "nodes": 1}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::ACCEPTED);
+    let seen = read_until(&mut admin_live, "cluster.created").await;
+    assert!(
+        seen.contains("event: cluster.created") && seen.contains("clusters/alpha"),
+        "{seen}"
+    );
+    let bob_seen = read_until(&mut bob_live, "clusters/alpha").await;
+    assert!(
+        !bob_seen.contains("clusters/alpha"),
+        "bob saw admin's cluster: {bob_seen}"
+    );
+
+    // A client that reconnects with `since` gets what it missed.
+    let mut replay = open(admin, Some(0)).await;
+    let seen = read_until(&mut replay, "cluster.created").await;
+    assert!(
+        seen.contains("user.created") && seen.contains("cluster.created"),
+        "{seen}"
+    );
+}
