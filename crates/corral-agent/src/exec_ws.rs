@@ -64,6 +64,11 @@ async fn send_last(ws: &mut WebSocket, last: Last) {
     let text = serde_json::to_string(&last).unwrap_or_default();
     let _ = ws.send(Message::Text(text.into())).await;
     let _ = ws.close().await;
+    // Read until the client's own close: dropping a socket with unread input (a late
+    // `eof` or resize) makes the kernel send a reset, which can destroy the last frame
+    // before the client reads it.
+    let drain = async { while let Some(Ok(_)) = ws.recv().await {} };
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(2), drain).await;
 }
 
 /// Reads the request, starts the session with `start` and relays until it ends.

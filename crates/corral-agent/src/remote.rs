@@ -128,7 +128,7 @@ pub struct HttpControlPlane {
 impl HttpControlPlane {
     /// A control plane talking to `server` with `creds`.
     pub fn new(server: &str, creds: &Credentials) -> Result<Self, AgentError> {
-        let tls = || corral_tls::client_config(&creds.ca_pem, Some((&creds.cert_pem, &creds.key_pem))).map_err(cp_err);
+        let tls = || corral_tls::agent_client_config(&creds.ca_pem, &creds.cert_pem, &creds.key_pem).map_err(cp_err);
         Ok(HttpControlPlane {
             base: server.trim_end_matches('/').to_string(),
             http: client(tls()?, Duration::from_secs(30))?,
