@@ -21,16 +21,7 @@ fn hosts_join_and_a_cluster_spreads_over_them() {
     let c_bad = lan.add_host(&format!("crj1.deadbeef.{}", "0".repeat(64)), "");
     wait("the forged token to be refused", || !lan.agent_alive(c_bad));
     let b = lan.add_host(&lan.token(), "site=b");
-    wait("two ready hosts", || {
-        let hosts = lan.json(&["host", "list"]);
-        hosts
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|h| h["state"] == "ready" && h["capacity"]["memory_bytes"].as_u64() > Some(0))
-            .count()
-            == 2
-    });
+    lan.wait_ready_hosts(2);
     let hosts = lan.json(&["host", "list"]);
     let h11 = hosts.as_array().unwrap().iter().find(|h| h["name"] == "h11").unwrap();
     assert_eq!(h11["labels"]["site"], "a");
@@ -128,15 +119,7 @@ fn a_lost_host_s_nodes_are_recovered_elsewhere_and_fenced_on_return() {
         let t = lan.token();
         lan.add_host(&t, "");
     }
-    wait("two ready hosts", || {
-        lan.json(&["host", "list"])
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|h| h["capacity"]["memory_bytes"].as_u64() > Some(0))
-            .count()
-            == 2
-    });
+    lan.wait_ready_hosts(2);
     let spec = lan.tmp.path().join("keep.yaml");
     std::fs::write(
         &spec,
@@ -217,15 +200,7 @@ fn drain_moves_nodes_with_their_files_and_addresses() {
         let t = lan.token();
         lan.add_host(&t, "");
     }
-    wait("two ready hosts", || {
-        lan.json(&["host", "list"])
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|h| h["capacity"]["memory_bytes"].as_u64() > Some(0))
-            .count()
-            == 2
-    });
+    lan.wait_ready_hosts(2);
     let c = lan.json(&[
         "cluster", "create", "mv", "--image", "minimal", "--nodes", "2", "--cpu", "0.1", "--memory", "64MiB",
     ]);
@@ -287,28 +262,14 @@ fn bench_host_loss() {
     let mut lan = Lan::start_with(&["--host-timeout", &timeout.to_string()]);
     let t = lan.token();
     let a = lan.add_host(&t, "");
-    wait("host a", || {
-        lan.json(&["host", "list"])
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|h| h["capacity"]["memory_bytes"].as_u64() > Some(0))
-    });
+    lan.wait_ready_hosts(1);
     let c = lan.json(&[
         "cluster", "create", "ten", "--image", "minimal", "--nodes", "10", "--cpu", "0.05", "--memory", "32MiB",
     ]);
     assert_eq!(c["state"], "running");
     let t = lan.token();
     let b = lan.add_host(&t, "");
-    wait("host b", || {
-        lan.json(&["host", "list"])
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|h| h["capacity"]["memory_bytes"].as_u64() > Some(0))
-            .count()
-            == 2
-    });
+    lan.wait_ready_hosts(2);
     let b_name = lan.hosts[b].name.clone();
     let start = std::time::Instant::now();
     lan.lose_host(a);
@@ -344,13 +305,7 @@ fn recovery_none_leaves_nodes_down_until_their_host_returns() {
     let mut lan = Lan::start_with(&["--host-timeout", "2"]);
     let t = lan.token();
     let a = lan.add_host(&t, "");
-    wait("host a", || {
-        lan.json(&["host", "list"])
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|h| h["capacity"]["memory_bytes"].as_u64() > Some(0))
-    });
+    lan.wait_ready_hosts(1);
     let spec = lan.tmp.path().join("still.yaml");
     std::fs::write(
         &spec,
@@ -361,15 +316,7 @@ fn recovery_none_leaves_nodes_down_until_their_host_returns() {
     assert_eq!(c["state"], "running", "{c}");
     let t = lan.token();
     lan.add_host(&t, "");
-    wait("host b", || {
-        lan.json(&["host", "list"])
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|h| h["capacity"]["memory_bytes"].as_u64() > Some(0))
-            .count()
-            == 2
-    });
+    lan.wait_ready_hosts(2);
     let a_name = lan.hosts[a].name.clone();
     lan.lose_host(a);
     wait("the node to be reported down on its lost host", || {
@@ -391,28 +338,14 @@ fn a_cluster_grows_onto_a_new_host_and_every_host_learns_it() {
     let mut lan = Lan::start();
     let t = lan.token();
     let a = lan.add_host(&t, "");
-    wait("host a", || {
-        lan.json(&["host", "list"])
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|h| h["capacity"]["memory_bytes"].as_u64() > Some(0))
-    });
+    lan.wait_ready_hosts(1);
     let c = lan.json(&[
         "cluster", "create", "grow", "--image", "minimal", "--nodes", "1", "--cpu", "0.1", "--memory", "32MiB",
     ]);
     assert_eq!(c["state"], "running", "{c}");
     let t = lan.token();
     let b = lan.add_host(&t, "");
-    wait("host b", || {
-        lan.json(&["host", "list"])
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|h| h["capacity"]["memory_bytes"].as_u64() > Some(0))
-            .count()
-            == 2
-    });
+    lan.wait_ready_hosts(2);
     let c = lan.json(&["cluster", "scale", "grow", "--nodes", "2"]);
     let hosts: Vec<&str> = c["nodes"]
         .as_array()

@@ -29,16 +29,7 @@ fn two_hosts() -> Lan {
         let t = lan.token();
         lan.add_host(&t, site);
     }
-    wait("two ready hosts", || {
-        let hosts = lan.json(&["host", "list"]);
-        hosts
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|h| h["state"] == "ready" && h["capacity"]["memory_bytes"].as_u64() > Some(0))
-            .count()
-            == 2
-    });
+    lan.wait_ready_hosts(2);
     lan
 }
 

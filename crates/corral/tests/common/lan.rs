@@ -152,6 +152,16 @@ impl Lan {
         serde_json::from_slice(&out.stdout).unwrap()
     }
 
+    /// Waits until `n` hosts are ready and have registered their capacity.
+    pub fn wait_ready_hosts(&self, n: usize) {
+        wait(&format!("{n} ready host(s)"), || {
+            let hosts = self.json(&["host", "list"]);
+            let ready =
+                |h: &&serde_json::Value| h["state"] == "ready" && h["capacity"]["memory_bytes"].as_u64() > Some(0);
+            hosts.as_array().unwrap().iter().filter(ready).count() == n
+        });
+    }
+
     /// A fresh join token.
     pub fn token(&self) -> String {
         self.json(&["host", "join-token"])["token"]
