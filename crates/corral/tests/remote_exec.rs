@@ -6,7 +6,7 @@ mod common;
 use std::io::Write;
 use std::process::{Output, Stdio};
 
-use common::lan::{wait, Lan};
+use common::lan::Lan;
 
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
