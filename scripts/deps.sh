@@ -12,6 +12,7 @@ PACKAGES=(
   openssh-client  # ssh-keygen for cluster keys, `corral ssh`
   procps
   util-linux      # nsenter, used by the tests
+  ipmitool        # the ipmi power driver
 )
 
 missing=()

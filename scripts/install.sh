@@ -19,6 +19,8 @@ if [[ $(id -u) != 0 ]]; then
 fi
 
 scripts/deps.sh
+# The web UI is embedded in the binary: build it first.
+scripts/web.sh
 echo "building corral (release)..."
 cargo build --release --quiet -p corral
 install -m 0755 target/release/corral /usr/local/bin/corral
@@ -52,6 +54,7 @@ cat <<MSG
 
 Corral is up (log: $LOG, data: $DATA_DIR).
   API:    http://$LISTEN
+  Web UI: http://$LISTEN/ (log in as admin with the password below)
   Admin:  logged in as admin; the bootstrap password is in $DATA_DIR/server/admin.password (mode 0600)
   Try:    corral cluster create demo --image minimal --nodes 3
           corral exec demo/node-0 -- ping -c1 node-2

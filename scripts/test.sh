@@ -10,6 +10,12 @@ if [[ $(id -u) != 0 ]]; then
 fi
 
 scripts/deps.sh
+scripts/contract-deps.sh  # schemathesis in target/venv, for tests/api_contract.rs
+# Test-only packages: Chromium for the browser test, ipmi_sim for the power tests.
+scripts/test-deps.sh
+# The binary embeds the web UI, so it is built before anything compiles.
+echo "== web UI"
+scripts/web.sh
 
 echo "== cargo fmt --check"
 cargo fmt --all --check

@@ -30,6 +30,8 @@ pub struct AgentConfig {
     pub labels: std::collections::BTreeMap<String, String>,
     /// Underlay address other hosts reach this one at.
     pub address: String,
+    /// How often running nodes are sampled for the metrics history.
+    pub sample_interval: Duration,
 }
 
 #[derive(Default)]
@@ -51,6 +53,10 @@ struct AgentState {
     inits: HashMap<String, (u32, u64)>,
     /// Peers last programmed per segment, to reprogram only on change.
     peers: HashMap<u32, Vec<corral_api::agent::PeerHost>>,
+    /// Addresses of the server this agent talks to; nodes may never send to them.
+    server_addresses: Vec<std::net::Ipv4Addr>,
+    /// Protected addresses last programmed, to reprogram only on change.
+    protected: Option<Vec<std::net::Ipv4Addr>>,
 }
 
 /// A host agent.
@@ -65,9 +71,10 @@ pub struct Agent {
     /// One image pull at a time: the nodes of a new cluster all need the same image.
     pulls: tokio::sync::Mutex<()>,
     segments: crate::segments::Segments,
+    metrics: crate::metrics::AgentMetrics,
 }
 
-fn now() -> u64 {
+pub(crate) fn now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
@@ -94,6 +101,7 @@ impl Agent {
     ) -> Arc<Self> {
         let resolv_conf = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
         let parallelism = cfg.parallelism.max(1);
+        let cfg_host = cfg.host.clone();
         Arc::new(Agent {
             cfg,
             runtime,
@@ -104,6 +112,7 @@ impl Agent {
             limiter: Semaphore::new(parallelism),
             pulls: tokio::sync::Mutex::new(()),
             segments: Default::default(),
+            metrics: crate::metrics::AgentMetrics::new(&cfg_host),
         })
     }
 
@@ -138,6 +147,57 @@ impl Agent {
         self.runtime.upper_dir(id)
     }
 
+    /// Host name as the server knows it.
+    pub fn host(&self) -> &str {
+        &self.cfg.host
+    }
+
+    /// The agent's Prometheus metrics.
+    pub(crate) fn metrics(&self) -> &crate::metrics::AgentMetrics {
+        &self.metrics
+    }
+
+    /// Appends the agent's metrics (its nodes' and its own) in the OpenMetrics text
+    /// format, without the final `# EOF`.
+    pub fn encode_metrics(&self, out: &mut String) -> std::fmt::Result {
+        let labels = {
+            let st = self.lock();
+            st.desired
+                .iter()
+                .map(|(id, a)| {
+                    let l = crate::metrics::NodeLabels {
+                        cluster: a.cluster.clone(),
+                        project: a.project.clone(),
+                        node: a.name.clone(),
+                    };
+                    (id.clone(), l)
+                })
+                .collect()
+        };
+        self.metrics.encode(out, &labels)
+    }
+
+    /// Nodes that should run here and whose init was seen running.
+    pub(crate) fn running_nodes(&self) -> Vec<String> {
+        let st = self.lock();
+        let mut ids: Vec<String> = st
+            .desired
+            .iter()
+            .filter(|(id, a)| a.desired == corral_api::agent::DesiredState::Running && st.inits.contains_key(*id))
+            .map(|(id, _)| id.clone())
+            .collect();
+        ids.sort();
+        ids
+    }
+
+    /// What the sampler reads nodes through.
+    pub(crate) fn probe(&self) -> crate::metrics::HostProbe<'_> {
+        crate::metrics::HostProbe {
+            runtime: self.runtime.as_ref(),
+            network: self.network.as_ref(),
+        }
+    }
+
     /// Runs the agent until the process ends: registers, then follows assignments.
     pub async fn run(self: Arc<Self>, cp: Arc<dyn ControlPlane>) -> Result<(), AgentError> {
         let net = self.network.clone();
@@ -153,6 +213,11 @@ impl Agent {
         cp.register(&self.cfg.host, req).await?;
         tokio::spawn(self.clone().health_loop(cp.clone()));
         tokio::spawn(self.clone().heartbeat_loop(cp.clone()));
+        tokio::spawn(crate::metrics::sample_loop(
+            self.clone(),
+            cp.clone(),
+            self.cfg.sample_interval,
+        ));
         let mut revision = 0;
         loop {
             match cp.assignments(&self.cfg.host, revision).await {
@@ -185,6 +250,8 @@ impl Agent {
             .unwrap_or_default();
             present.extend(found);
         }
+        // Before any node starts: the pool's hosts and server are out of its reach.
+        self.protect(&a.protected).await;
         let (work, gone) = {
             let mut st = self.lock();
             st.adopted = true;
@@ -209,6 +276,34 @@ impl Agent {
             self.clone().schedule(id, cp.clone());
         }
         self.clone().program_peers(a.segments).await;
+    }
+
+    /// Says where the server is (as this host reaches it), so its addresses join the
+    /// set nodes may never send to.
+    pub fn set_server_addresses(&self, addresses: Vec<std::net::Ipv4Addr>) {
+        self.lock().server_addresses = addresses;
+    }
+
+    /// Programs the addresses nodes may never send to: the pool's hosts (from the
+    /// server) and the server itself.
+    async fn protect(self: &Arc<Self>, hosts: &[String]) {
+        let wanted = {
+            let st = self.lock();
+            let mut v: Vec<std::net::Ipv4Addr> = hosts.iter().filter_map(|h| h.parse().ok()).collect();
+            v.extend(st.server_addresses.iter().copied());
+            v.sort();
+            v.dedup();
+            if st.protected.as_ref() == Some(&v) {
+                return;
+            }
+            v
+        };
+        let me = self.clone();
+        let _ = tokio::task::spawn_blocking(move || match me.network.set_protected(&wanted) {
+            Ok(()) => me.lock().protected = Some(wanted),
+            Err(e) => tracing::warn!(error = %e, "cannot program the protected addresses"),
+        })
+        .await;
     }
 
     /// Points each segment's VXLAN tunnel at the other hosts holding it.
@@ -313,7 +408,12 @@ impl Agent {
         {
             let pulled = {
                 let _one_at_a_time = self.pulls.lock().await;
-                cp.fetch_image(&a.image_digest, &self.images).await
+                let missing = self.images.manifest(&a.image_digest).is_err();
+                let pulled = cp.fetch_image(&a.image_digest, &self.images).await;
+                if missing {
+                    self.metrics.image_pull(pulled.is_ok());
+                }
+                pulled
             };
             if let Err(e) = pulled {
                 self.lock().applied.remove(id);
@@ -340,11 +440,19 @@ impl Agent {
         }
         let me = self.clone();
         let node_id = id.to_string();
+        let began = std::time::Instant::now();
         let result = tokio::task::spawn_blocking(move || match &assignment {
             Some(a) => reconcile::converge(&me.reconcile_ctx(), a).map(|o| (o, assignment)),
             None => reconcile::remove(&me.reconcile_ctx(), &node_id).map(|o| (o, None)),
         })
         .await;
+        let outcome = match &result {
+            Ok(Ok((Outcome::Running, _))) => "running",
+            Ok(Ok((Outcome::Stopped, _))) => "stopped",
+            Ok(Ok((Outcome::Removed, _))) => "removed",
+            _ => "failed",
+        };
+        self.metrics.step(outcome, began.elapsed());
         let report = match result {
             Ok(Ok((Outcome::Stopped, Some(a)))) if a.export_upper => {
                 // Cold migration: the node is stopped here; its layer goes to the

@@ -2,7 +2,7 @@
 //! `corral up`) and a network one (between `corral agent` and `corral server`).
 
 use async_trait::async_trait;
-use corral_api::agent::{Assignments, NodeReport};
+use corral_api::agent::{Assignments, MetricsReport, NodeReport};
 use corral_api::RegisterRequest;
 
 /// Errors the agent meets.
@@ -47,6 +47,9 @@ pub trait ControlPlane: Send + Sync {
     async fn upload_upper(&self, host: &str, id: &str, upper: &std::path::Path) -> Result<(), AgentError>;
     /// Cold migration, target side: fetches a node's writable layer into `dest`.
     async fn download_upper(&self, host: &str, id: &str, dest: &std::path::Path) -> Result<(), AgentError>;
+    /// Samples of the host's running nodes, for the server's history. Best effort:
+    /// the agent drops a batch that fails rather than sending it again.
+    async fn metrics(&self, host: &str, report: MetricsReport) -> Result<(), AgentError>;
     /// Tells the server the host is alive; called every second or so.
     async fn heartbeat(&self, host: &str) -> Result<(), AgentError>;
     /// Makes an image present in the host's image store. An in-process agent shares

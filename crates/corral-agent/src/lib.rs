@@ -12,6 +12,7 @@ pub mod exec_ws;
 mod host_api;
 mod host_lock;
 mod hosts_file;
+pub mod metrics;
 mod node_files;
 mod proc_start;
 mod reconcile;

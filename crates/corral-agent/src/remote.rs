@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use corral_api::agent::{Assignments, NodeReport};
+use corral_api::agent::{Assignments, MetricsReport, NodeReport};
 use corral_api::{ApiError, JoinRequest, JoinResponse, RegisterRequest};
 use corral_image::{ImageManifest, ImageStore};
 use futures_util::StreamExt;
@@ -212,6 +212,18 @@ impl ControlPlane for HttpControlPlane {
             self.http
                 .post(format!("{}/v1/agent/reports", self.base))
                 .json(&reports)
+                .send()
+                .await,
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn metrics(&self, _host: &str, report: MetricsReport) -> Result<(), AgentError> {
+        Self::check(
+            self.http
+                .post(format!("{}/v1/agent/metrics", self.base))
+                .json(&report)
                 .send()
                 .await,
         )

@@ -95,7 +95,7 @@ impl Segments {
 mod tests {
     use std::path::PathBuf;
 
-    use corral_network::{AttachSpec, Peer, Underlay};
+    use corral_network::{AttachSpec, Peer, Traffic, Underlay};
 
     use super::*;
 
@@ -130,12 +130,18 @@ mod tests {
             self.segments.lock().unwrap().insert(seg.vni);
             Ok(())
         }
+        fn set_protected(&self, _: &[std::net::Ipv4Addr]) -> Result<(), NetworkError> {
+            Ok(())
+        }
         fn list_segments(&self) -> Result<Vec<u32>, NetworkError> {
             *self.lists.lock().unwrap() += 1;
             Ok(self.segments.lock().unwrap().iter().copied().collect())
         }
         fn list_attachments(&self) -> Result<Vec<String>, NetworkError> {
             Ok(vec![])
+        }
+        fn traffic(&self, _: &[String]) -> Result<std::collections::HashMap<String, Traffic>, NetworkError> {
+            Ok(Default::default())
         }
     }
 

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::cluster::{LifecycleScripts, NetworkInfo};
+use crate::metrics::NodeSample;
 use crate::node::NodeState;
 
 /// What the server wants of one node on a host.
@@ -39,6 +40,9 @@ pub struct NodeAssignment {
     pub cluster: String,
     /// Cluster's unique id.
     pub cluster_uid: String,
+    /// Project of the cluster (its owner until projects exist), for metric labels.
+    #[serde(default)]
+    pub project: String,
     /// Node name (hostname).
     pub name: String,
     /// What it should be.
@@ -103,6 +107,9 @@ pub struct Assignments {
     /// For each segment of those nodes, the other hosts holding it.
     #[serde(default)]
     pub segments: Vec<SegmentPeers>,
+    /// Underlay addresses of every host of the pool, which nodes may never send to.
+    #[serde(default)]
+    pub protected: Vec<String>,
 }
 
 /// What a host observed of one node.
@@ -120,6 +127,24 @@ pub struct NodeReport {
     pub started_at: Option<u64>,
     /// True when the node is gone from the host entirely.
     pub removed: bool,
+}
+
+/// Samples of one node, taken by its host's agent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NodeSamples {
+    /// Runtime id.
+    pub id: String,
+    /// Samples, oldest first.
+    pub samples: Vec<NodeSample>,
+}
+
+/// A batch of samples a host sends to the server.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MetricsReport {
+    /// Seconds between the host's samples.
+    pub interval_secs: u32,
+    /// Samples per node.
+    pub nodes: Vec<NodeSamples>,
 }
 
 /// Capacity a host offers.

@@ -5,6 +5,7 @@ use utoipa::ToSchema;
 
 /// One event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"seq": 120, "time": 1795328219, "actor": "corral", "target": "clusters/demo/nodes/web-0", "kind": "node.running", "message": "running on host-1"}))]
 pub struct Event {
     /// Monotonic sequence number.
     pub seq: u64,

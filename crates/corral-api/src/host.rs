@@ -42,10 +42,14 @@ pub struct Host {
     pub nodes: u32,
     /// Last time its agent spoke, seconds since the Unix epoch.
     pub last_seen: u64,
+    /// Its power state and how Corral switches it.
+    #[serde(default)]
+    pub power: crate::power::HostPower,
 }
 
 /// Body of `POST /v1/hosts/join-tokens`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"ttl_seconds": 3600}))]
 #[serde(deny_unknown_fields)]
 pub struct JoinTokenRequest {
     /// Lifetime in seconds (default one hour).
@@ -55,6 +59,7 @@ pub struct JoinTokenRequest {
 
 /// A one-time join token: `corral agent --join URL --token TOKEN`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"token": "crj1.565b7013f3a5ecb85df199f89201490c76ae2898.da3c5c82309dac2e5ce3c3d9ea52e5d679a29005840d7e97cc505ee346f80dbb", "expires_at": 1795331817}))]
 pub struct JoinToken {
     /// The token; it carries the fingerprint of the pool's CA.
     pub token: String,

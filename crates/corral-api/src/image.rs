@@ -27,6 +27,7 @@ pub enum ImageSource {
 
 /// An image as the API returns it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"name": "minimal", "owner": "admin", "visibility": "public", "digest": "sha256:3657dee8dff46bd09bfa48051317e3183926ced43ea308210886820423d63fff", "layers": 1, "size_bytes": 1982330, "source": "built", "created_at": 1795328211}))]
 pub struct Image {
     /// Image name.
     pub name: String,
@@ -48,6 +49,7 @@ pub struct Image {
 
 /// Body of `POST /v1/images/build`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"recipe": "minimal", "name": "tools"}))]
 #[serde(deny_unknown_fields)]
 pub struct BuildImageRequest {
     /// Recipe: `minimal` (busybox) or `debian` (debootstrap bookworm).

@@ -89,6 +89,7 @@ pub struct ExecRequest {
 
 /// Result of a non-interactive exec.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"exit_code": 0, "stdout": "10.200.0.2\n", "stderr": ""}))]
 pub struct ExecResult {
     /// Exit status of the command (128+signal when killed).
     pub exit_code: i32,
@@ -100,6 +101,7 @@ pub struct ExecResult {
 
 /// Body of `POST /v1/clusters/{cluster}/nodes/{node}/save`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"as": "web-snapshot"}))]
 #[serde(deny_unknown_fields)]
 pub struct SaveNodeRequest {
     /// Name of the new image.
@@ -109,6 +111,7 @@ pub struct SaveNodeRequest {
 
 /// Body of `POST /v1/clusters/{cluster}/nodes/{node}/migrate`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"to": "host-2"}))]
 #[serde(deny_unknown_fields)]
 pub struct MigrateRequest {
     /// Target host; the scheduler picks one when absent.

@@ -19,6 +19,7 @@ pub enum OperationStatus {
 
 /// An operation as the API returns it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"id": "op-5d777645b9254c15", "kind": "cluster.create", "target": "clusters/demo", "owner": "alice", "status": "running", "progress": "2/3 nodes running", "error": null, "created_at": 1795328217, "updated_at": 1795328219}))]
 pub struct Operation {
     /// Identifier.
     pub id: String,

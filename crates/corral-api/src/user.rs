@@ -15,6 +15,7 @@ pub enum Role {
 
 /// A user as the API returns it (never with a password hash).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"name": "alice", "role": "user", "ssh_keys": [], "created_at": 1795328211}))]
 pub struct User {
     /// User name.
     pub name: String,
@@ -28,6 +29,7 @@ pub struct User {
 
 /// Body of `POST /v1/users`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"name": "alice", "password": "correct-horse-battery", "role": "user"}))]
 #[serde(deny_unknown_fields)]
 pub struct CreateUserRequest {
     /// User name (a DNS label).
@@ -45,6 +47,7 @@ fn default_role() -> Role {
 
 /// Body of `POST /v1/login`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"name": "alice", "password": "correct-horse-battery", "ttl_seconds": 86400}))]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
     /// User name.
@@ -58,6 +61,7 @@ pub struct LoginRequest {
 
 /// An API token, returned once at login.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"token": "crl_333c220e0451fc864242d14d47ec2457e01a016eee50923b", "expires_at": 1795414611, "user": "alice"}))]
 pub struct TokenResponse {
     /// Bearer token.
     pub token: String,
@@ -69,6 +73,7 @@ pub struct TokenResponse {
 
 /// Body of `POST /v1/users/{name}/ssh-keys`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"key": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGx1c2VyLWtleS1leGFtcGxlLW5vdC1yZWFs alice@laptop"}))]
 #[serde(deny_unknown_fields)]
 pub struct AddSshKeyRequest {
     /// OpenSSH public key line.

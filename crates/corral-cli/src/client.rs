@@ -90,11 +90,39 @@ impl Client {
         self.call(self.request(Method::GET, url.clone()), &url).await
     }
 
+    /// `GET` one page of a list endpoint: its items, and the cursor of the next page
+    /// when the server's `Link` header says one follows.
+    pub async fn list<T: DeserializeOwned>(
+        &self,
+        segments: &[&str],
+        query: &[(&str, String)],
+    ) -> Result<(Vec<T>, Option<String>), ClientError> {
+        let mut url = self.url(segments);
+        if !query.is_empty() {
+            url.query_pairs_mut().extend_pairs(query);
+        }
+        let resp = self.send(self.request(Method::GET, url.clone()), &url).await?;
+        let next = resp
+            .headers()
+            .get(reqwest::header::LINK)
+            .and_then(|v| v.to_str().ok())
+            .and_then(next_cursor);
+        let bytes = resp.bytes().await.map_err(|e| self.transport(&url, e.into()))?;
+        let items = serde_json::from_slice(&bytes).map_err(|e| self.transport(&url, e.into()))?;
+        Ok((items, next))
+    }
+
     /// `POST` a JSON body and decode the JSON answer.
     pub async fn post<B: Serialize, T: DeserializeOwned>(&self, segments: &[&str], body: &B) -> Result<T, ClientError> {
         let url = self.url(segments);
         self.call(self.request(Method::POST, url.clone()).json(body), &url)
             .await
+    }
+
+    /// `PUT` a JSON body and decode the JSON answer.
+    pub async fn put<B: Serialize, T: DeserializeOwned>(&self, segments: &[&str], body: &B) -> Result<T, ClientError> {
+        let url = self.url(segments);
+        self.call(self.request(Method::PUT, url.clone()).json(body), &url).await
     }
 
     /// `POST` without a body (verbs such as `stop` or `share`).
@@ -167,6 +195,22 @@ impl Client {
     }
 }
 
+/// The `after` cursor of the `rel="next"` URL of a `Link` header.
+fn next_cursor(link: &str) -> Option<String> {
+    link.split(',').find_map(|part| {
+        let (target, params) = part.trim().split_once(';')?;
+        if !params.split(';').any(|p| p.trim() == "rel=\"next\"") {
+            return None;
+        }
+        let url = target.trim().strip_prefix('<')?.strip_suffix('>')?;
+        let (_, query) = url.split_once('?')?;
+        query
+            .split('&')
+            .find_map(|kv| kv.strip_prefix("after="))
+            .map(str::to_string)
+    })
+}
+
 /// Turns an error answer into the API error it carries, or says what came instead.
 pub fn error_from_body(url: &str, status: u16, body: &[u8]) -> ClientError {
     match serde_json::from_slice::<ApiError>(body) {
@@ -219,6 +263,20 @@ mod tests {
     fn rejects_urls_without_http_scheme() {
         assert!(client("127.0.0.1:7700").is_err());
         assert!(client("ftp://x").is_err());
+    }
+
+    #[test]
+    fn next_cursor_comes_from_the_next_link() {
+        assert_eq!(
+            next_cursor("</v1/clusters?limit=2&after=6162>; rel=\"next\"").as_deref(),
+            Some("6162")
+        );
+        assert_eq!(
+            next_cursor("</v1/x?after=1>; rel=\"prev\", </v1/x?after=2>; rel=\"next\"").as_deref(),
+            Some("2")
+        );
+        assert_eq!(next_cursor("</v1/x?limit=2>; rel=\"next\""), None);
+        assert_eq!(next_cursor("nonsense"), None);
     }
 
     #[test]

@@ -236,6 +236,27 @@ mod tests {
     }
 
     #[test]
+    fn list_verbs_take_filters_and_pages() {
+        let cli = parse("cluster list --state running --prefix web --limit 5 --after 6162").unwrap();
+        let Command::Cluster(ClusterCommand::List(a)) = cli.cmd else {
+            panic!("wrong command");
+        };
+        assert_eq!(
+            (a.state.as_deref(), a.prefix.as_deref()),
+            (Some("running"), Some("web"))
+        );
+        assert_eq!((a.page.limit, a.page.after.as_deref()), (Some(5), Some("6162")));
+        assert!(parse("node list demo --group worker --state pending --host h1").is_ok());
+        assert!(parse("host list --state ready --label site=a,gpu").is_ok());
+        assert!(parse("operation list --status running --target clusters/demo --kind cluster.create").is_ok());
+        assert!(parse("event list --kind node.running --target clusters/demo --since 10 --limit 20").is_ok());
+        assert!(parse("image list --limit 2").is_ok());
+        assert!(parse("user list --after 61").is_ok());
+        assert!(parse("event list --since yesterday").is_err());
+        assert!(parse("cluster list --limit many").is_err());
+    }
+
+    #[test]
     fn operation_and_whoami() {
         assert!(parse("operation wait op-1").is_ok());
         assert!(parse("operation list").is_ok());

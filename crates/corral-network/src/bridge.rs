@@ -4,12 +4,13 @@
 //! that bring the kernel to the wanted state; running it again after a crash at any
 //! point finishes the job.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 
 use crate::ip::{self, NetnsState};
 use crate::names::{self, NETNS_DIR};
 use crate::vxlan::{self, DeviceConfig, Fdb, Wanted};
-use crate::{cmd, nft, AttachSpec, Network, NetworkError, Peer, SegmentSpec, Underlay};
+use crate::{cmd, nft, traffic, AttachSpec, Network, NetworkError, Peer, SegmentSpec, Traffic, Underlay};
 
 /// Smallest MTU IPv4 allows.
 const MIN_MTU: u32 = 68;
@@ -93,6 +94,10 @@ impl Network for BridgeNetwork {
         cmd::ip_batch(None, &lines)
     }
 
+    fn set_protected(&self, addresses: &[std::net::Ipv4Addr]) -> Result<(), NetworkError> {
+        cmd::nft_script(&nft::protected_script(addresses))
+    }
+
     fn set_segment_peers(&self, seg: &SegmentSpec, underlay: &Underlay, peers: &[Peer]) -> Result<(), NetworkError> {
         check_segment(seg)?;
         let name = names::vxlan_name(seg.vni)?;
@@ -143,6 +148,17 @@ impl Network for BridgeNetwork {
             .collect();
         ids.sort();
         Ok(ids)
+    }
+
+    fn traffic(&self, node_ids: &[String]) -> Result<HashMap<String, Traffic>, NetworkError> {
+        let counters = traffic::interface_bytes()?;
+        let mut out = HashMap::new();
+        for id in node_ids {
+            if let Some(&c) = counters.get(&names::veth_name(id)?) {
+                out.insert(id.clone(), traffic::node_side(c));
+            }
+        }
+        Ok(out)
     }
 }
 

@@ -14,11 +14,13 @@ mod leftovers;
 pub mod names;
 mod nft;
 mod spec;
+mod traffic;
 mod vxlan;
 
 pub use bridge::BridgeNetwork;
 pub use leftovers::leftovers;
 pub use spec::{AttachSpec, NetworkError, Peer, SegmentSpec, Underlay};
+pub use traffic::Traffic;
 pub use vxlan::{overlay_mtu, VXLAN_OVERHEAD};
 
 use std::path::PathBuf;
@@ -42,8 +44,15 @@ pub trait Network: Send + Sync {
     /// host and one entry per remote node MAC; entries not listed are removed. With no
     /// peers the VXLAN device is removed. Makes the segment if missing; idempotent.
     fn set_segment_peers(&self, seg: &SegmentSpec, underlay: &Underlay, peers: &[Peer]) -> Result<(), NetworkError>;
+    /// Sets the addresses nodes may never send to: the pool's hosts and its server
+    /// (their control ports), reachable otherwise through the egress NAT. Replaces the
+    /// previous set; idempotent.
+    fn set_protected(&self, addresses: &[std::net::Ipv4Addr]) -> Result<(), NetworkError>;
     /// VNIs of the segments present on this host.
     fn list_segments(&self) -> Result<Vec<u32>, NetworkError>;
     /// Node ids with a namespace on this host.
     fn list_attachments(&self) -> Result<Vec<String>, NetworkError>;
+    /// Bytes each of `node_ids` received and sent through its link, seen from the
+    /// node; nodes without a link are left out.
+    fn traffic(&self, node_ids: &[String]) -> Result<std::collections::HashMap<String, Traffic>, NetworkError>;
 }

@@ -27,6 +27,10 @@ pub const SUBNETS: &str = "subnets";
 /// are allowed keeps such traffic flowing without per-segment rules.
 pub const SAME_BRIDGE: &str = "same_bridge";
 
+/// Set of addresses nodes may never send to: the other hosts of the pool and the
+/// server. Their control ports would otherwise be reachable through the egress NAT.
+pub const PROTECTED: &str = "protected";
+
 /// A segment's element in the subnet set.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SubnetElement {
@@ -41,7 +45,8 @@ pub fn preamble() -> String {
     format!(
         "add table {TABLE}\n\
          add set {TABLE} {SUBNETS} {{ type ipv4_addr; flags interval; }}\n\
-         add set {TABLE} {SAME_BRIDGE} {{ typeof iifname . oifname; }}\n"
+         add set {TABLE} {SAME_BRIDGE} {{ typeof iifname . oifname; }}\n\
+         add set {TABLE} {PROTECTED} {{ type ipv4_addr; }}\n"
     )
 }
 
@@ -69,6 +74,10 @@ pub fn host_script() -> String {
         // another cluster's segment on another host. Their own VXLAN inside their
         // segment (bridged, out a bridge) stays theirs.
         format!("forward iifname {any} oifname != {any} udp dport {VXLAN_PORT} drop"),
+        // Nodes cannot reach the pool's other hosts or its server (their own host is
+        // covered by the input chain). Nothing from those may open a connection to a
+        // node either, so no reply is lost.
+        format!("forward iifname {any} ip daddr @{PROTECTED} drop"),
         // Clusters cannot reach each other through the host's routing.
         format!("forward iifname {any} oifname {any} iifname . oifname != @{SAME_BRIDGE} drop"),
         // Nodes are not reachable from outside the host except by replies.
@@ -129,6 +138,17 @@ pub fn remove_script(vni: u32, bridge: &str, current: &[SubnetElement]) -> Strin
     script += &format!("delete element {TABLE} {SAME_BRIDGE} {{ {} }}\n", pair(bridge));
     for element in current.iter().filter(|e| e.vni == Some(vni)) {
         script += &delete_subnet(&element.value);
+    }
+    script
+}
+
+/// Replaces the protected addresses in one transaction.
+pub fn protected_script(addresses: &[std::net::Ipv4Addr]) -> String {
+    let mut script = preamble();
+    script += &format!("flush set {TABLE} {PROTECTED}\n");
+    if !addresses.is_empty() {
+        let list: Vec<String> = addresses.iter().map(|a| a.to_string()).collect();
+        script += &format!("add element {TABLE} {PROTECTED} {{ {} }}\n", list.join(", "));
     }
     script
 }

@@ -211,6 +211,66 @@ fn nodes_cannot_reach_the_host() {
     assert!(!ping(&node, seg.gateway), "no ping to the gateway either");
 }
 
+/// A machine beside the test host (a named netns behind a veth from the test's
+/// namespace), removed on drop.
+struct Neighbour {
+    netns: String,
+}
+
+impl Neighbour {
+    /// The neighbour at 192.0.2.2 and .3 on 192.0.2.0/24; the test host is .1.
+    fn new(tag: &str) -> Self {
+        let netns = format!("ctn-{tag}");
+        let n = Neighbour { netns: netns.clone() };
+        ip(&["netns", "add", &netns]);
+        let link = format!("cn{}", &tag[..6]);
+        ip(&[
+            "link", "add", &link, "type", "veth", "peer", "name", "up0", "netns", &netns,
+        ]);
+        ip(&["addr", "add", "192.0.2.1/24", "dev", &link]);
+        ip(&["link", "set", &link, "up"]);
+        for args in [
+            vec!["addr", "add", "192.0.2.2/24", "dev", "up0"],
+            vec!["addr", "add", "192.0.2.3/24", "dev", "up0"],
+            vec!["link", "set", "up0", "up"],
+            vec!["link", "set", "lo", "up"],
+        ] {
+            let mut full = vec!["-n", netns.as_str()];
+            full.extend(args);
+            ip(&full);
+        }
+        n
+    }
+}
+
+impl Drop for Neighbour {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.netns]).status();
+    }
+}
+
+#[test]
+fn protected_addresses_are_out_of_nodes_reach() {
+    require_root!();
+    let mut lab = Lab::new();
+    let seg = lab.segment();
+    let node = lab.attach(&seg, 2);
+    let _neighbour = Neighbour::new(&lab.tag.clone());
+    let (server, other) = (Ipv4Addr::new(192, 0, 2, 2), Ipv4Addr::new(192, 0, 2, 3));
+    assert!(ping(&node, server), "egress through NAT works before protection");
+
+    lab.net.set_protected(&[server]).expect("set_protected");
+    assert!(!ping(&node, server), "a protected address is out of reach");
+    assert!(ping(&node, other), "other addresses stay reachable");
+    // Replacing the set: the old address is reachable again, the new one is not.
+    lab.net.set_protected(&[other]).expect("set_protected again");
+    assert!(ping(&node, server), "no longer protected");
+    assert!(!ping(&node, other), "newly protected");
+    lab.net.set_protected(&[]).expect("clear");
+    assert!(ping(&node, other), "cleared");
+    lab.teardown();
+}
+
 #[test]
 fn ensure_host_again_keeps_registered_segments() {
     require_root!();

@@ -28,7 +28,7 @@ use std::time::Duration;
 
 pub use host::prepare_host;
 
-use crate::{NodeSpec, Runtime, RuntimeError, RuntimeState};
+use crate::{NodeSpec, NodeUsage, Runtime, RuntimeError, RuntimeState};
 use cli::CrunCli;
 use layout::NodePaths;
 
@@ -129,6 +129,11 @@ impl Runtime for Crun {
     fn oom_kills(&self, id: &str) -> Result<u64, RuntimeError> {
         validate_id(id)?;
         cgroup::oom_kills(&self.cgroup_parent, id)
+    }
+
+    fn usage(&self, id: &str) -> Result<Option<NodeUsage>, RuntimeError> {
+        validate_id(id)?;
+        cgroup::usage(&self.cgroup_parent, id)
     }
 
     fn upper_dir(&self, id: &str) -> PathBuf {

@@ -7,7 +7,7 @@
 pub mod crun;
 mod spec;
 
-pub use spec::{FileSpec, NodeSpec, RuntimeError, RuntimeState};
+pub use spec::{FileSpec, NodeSpec, NodeUsage, RuntimeError, RuntimeState};
 
 use std::process::Command;
 
@@ -29,6 +29,9 @@ pub trait Runtime: Send + Sync {
     fn exec_command(&self, id: &str, argv: &[String], tty: bool) -> Result<Command, RuntimeError>;
     /// How many times the kernel's OOM killer killed a process in the node.
     fn oom_kills(&self, id: &str) -> Result<u64, RuntimeError>;
+    /// What the node's cgroups have counted so far; `None` when it has no cgroup
+    /// (it does not run).
+    fn usage(&self, id: &str) -> Result<Option<NodeUsage>, RuntimeError>;
     /// Path of the node's writable (upper) layer.
     fn upper_dir(&self, id: &str) -> std::path::PathBuf;
 }

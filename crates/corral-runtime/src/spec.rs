@@ -57,6 +57,16 @@ pub enum RuntimeState {
     Absent,
 }
 
+/// What a node's cgroups have counted, read at one instant.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct NodeUsage {
+    /// Cpu time used since the node's cgroup was made, nanoseconds.
+    pub cpu_nanos: u64,
+    /// Memory in use: the cgroup's usage minus its inactive file cache (what the
+    /// kernel would reclaim first), bytes.
+    pub memory_bytes: u64,
+}
+
 /// Errors of a runtime driver.
 #[derive(Debug, thiserror::Error)]
 pub enum RuntimeError {

@@ -34,6 +34,10 @@ pub struct ServerConfig {
     /// How long a host may stay silent before it is unreachable and its nodes are
     /// recovered elsewhere.
     pub host_timeout: std::time::Duration,
+    /// The power policy: spare capacity, idle time, boot and shutdown timeouts.
+    pub power: corral_policy::power::PowerPolicy,
+    /// How often the power manager looks at the pool.
+    pub power_interval: std::time::Duration,
 }
 
 impl ServerConfig {
@@ -53,6 +57,8 @@ impl ServerConfig {
             quota_cpu_millis: 64_000,
             quota_memory_bytes: 64 << 30,
             host_timeout: std::time::Duration::from_secs(15),
+            power: Default::default(),
+            power_interval: std::time::Duration::from_secs(5),
         }
     }
 }
@@ -79,6 +85,8 @@ pub struct Context {
     heartbeats: std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>,
     /// Metrics recorded as things happen (API latencies, scheduler passes).
     pub metrics: crate::metrics::Metrics,
+    /// Samples of every node's use, for the charts.
+    pub metrics_history: crate::metrics_history::MetricsHistory,
 }
 
 impl Context {
@@ -94,6 +102,7 @@ impl Context {
             host_channels: Default::default(),
             heartbeats: Default::default(),
             metrics: Default::default(),
+            metrics_history: Default::default(),
         })
     }
 
@@ -115,6 +124,12 @@ impl Context {
     pub fn last_heartbeat(&self, host: &str) -> std::time::Instant {
         let mut m = self.heartbeats.lock().unwrap_or_else(|e| e.into_inner());
         *m.entry(host.to_string()).or_insert_with(std::time::Instant::now)
+    }
+
+    /// The agents running in this process.
+    pub fn local_agents(&self) -> Vec<Arc<Agent>> {
+        let v = self.local_agents.read().unwrap_or_else(|e| e.into_inner());
+        v.iter().map(|(_, a)| a.clone()).collect()
     }
 
     /// The in-process agent of a host, if there is one.

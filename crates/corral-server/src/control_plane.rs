@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use corral_agent::{AgentError, ControlPlane};
-use corral_api::agent::{Assignments, DesiredState, NodeAssignment, NodeReport, PeerHost, SegmentPeers};
+use corral_api::agent::{Assignments, DesiredState, MetricsReport, NodeAssignment, NodeReport, PeerHost, SegmentPeers};
 use corral_api::NodeState;
 use corral_api::RegisterRequest;
 use corral_store::{typed, Compare, Op};
@@ -28,10 +28,12 @@ pub fn assignments_of(ctx: &Context, host_name: &str) -> Result<(Assignments, u6
     let revision = ctx.store.revision()?;
     let node_docs = node::all(ctx)?;
     let cluster_docs = typed::list::<ClusterRecord>(ctx.store.as_ref(), keys::CLUSTERS)?;
+    let host_docs = typed::list::<crate::host::HostRecord>(ctx.store.as_ref(), keys::HOSTS)?;
     let changed_at = node_docs
         .iter()
         .map(|d| d.revision)
         .chain(cluster_docs.iter().map(|d| d.revision))
+        .chain(host_docs.iter().map(|d| d.revision))
         .max()
         .unwrap_or(0);
     let nodes: Vec<NodeRecord> = node_docs.into_iter().map(|d| d.value).collect();
@@ -63,6 +65,7 @@ pub fn assignments_of(ctx: &Context, host_name: &str) -> Result<(Assignments, u6
             id: n.id.clone(),
             cluster: n.cluster.clone(),
             cluster_uid: n.cluster_uid.clone(),
+            project: c.owner.clone(),
             name: n.name.clone(),
             desired: if n.desired == Desired::Running && !stopping {
                 DesiredState::Running
@@ -85,12 +88,17 @@ pub fn assignments_of(ctx: &Context, host_name: &str) -> Result<(Assignments, u6
             import_upper: moving,
         });
     }
-    let segments = segment_peers(ctx, host_name, &nodes, &clusters)?;
+    let hosts: Vec<crate::host::HostRecord> = host_docs.into_iter().map(|d| d.value).collect();
+    let segments = segment_peers(host_name, &hosts, &nodes, &clusters);
+    let mut protected: Vec<String> = hosts.into_iter().map(|h| h.address).filter(|a| !a.is_empty()).collect();
+    protected.sort();
+    protected.dedup();
     Ok((
         Assignments {
             revision,
             nodes: out,
             segments,
+            protected,
         },
         changed_at,
     ))
@@ -99,15 +107,12 @@ pub fn assignments_of(ctx: &Context, host_name: &str) -> Result<(Assignments, u6
 /// For every cluster with nodes on `host_name`, the other hosts holding its nodes:
 /// what the host's VXLAN forwarding entries must say.
 fn segment_peers(
-    ctx: &Context,
     host_name: &str,
+    hosts: &[crate::host::HostRecord],
     nodes: &[NodeRecord],
     clusters: &HashMap<String, ClusterRecord>,
-) -> Result<Vec<SegmentPeers>> {
-    let addresses: HashMap<String, String> = crate::host::all(ctx)?
-        .into_iter()
-        .map(|h| (h.name, h.address))
-        .collect();
+) -> Vec<SegmentPeers> {
+    let addresses: HashMap<&str, &str> = hosts.iter().map(|h| (h.name.as_str(), h.address.as_str())).collect();
     let placed = || {
         nodes
             .iter()
@@ -126,12 +131,12 @@ fn segment_peers(
         for n in placed().filter(|n| n.cluster_uid == uid && n.host.as_deref() != Some(host_name)) {
             let addr = n
                 .host
-                .as_ref()
+                .as_deref()
                 .and_then(|h| addresses.get(h))
-                .cloned()
+                .copied()
                 .unwrap_or_default();
             if !addr.is_empty() {
-                by_host.entry(addr).or_default().push(n.mac.clone());
+                by_host.entry(addr.to_string()).or_default().push(n.mac.clone());
             }
         }
         let peers = by_host.into_iter().map(|(address, mut macs)| {
@@ -143,13 +148,27 @@ fn segment_peers(
             peers: peers.collect(),
         });
     }
-    Ok(out)
+    out
 }
 
 /// Applies an agent's reports to the node records.
 pub fn apply_reports(ctx: &Context, host_name: &str, reports: &[NodeReport]) -> Result<()> {
     for r in reports {
         apply_report(ctx, host_name, r)?;
+    }
+    Ok(())
+}
+
+/// Adds a host's samples to the history of the nodes it holds; samples of nodes it
+/// does not hold (any more) are dropped.
+pub fn apply_metrics(ctx: &Context, host_name: &str, report: &MetricsReport) -> Result<()> {
+    for n in &report.nodes {
+        let Some(doc) = find_node(ctx, &n.id)? else {
+            continue;
+        };
+        if doc.value.host.as_deref() == Some(host_name) && doc.value.desired != Desired::Deleted {
+            ctx.metrics_history.record(&n.id, report.interval_secs, &n.samples);
+        }
     }
     Ok(())
 }
@@ -260,7 +279,7 @@ impl ControlPlane for InProcessControlPlane {
             let relevant = tokio::select! {
                 _ = tokio::time::sleep_until(deadline) => return Ok(last),
                 ev = watch.recv() => match ev {
-                    Ok(ev) => ev.key.starts_with(keys::NODES) || ev.key.starts_with(keys::CLUSTERS),
+                    Ok(ev) => [keys::NODES, keys::CLUSTERS, keys::HOSTS].iter().any(|k| ev.key.starts_with(k)),
                     Err(_) => true,
                 },
             };
@@ -272,7 +291,7 @@ impl ControlPlane for InProcessControlPlane {
             tokio::time::sleep(Duration::from_millis(2)).await;
             while watch.try_recv().is_ok() {}
             let (next, _) = assignments_of(&self.ctx, host_name).map_err(cp_err)?;
-            if next.nodes != last.nodes || next.segments != last.segments {
+            if next.nodes != last.nodes || next.segments != last.segments || next.protected != last.protected {
                 return Ok(next);
             }
             last = next;
@@ -314,6 +333,10 @@ impl ControlPlane for InProcessControlPlane {
         tokio::task::spawn_blocking(move || corral_agent::unpack_upper(&tar, &dest))
             .await
             .map_err(|e| AgentError::ControlPlane(e.to_string()))?
+    }
+
+    async fn metrics(&self, host_name: &str, report: MetricsReport) -> std::result::Result<(), AgentError> {
+        apply_metrics(&self.ctx, host_name, &report).map_err(cp_err)
     }
 
     async fn heartbeat(&self, host_name: &str) -> std::result::Result<(), AgentError> {

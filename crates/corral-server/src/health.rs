@@ -32,6 +32,10 @@ fn pass(ctx: &Context) -> Result<()> {
         if h.state != HostState::Ready && h.state != HostState::Draining {
             continue;
         }
+        // A host Corral switched off (or is switching) is silent on purpose.
+        if h.power.state != corral_api::PowerState::On {
+            continue;
+        }
         let silent = ctx.last_heartbeat(&h.name).elapsed();
         if silent > ctx.cfg.host_timeout {
             lost(ctx, &h, silent)?;

@@ -38,6 +38,34 @@ pub struct HostRecord {
     pub cert_fingerprint: Option<String>,
     /// Last time its agent spoke.
     pub last_seen: u64,
+    /// How its power is switched; none when Corral does not manage its power.
+    #[serde(default)]
+    pub power_config: Option<corral_api::PowerConfig>,
+    /// Its power: state, since when, attempts, why.
+    #[serde(default)]
+    pub power: PowerRecord,
+}
+
+/// A host's power as the power manager keeps it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PowerRecord {
+    /// Power state.
+    pub state: corral_api::PowerState,
+    /// When it entered the state (or the current attempt started).
+    #[serde(default)]
+    pub since: u64,
+    /// Attempts of the current transition.
+    #[serde(default)]
+    pub attempts: u32,
+    /// Since when it holds no nodes; `None` while it holds some.
+    #[serde(default)]
+    pub empty_since: Option<u64>,
+    /// Why it was last switched.
+    #[serde(default)]
+    pub reason: Option<String>,
+    /// The driver's last error.
+    #[serde(default)]
+    pub error: Option<String>,
 }
 
 fn ready() -> HostState {
@@ -61,6 +89,13 @@ impl HostRecord {
             used_memory_bytes: mine.iter().map(|n| n.memory_bytes).sum(),
             nodes: mine.len() as u32,
             last_seen: self.last_seen,
+            power: corral_api::HostPower {
+                state: self.power.state,
+                driver: self.power_config.as_ref().map(|c| c.driver().to_string()),
+                since: self.power.since,
+                reason: self.power.reason.clone(),
+                error: self.power.error.clone(),
+            },
         }
     }
 }
@@ -88,6 +123,8 @@ pub fn register(ctx: &Context, name: &str, req: corral_api::RegisterRequest) -> 
                     state: HostState::Ready,
                     cert_fingerprint: None,
                     last_seen: 0,
+                    power_config: None,
+                    power: PowerRecord::default(),
                 },
                 Compare::Absent(keys::host(name)),
             ),

@@ -19,10 +19,12 @@ mod ipam;
 mod join;
 mod keys;
 mod metrics;
+mod metrics_history;
 mod migration;
 mod node;
 mod operation;
 mod pki;
+mod power;
 pub mod scheduler;
 mod time;
 mod tracker;
@@ -31,6 +33,7 @@ mod user;
 pub use bootstrap::{credential_path, ensure_admin as bootstrap};
 pub use context::{Context, ServerConfig};
 pub use control_plane::InProcessControlPlane;
+pub use corral_policy::power::{PowerPolicy, Spare};
 pub use error::ServerError;
 
 /// The API router, for tests that drive it without a socket.
@@ -69,7 +72,9 @@ pub async fn serve(ctx: Arc<Context>, listener: tokio::net::TcpListener) -> Resu
     tokio::spawn(scheduler::run(ctx.clone()));
     tokio::spawn(tracker::run(ctx.clone()));
     tokio::spawn(health::run(ctx.clone()));
+    tokio::spawn(power::run(ctx.clone()));
     tokio::spawn(migration::run(ctx.clone()));
+    tokio::spawn(metrics_history::run(ctx.clone()));
     let app = http::router(ctx);
     axum::serve(listener, app)
         .await

@@ -127,13 +127,18 @@ pub async fn serve(State(ctx): State<Arc<Context>>) -> Response {
     }
 }
 
-/// The whole exposition: store gauges, then the live metrics.
+/// The whole exposition: store gauges, the live metrics, then those of the agent
+/// running in this process (`corral up`), whose names (`corral_node_cpu_seconds`,
+/// `corral_agent_*`, ...) the server does not use.
 pub fn render(ctx: &Context) -> Result<String> {
     let snapshot = from_store(ctx)?;
     let mut out = String::new();
     let fmt = |e: std::fmt::Error| crate::error::ServerError::Internal(format!("encoding metrics: {e}"));
     encode_registry(&mut out, &snapshot).map_err(fmt)?;
     encode_registry(&mut out, &ctx.metrics.registry).map_err(fmt)?;
+    for agent in ctx.local_agents() {
+        agent.encode_metrics(&mut out).map_err(fmt)?;
+    }
     encode_eof(&mut out).map_err(fmt)?;
     Ok(out)
 }
@@ -191,6 +196,7 @@ fn from_store(ctx: &Context) -> Result<Registry> {
         oom.get_or_create(&vec![
             ("cluster", n.cluster.clone()),
             ("project", project),
+            ("host", n.host.clone().unwrap_or_default()),
             ("node", n.name.clone()),
         ])
         .inc_by(n.oom_kills);

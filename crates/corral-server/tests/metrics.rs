@@ -86,7 +86,7 @@ async fn metrics_show_store_gauges_scheduler_and_api_latency() {
         (r#"corral_host_used_cpu_millis{host="h1"}"#, 1000.0),
         (r#"corral_operations{kind="cluster.create",status="running"}"#, 1.0),
         (
-            r#"corral_node_oom_kills_total{cluster="demo",project="admin",node="node-0"}"#,
+            r#"corral_node_oom_kills_total{cluster="demo",project="admin",host="h1",node="node-0"}"#,
             0.0,
         ),
         ("corral_scheduler_placements_total", 2.0),

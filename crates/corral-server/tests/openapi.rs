@@ -115,3 +115,85 @@ async fn every_documented_operation_is_routed() {
         }
     }
 }
+
+#[tokio::test]
+async fn lists_document_paging_and_every_query_documents_its_400() {
+    let dir = tempfile::tempdir().unwrap();
+    let ctx = context(&dir);
+    let doc = document(&ctx).await;
+    let lists = [
+        "list_clusters",
+        "list_nodes",
+        "list_cluster_events",
+        "list_images",
+        "list_users",
+        "list_hosts",
+        "list_operations",
+        "list_events",
+    ];
+    let mut seen = Vec::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let id = op["operationId"].as_str().unwrap();
+            let params: Vec<(&str, &str)> = op["parameters"]
+                .as_array()
+                .map(|ps| {
+                    ps.iter()
+                        .map(|p| (p["name"].as_str().unwrap(), p["in"].as_str().unwrap()))
+                        .collect()
+                })
+                .unwrap_or_default();
+            // A query string that does not parse is a 400 with the API's error body.
+            if params.iter().any(|(_, place)| *place == "query") {
+                assert!(op["responses"]["400"].is_object(), "{method} {path} has no 400");
+            }
+            if lists.contains(&id) {
+                seen.push(id);
+                for name in ["limit", "after"] {
+                    assert!(params.contains(&(name, "query")), "{id}: no {name}");
+                }
+                let ok = &op["responses"]["200"];
+                assert!(ok["headers"]["Link"].is_object(), "{id}: no Link header");
+                assert_eq!(ok["content"]["application/json"]["schema"]["type"], "array", "{id}");
+            }
+        }
+    }
+    seen.sort();
+    let mut want = lists.to_vec();
+    want.sort();
+    assert_eq!(seen, want);
+}
+
+#[tokio::test]
+async fn request_examples_are_what_the_server_accepts() {
+    let dir = tempfile::tempdir().unwrap();
+    let ctx = context(&dir);
+    let doc = document(&ctx).await;
+    let schemas = &doc["components"]["schemas"];
+    fn parses<T: serde::de::DeserializeOwned>(schemas: &Value, name: &str) {
+        let example = &schemas[name]["example"];
+        assert!(!example.is_null(), "{name} has no example");
+        if let Err(e) = serde_json::from_value::<T>(example.clone()) {
+            panic!("the example of {name} does not parse: {e}: {example}");
+        }
+    }
+    parses::<corral_api::ClusterSpec>(schemas, "ClusterSpec");
+    parses::<corral_api::ScaleRequest>(schemas, "ScaleRequest");
+    parses::<corral_api::ExecRequest>(schemas, "ExecRequest");
+    parses::<corral_api::SaveNodeRequest>(schemas, "SaveNodeRequest");
+    parses::<corral_api::MigrateRequest>(schemas, "MigrateRequest");
+    parses::<corral_api::BuildImageRequest>(schemas, "BuildImageRequest");
+    parses::<corral_api::CreateUserRequest>(schemas, "CreateUserRequest");
+    parses::<corral_api::LoginRequest>(schemas, "LoginRequest");
+    parses::<corral_api::AddSshKeyRequest>(schemas, "AddSshKeyRequest");
+    parses::<corral_api::JoinTokenRequest>(schemas, "JoinTokenRequest");
+    // Answers too: a client generated from the document can read them.
+    parses::<corral_api::Operation>(schemas, "Operation");
+    parses::<corral_api::Event>(schemas, "Event");
+    parses::<corral_api::Image>(schemas, "Image");
+    parses::<corral_api::User>(schemas, "User");
+    parses::<corral_api::TokenResponse>(schemas, "TokenResponse");
+    parses::<corral_api::JoinToken>(schemas, "JoinToken");
+    parses::<corral_api::ExecResult>(schemas, "ExecResult");
+    parses::<corral_api::ApiError>(schemas, "ApiError");
+}

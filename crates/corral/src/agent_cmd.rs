@@ -40,13 +40,32 @@ pub struct AgentArgs {
     /// cgroup parent of the nodes
     #[arg(long, default_value = "corral")]
     pub cgroup_parent: String,
-    /// How many nodes the agent makes at once
-    #[arg(long, default_value_t = 4)]
-    pub parallelism: usize,
+    #[command(flatten)]
+    pub tuning: Tuning,
+    /// Address of the plain-HTTP Prometheus endpoint (`GET /metrics`); empty for none
+    /// [default: <--address>:7703, 127.0.0.1:7703 without --address]
+    #[arg(long, env = "CORRAL_METRICS_LISTEN")]
+    pub metrics_listen: Option<String>,
     /// Prefix of node network namespace names; only needed when several agents share
     /// one machine's /run/netns (test hosts)
     #[arg(long, default_value = "corral-")]
     pub netns_prefix: String,
+}
+
+/// How the agent paces its work; shared by `corral agent` and `corral up`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Tuning {
+    /// How many nodes the agent makes at once
+    #[arg(long, default_value_t = 4)]
+    pub parallelism: usize,
+    /// Seconds between samples of the nodes' cpu, memory, network and disk use
+    #[arg(
+        long,
+        env = "CORRAL_SAMPLE_INTERVAL",
+        default_value_t = 10,
+        value_parser = clap::value_parser!(u64).range(1..=3600)
+    )]
+    pub sample_interval: u64,
 }
 
 /// The machine's hostname.
@@ -75,7 +94,7 @@ pub fn build(
     host: &str,
     images: ImageStore,
     cgroup_parent: &str,
-    parallelism: usize,
+    tuning: &Tuning,
     labels: BTreeMap<String, String>,
     address: String,
 ) -> anyhow::Result<Arc<Agent>> {
@@ -85,8 +104,9 @@ pub fn build(
         AgentConfig {
             host: host.to_string(),
             data_dir: data_dir.join("agent"),
-            parallelism,
+            parallelism: tuning.parallelism,
             health_interval: Duration::from_secs(1),
+            sample_interval: Duration::from_secs(tuning.sample_interval),
             labels,
             address,
         },
@@ -120,10 +140,22 @@ pub async fn run(args: AgentArgs) -> anyhow::Result<()> {
         &host,
         images.clone(),
         &args.cgroup_parent,
-        args.parallelism,
+        &args.tuning,
         parse_labels(&args.label)?,
         args.address.clone(),
     )?;
+    agent.set_server_addresses(server_addresses(&args.join).await);
+    if let Some(l) = metrics_address(&args) {
+        let listener = tokio::net::TcpListener::bind(&l)
+            .await
+            .with_context(|| format!("listening on {l} for metrics"))?;
+        let agent = agent.clone();
+        tokio::spawn(async move {
+            if let Err(e) = corral_agent::metrics::serve(listener, agent).await {
+                tracing::error!(error = %e, "metrics endpoint stopped");
+            }
+        });
+    }
     let exec_address = match listen_address(&args) {
         Some(l) => serve_listener(&l, &args.address, &creds, agent.clone(), images).await?,
         None => String::new(),
@@ -138,8 +170,53 @@ pub async fn run(args: AgentArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The IPv4 addresses the server's URL names, as this host resolves them: nodes may
+/// never send to them.
+async fn server_addresses(join: &str) -> Vec<std::net::Ipv4Addr> {
+    let rest = join.split_once("://").map_or(join, |(_, r)| r);
+    let authority = rest.split('/').next().unwrap_or_default();
+    let with_port = if authority
+        .rsplit_once(':')
+        .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
+    {
+        authority.to_string()
+    } else {
+        format!("{authority}:443")
+    };
+    let found = tokio::net::lookup_host(with_port.as_str()).await;
+    let mut v: Vec<std::net::Ipv4Addr> = found
+        .map(|it| {
+            it.filter_map(|a| match a.ip() {
+                IpAddr::V4(ip) if !ip.is_loopback() => Some(ip),
+                _ => None,
+            })
+            .collect()
+        })
+        .unwrap_or_else(|e| {
+            tracing::warn!(server = join, error = %e, "cannot resolve the server's address");
+            Vec::new()
+        });
+    v.dedup();
+    v
+}
+
 /// Port of the agent's own listener unless `--listen` says otherwise.
 const LISTEN_PORT: u16 = 7702;
+
+/// Port of the agent's Prometheus endpoint unless `--metrics-listen` says otherwise.
+const METRICS_PORT: u16 = 7703;
+
+/// Where the agent's Prometheus endpoint binds, if it has one.
+fn metrics_address(args: &AgentArgs) -> Option<String> {
+    match &args.metrics_listen {
+        Some(l) if l.is_empty() => None,
+        Some(l) => Some(l.clone()),
+        None => {
+            let ip = args.address.parse::<IpAddr>().unwrap_or(IpAddr::from([127, 0, 0, 1]));
+            Some(SocketAddr::new(ip, METRICS_PORT).to_string())
+        }
+    }
+}
 
 /// Where the agent's own listener binds, if it has one.
 fn listen_address(args: &AgentArgs) -> Option<String> {

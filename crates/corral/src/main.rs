@@ -26,6 +26,9 @@ enum Command {
     Server(server_cmd::ServerArgs),
     /// Run the agent of this host: join a server and run the nodes it assigns here
     Agent(agent_cmd::AgentArgs),
+    /// Replay a workload trace through Corral's placement, elasticity and power
+    /// policies on simulated hosts, and print energy and job waits against baselines
+    Sim(corral_sim::SimArgs),
     #[command(flatten)]
     Client(corral_cli::Command),
 }
@@ -51,6 +54,10 @@ fn main() -> anyhow::Result<()> {
         Command::Up(args) => daemon(up::run(args)),
         Command::Server(args) => daemon(server_cmd::run(args)),
         Command::Agent(args) => daemon(agent_cmd::run(args)),
+        Command::Sim(args) => {
+            print!("{}", corral_sim::run(&args)?);
+            Ok(())
+        }
         Command::Client(cmd) => {
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
             let code = rt.block_on(corral_cli::run(cmd, &cli.client))?;

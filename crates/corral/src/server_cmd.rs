@@ -34,6 +34,34 @@ pub struct ServerArgs {
     /// many times its cpus (memory is never over-committed)
     #[arg(long, env = "CORRAL_CPU_OVERCOMMIT", default_value_t = 4.0)]
     pub cpu_overcommit: f64,
+    /// Seconds a host with a power driver stays empty before Corral powers it off
+    #[arg(long, default_value_t = 600)]
+    pub host_idle_time: u64,
+    /// Empty room kept powered on for nodes that come without warning: a number of
+    /// hosts (`1`) or a share of the pool (`10%`)
+    #[arg(long, default_value = "1")]
+    pub power_spare: String,
+    /// Seconds a host may take to boot (its agent back) before Corral tries again
+    #[arg(long, default_value_t = 600)]
+    pub boot_timeout: u64,
+    /// Seconds between looks of the power manager at the pool
+    #[arg(long, default_value_t = 5.0)]
+    pub power_interval: f64,
+}
+
+/// Reads `--power-spare`: `N` hosts or `P%` of the pool.
+fn parse_spare(s: &str) -> anyhow::Result<corral_server::Spare> {
+    let bad = || anyhow::anyhow!("--power-spare {s:?}: give a number of hosts (2) or a share of the pool (10%)");
+    match s.trim().strip_suffix('%') {
+        Some(p) => {
+            let p: f64 = p.trim().parse().map_err(|_| bad())?;
+            if !(0.0..=100.0).contains(&p) {
+                return Err(bad());
+            }
+            Ok(corral_server::Spare::Percent(p))
+        }
+        None => Ok(corral_server::Spare::Hosts(s.trim().parse().map_err(|_| bad())?)),
+    }
 }
 
 /// A started controller: its context and its API listener.
@@ -59,6 +87,13 @@ pub async fn start(args: &ServerArgs) -> anyhow::Result<Started> {
         anyhow::bail!("--cpu-overcommit must be between 0.1 and 100 (1 = no over-commit)");
     }
     cfg.cpu_overcommit = args.cpu_overcommit;
+    cfg.power.spare = parse_spare(&args.power_spare)?;
+    cfg.power.host_idle_time = args.host_idle_time;
+    cfg.power.boot_timeout = args.boot_timeout.max(1);
+    if !(0.1..=3600.0).contains(&args.power_interval) {
+        anyhow::bail!("--power-interval must be between 0.1 and 3600 seconds");
+    }
+    cfg.power_interval = std::time::Duration::from_secs_f64(args.power_interval);
     let ctx = Context::new(store, images, cfg);
     corral_server::bootstrap(&ctx)?;
     let listener = tokio::net::TcpListener::bind(&args.listen)

@@ -19,9 +19,8 @@ pub struct UpArgs {
     /// cgroup parent of the nodes (e.g. `corral` → /sys/fs/cgroup/<ctrl>/corral/<node>)
     #[arg(long, default_value = "corral")]
     pub cgroup_parent: String,
-    /// How many nodes the agent makes at once
-    #[arg(long, default_value_t = 4)]
-    pub parallelism: usize,
+    #[command(flatten)]
+    pub tuning: agent_cmd::Tuning,
 }
 
 /// Runs `corral up` until SIGINT or SIGTERM.
@@ -38,7 +37,7 @@ pub async fn run(mut args: UpArgs) -> anyhow::Result<()> {
         &host,
         s.ctx.images.clone(),
         &args.cgroup_parent,
-        args.parallelism,
+        &args.tuning,
         Default::default(),
         "127.0.0.1".into(),
     )?;

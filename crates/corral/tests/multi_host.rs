@@ -61,9 +61,24 @@ fn hosts_join_and_a_cluster_spreads_over_them() {
     );
     let out = lan.node_exec(idx(on[1]), &uid_id("node-1"), "ping -c1 -W2 node-0");
     assert!(out.status.success(), "node-1 → node-0 across hosts");
-    // A node cannot reach the server's ports over the underlay either... through its
-    // own host: input from nodes is dropped; the server is another machine, reached
-    // through NAT, which the many-hosts issue closes with an underlay address set.
+    // A node cannot reach the server's ports or the other host's agent over the
+    // underlay (through its host's NAT): the pool's addresses are protected.
+    let other = &lan.hosts[idx(on[1])].address;
+    for (target, port) in [(SERVER, 7700), (SERVER, 7701), (other.as_str(), 7702)] {
+        let probe = format!("printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 2 {target} {port} 2>&1; true");
+        let out = lan.node_exec(idx(on[0]), &uid_id("node-0"), &probe);
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            text.contains("can't connect") || text.contains("timed out"),
+            "node-0 reached {target}:{port}: {text}"
+        );
+    }
+    let out = lan.node_exec(idx(on[0]), &uid_id("node-0"), &format!("ping -c1 -W1 {other}"));
+    assert!(!out.status.success(), "node-0 pinged the other host {other}");
     let del = lan.cli(&["cluster", "delete", "wide"]);
     assert!(del.status.success(), "{}", String::from_utf8_lossy(&del.stderr));
 }

@@ -4,6 +4,7 @@ use clap::{Args, Subcommand};
 use corral_api::{Cluster, Event, Operation, ScaleRequest};
 
 use super::cluster_spec::CreateArgs;
+use super::page::{self, PageArgs};
 use super::Ctx;
 
 /// Verbs of `corral cluster`.
@@ -11,8 +12,8 @@ use super::Ctx;
 pub enum ClusterCommand {
     /// Create a cluster from flags or a spec file and wait until its nodes run
     Create(CreateArgs),
-    /// List clusters
-    List,
+    /// List clusters, by owner and name
+    List(ListArgs),
     /// Show a cluster and its nodes
     Show {
         /// Cluster name
@@ -31,6 +32,22 @@ pub enum ClusterCommand {
         /// Cluster name
         name: String,
     },
+}
+
+/// Filters of `corral cluster list`.
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Only clusters in this state (creating, running, degraded, stopping, stopped, deleting)
+    #[arg(long)]
+    pub state: Option<String>,
+    /// Only this user's clusters (admin)
+    #[arg(long)]
+    pub owner: Option<String>,
+    /// Only clusters whose name starts with this
+    #[arg(long)]
+    pub prefix: Option<String>,
+    #[command(flatten)]
+    pub page: PageArgs,
 }
 
 /// A cluster name and whether to wait for the operation.
@@ -69,9 +86,9 @@ pub async fn run(cmd: ClusterCommand, ctx: &mut Ctx<'_>) -> anyhow::Result<i32> 
                 show(ctx, &spec.name).await?;
             }
         }
-        ClusterCommand::List => {
-            let clusters: Vec<Cluster> = ctx.client.get(&["v1", "clusters"]).await?;
-            ctx.show(&clusters)?;
+        ClusterCommand::List(a) => {
+            let filters = page::query(&[("state", a.state), ("owner", a.owner), ("prefix", a.prefix)]);
+            page::show::<Cluster>(ctx, &["v1", "clusters"], filters, a.page).await?;
         }
         ClusterCommand::Show { name } => show(ctx, &name).await?,
         ClusterCommand::Delete(a) => {

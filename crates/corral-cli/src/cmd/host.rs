@@ -1,15 +1,16 @@
 //! `corral host ...`: the pool's hosts and join tokens (admin).
 
-use clap::Subcommand;
+use clap::{Args, Subcommand};
 use corral_api::{Host, JoinToken, JoinTokenRequest};
 
+use super::page::{self, PageArgs};
 use super::Ctx;
 
 /// Verbs of `corral host`.
 #[derive(Debug, Subcommand)]
 pub enum HostCommand {
-    /// List the pool's hosts
-    List,
+    /// List the pool's hosts, by name
+    List(ListArgs),
     /// Show one host
     Show {
         /// Host name
@@ -30,6 +31,9 @@ pub enum HostCommand {
         /// Host name
         name: String,
     },
+    /// How Corral switches a host's power, and switching it by hand
+    #[command(subcommand)]
+    Power(super::power::PowerCommand),
     /// Make a one-time token for `corral agent --join`
     JoinToken {
         /// Lifetime in seconds (default one hour)
@@ -38,12 +42,25 @@ pub enum HostCommand {
     },
 }
 
+/// Filters of `corral host list`.
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Only hosts in this state (ready, unreachable, draining, removed)
+    #[arg(long)]
+    pub state: Option<String>,
+    /// Only hosts with these labels: `key=value` or `key`, comma-separated
+    #[arg(long)]
+    pub label: Option<String>,
+    #[command(flatten)]
+    pub page: PageArgs,
+}
+
 /// Runs one `corral host` verb.
 pub async fn run(cmd: HostCommand, ctx: &mut Ctx<'_>) -> anyhow::Result<i32> {
     match cmd {
-        HostCommand::List => {
-            let hosts: Vec<Host> = ctx.client.get(&["v1", "hosts"]).await?;
-            ctx.show(&hosts)?;
+        HostCommand::List(a) => {
+            let filters = page::query(&[("state", a.state), ("label", a.label)]);
+            page::show::<Host>(ctx, &["v1", "hosts"], filters, a.page).await?;
         }
         HostCommand::Show { name } => {
             let h: Host = ctx.client.get(&["v1", "hosts", &name]).await?;
@@ -61,6 +78,7 @@ pub async fn run(cmd: HostCommand, ctx: &mut Ctx<'_>) -> anyhow::Result<i32> {
             let h: Host = ctx.client.post_empty(&["v1", "hosts", &name, "restore"]).await?;
             ctx.show(&h)?;
         }
+        HostCommand::Power(p) => return super::power::run(p, ctx).await,
         HostCommand::JoinToken { ttl } => {
             let t: JoinToken = ctx
                 .client

@@ -6,13 +6,14 @@ use anyhow::Context;
 use clap::{Args, Subcommand};
 use corral_api::{BuildImageRequest, Image, Operation};
 
+use super::page::{self, PageArgs};
 use super::Ctx;
 
 /// Verbs of `corral image`.
 #[derive(Debug, Subcommand)]
 pub enum ImageCommand {
-    /// List the images you may use
-    List,
+    /// List the images you may use, by name
+    List(PageArgs),
     /// Show one image
     Show {
         /// Image name
@@ -68,10 +69,7 @@ pub struct ImportArgs {
 /// Runs one `corral image` verb.
 pub async fn run(cmd: ImageCommand, ctx: &mut Ctx<'_>) -> anyhow::Result<i32> {
     match cmd {
-        ImageCommand::List => {
-            let images: Vec<Image> = ctx.client.get(&["v1", "images"]).await?;
-            ctx.show(&images)?;
-        }
+        ImageCommand::List(p) => page::show::<Image>(ctx, &["v1", "images"], Vec::new(), p).await?,
         ImageCommand::Show { name } => show(ctx, &name).await?,
         ImageCommand::Build(a) => {
             let body = BuildImageRequest {

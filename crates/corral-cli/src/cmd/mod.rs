@@ -8,6 +8,8 @@ pub mod image;
 pub mod login;
 pub mod node;
 pub mod operation;
+pub mod page;
+pub mod power;
 pub mod ssh;
 pub mod user;
 

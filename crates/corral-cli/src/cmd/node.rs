@@ -3,17 +3,15 @@
 use clap::{Args, Subcommand};
 use corral_api::{Image, MigrateRequest, Node, Operation, SaveNodeRequest};
 
+use super::page::{self, PageArgs};
 use super::Ctx;
 use crate::node_ref::NodeRef;
 
 /// Verbs of `corral node`.
 #[derive(Debug, Subcommand)]
 pub enum NodeCommand {
-    /// List the nodes of a cluster
-    List {
-        /// Cluster name
-        cluster: String,
-    },
+    /// List the nodes of a cluster, by group and index
+    List(ListArgs),
     /// Show one node
     Show {
         /// The node, as CLUSTER/NODE
@@ -35,6 +33,24 @@ pub enum NodeCommand {
     },
 }
 
+/// Arguments of `corral node list`.
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Cluster name
+    pub cluster: String,
+    /// Only nodes in this state (pending, creating, running, stopped, failed, deleting)
+    #[arg(long)]
+    pub state: Option<String>,
+    /// Only nodes on this host
+    #[arg(long)]
+    pub host: Option<String>,
+    /// Only nodes of this group
+    #[arg(long)]
+    pub group: Option<String>,
+    #[command(flatten)]
+    pub page: PageArgs,
+}
+
 /// Arguments of `corral node save`.
 #[derive(Debug, Args)]
 pub struct SaveArgs {
@@ -51,9 +67,9 @@ pub struct SaveArgs {
 /// Runs one `corral node` verb.
 pub async fn run(cmd: NodeCommand, ctx: &mut Ctx<'_>) -> anyhow::Result<i32> {
     match cmd {
-        NodeCommand::List { cluster } => {
-            let nodes: Vec<Node> = ctx.client.get(&["v1", "clusters", &cluster, "nodes"]).await?;
-            ctx.show(&nodes)?;
+        NodeCommand::List(a) => {
+            let filters = page::query(&[("state", a.state), ("host", a.host), ("group", a.group)]);
+            page::show::<Node>(ctx, &["v1", "clusters", &a.cluster, "nodes"], filters, a.page).await?;
         }
         NodeCommand::Show { node } => {
             let node: Node = ctx.client.get(&node.segments(&[])).await?;

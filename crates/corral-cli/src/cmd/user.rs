@@ -6,6 +6,7 @@ use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
 use corral_api::{AddSshKeyRequest, CreateUserRequest, Role, User};
 
+use super::page::{self, PageArgs};
 use super::Ctx;
 use crate::password::PasswordArgs;
 
@@ -13,7 +14,7 @@ use crate::password::PasswordArgs;
 #[derive(Debug, Subcommand)]
 pub enum UserCommand {
     /// List users (admins only)
-    List,
+    List(PageArgs),
     /// Create a user (admins only)
     Create(CreateUserArgs),
     /// Add an SSH public key, installed into the user's nodes
@@ -41,10 +42,7 @@ pub struct CreateUserArgs {
 /// Runs one `corral user` verb.
 pub async fn run(cmd: UserCommand, ctx: &mut Ctx<'_>) -> anyhow::Result<i32> {
     match cmd {
-        UserCommand::List => {
-            let users: Vec<User> = ctx.client.get(&["v1", "users"]).await?;
-            ctx.show(&users)?;
-        }
+        UserCommand::List(p) => page::show::<User>(ctx, &["v1", "users"], Vec::new(), p).await?,
         UserCommand::Create(a) => {
             let password = a.password.read(&format!("Password for new user {}: ", a.name), true)?;
             let body = CreateUserRequest {

@@ -10,6 +10,7 @@ impl Render for Vec<Event> {
             .iter()
             .map(|e| {
                 vec![
+                    e.seq.to_string(),
                     age(now, e.time),
                     e.actor.clone(),
                     e.kind.clone(),
@@ -18,7 +19,8 @@ impl Render for Vec<Event> {
                 ]
             })
             .collect();
-        table(&["AGE", "ACTOR", "KIND", "TARGET", "MESSAGE"], rows)
+        // SEQ is what `corral event list --since` takes.
+        table(&["SEQ", "AGE", "ACTOR", "KIND", "TARGET", "MESSAGE"], rows)
     }
 }
 
@@ -39,7 +41,7 @@ mod tests {
         let text = vec![e].table(1000);
         assert_eq!(
             text.lines().nth(1).unwrap(),
-            "3s   corral  node.running  clusters/demo/nodes/node-0  node-0 is running"
+            "1    3s   corral  node.running  clusters/demo/nodes/node-0  node-0 is running"
         );
     }
 }

@@ -21,6 +21,14 @@ fn labels(h: &Host) -> String {
         .join(",")
 }
 
+/// `on`, or `off (ipmi)` for a host whose power Corral switches.
+fn power(h: &Host) -> String {
+    match &h.power.driver {
+        Some(d) => format!("{} ({d})", h.power.state.as_str()),
+        None => h.power.state.as_str().to_string(),
+    }
+}
+
 impl Render for Vec<Host> {
     fn table(&self, now: u64) -> String {
         let rows = self
@@ -37,13 +45,16 @@ impl Render for Vec<Host> {
                         format_bytes(h.capacity.memory_bytes)
                     ),
                     h.nodes.to_string(),
+                    power(h),
                     labels(h),
                     age(now, h.last_seen),
                 ]
             })
             .collect();
         table(
-            &["NAME", "STATE", "ADDRESS", "CPU", "MEMORY", "NODES", "LABELS", "SEEN"],
+            &[
+                "NAME", "STATE", "ADDRESS", "CPU", "MEMORY", "NODES", "POWER", "LABELS", "SEEN",
+            ],
             rows,
         )
     }
@@ -72,6 +83,9 @@ impl Render for Host {
                 ),
             ),
             ("Nodes", self.nodes.to_string()),
+            ("Power", power(self)),
+            ("Power reason", self.power.reason.clone().unwrap_or_else(|| "-".into())),
+            ("Power error", self.power.error.clone().unwrap_or_else(|| "-".into())),
             ("Labels", labels(self)),
             ("Seen", format!("{} ago", age(now, self.last_seen))),
         ])

@@ -7,7 +7,7 @@ use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
 use super::io_err;
-use crate::RuntimeError;
+use crate::{NodeUsage, RuntimeError};
 
 /// Where the cgroup hierarchies are mounted.
 const CGROUP_ROOT: &str = "/sys/fs/cgroup";
@@ -52,6 +52,42 @@ pub(crate) fn oom_kills(parent: &str, id: &str) -> Result<u64, RuntimeError> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(0),
         Err(e) => Err(io_err(format!("read {}", path.display()))(e)),
     }
+}
+
+/// Cpu time and memory in use of the node's cgroups; `None` when the node has no
+/// cgroup (it does not run).
+pub(crate) fn usage(parent: &str, id: &str) -> Result<Option<NodeUsage>, RuntimeError> {
+    let read = |controller: &str, file: &str| -> Result<Option<String>, RuntimeError> {
+        let path = Path::new(CGROUP_ROOT).join(controller).join(parent).join(id).join(file);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => Ok(Some(text)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io_err(format!("read {}", path.display()))(e)),
+        }
+    };
+    let (Some(cpu), Some(usage), Some(stat)) = (
+        read("cpuacct", "cpuacct.usage")?,
+        read("memory", "memory.usage_in_bytes")?,
+        read("memory", "memory.stat")?,
+    ) else {
+        return Ok(None);
+    };
+    Ok(Some(NodeUsage {
+        cpu_nanos: cpu.trim().parse().unwrap_or(0),
+        memory_bytes: working_set(usage.trim().parse().unwrap_or(0), &stat),
+    }))
+}
+
+/// Memory in use as `docker stats` and cAdvisor count it: the usage minus the
+/// inactive file cache, which the kernel reclaims before anything else. The raw
+/// usage would count every file the node ever read.
+fn working_set(usage: u64, memory_stat: &str) -> u64 {
+    let inactive_file = memory_stat
+        .lines()
+        .find_map(|line| line.strip_prefix("total_inactive_file "))
+        .and_then(|n| n.trim().parse::<u64>().ok())
+        .unwrap_or(0);
+    usage.saturating_sub(inactive_file)
 }
 
 fn parse_oom_kill(oom_control: &str) -> u64 {
@@ -103,6 +139,14 @@ mod tests {
         let text = "oom_kill_disable 0\nunder_oom 0\noom_kill 3\n";
         assert_eq!(parse_oom_kill(text), 3);
         assert_eq!(parse_oom_kill("oom_kill_disable 0\n"), 0);
+    }
+
+    #[test]
+    fn memory_in_use_leaves_out_inactive_file_cache() {
+        let stat = "cache 500\ninactive_file 100\ntotal_cache 500\ntotal_inactive_file 300\n";
+        assert_eq!(working_set(1000, stat), 700);
+        assert_eq!(working_set(1000, "cache 0\n"), 1000);
+        assert_eq!(working_set(100, stat), 0);
     }
 
     #[test]

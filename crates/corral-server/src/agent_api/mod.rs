@@ -10,7 +10,7 @@ use axum::extract::{Path, Query, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use corral_agent::ControlPlane;
-use corral_api::agent::{Assignments, NodeReport};
+use corral_api::agent::{Assignments, MetricsReport, NodeReport};
 use corral_api::{names, ApiError, ErrorCode, HostState, JoinRequest, JoinResponse, RegisterRequest};
 use corral_store::{typed, Compare};
 use serde::Deserialize;
@@ -34,6 +34,7 @@ pub fn router(ctx: Arc<Context>) -> Router {
         .route("/v1/agent/assignments", get(assignments))
         .route("/v1/agent/reports", post(reports))
         .route("/v1/agent/heartbeat", post(heartbeat))
+        .route("/v1/agent/metrics", post(metrics))
         .route(
             "/v1/agent/nodes/{id}/upper",
             axum::routing::put(put_upper).get(get_upper),
@@ -83,6 +84,8 @@ async fn join_pool(State(ctx): State<Arc<Context>>, Json(req): Json<JoinRequest>
         state: HostState::Ready,
         cert_fingerprint: Some(creds.fingerprint.clone()),
         last_seen: crate::time::now(),
+        power_config: None,
+        power: Default::default(),
     };
     let compare = match &existing {
         Some(d) => Compare::ModRevision(d.key.clone(), d.revision),
@@ -141,6 +144,12 @@ async fn heartbeat(State(ctx): State<Arc<Context>>, host: AgentHost) -> Result<(
 /// `POST /v1/agent/reports`.
 async fn reports(State(ctx): State<Arc<Context>>, host: AgentHost, Json(r): Json<Vec<NodeReport>>) -> Result<()> {
     crate::control_plane::apply_reports(&ctx, &host.0, &r)?;
+    Ok(())
+}
+
+/// `POST /v1/agent/metrics`: samples of the host's nodes.
+async fn metrics(State(ctx): State<Arc<Context>>, host: AgentHost, Json(r): Json<MetricsReport>) -> Result<()> {
+    crate::control_plane::apply_metrics(&ctx, &host.0, &r)?;
     Ok(())
 }
 

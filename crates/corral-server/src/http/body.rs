@@ -32,8 +32,20 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
             ))
         };
         let value = if yaml {
-            serde_yaml::from_slice(&bytes).map_err(|e| malformed("YAML", e.to_string()))?
+            // Through JSON's data model, so YAML is typed as strictly as JSON: serde_yaml
+            // alone would take `name: false` or `name: null` as the strings "false" and
+            // "null", which the schema (type: string) says are refused.
+            let data: serde_json::Value =
+                serde_yaml::from_slice(&bytes).map_err(|e| malformed("YAML", e.to_string()))?;
+            if !data.is_object() {
+                return Err(malformed("YAML", "expected a mapping".into()));
+            }
+            serde_json::from_value(data).map_err(|e| malformed("YAML", e.to_string()))?
         } else {
+            // Every body is an object; serde would also read a struct from an array.
+            if !bytes.trim_ascii_start().starts_with(b"{") {
+                return Err(malformed("JSON", "expected an object".into()));
+            }
             serde_json::from_slice(&bytes).map_err(|e| malformed("JSON", e.to_string()))?
         };
         Ok(Body(value))

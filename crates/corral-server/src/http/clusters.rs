@@ -2,23 +2,42 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, Uri};
 use axum::Json;
-use corral_api::{ApiError, Cluster, ClusterSpec, Event, Operation, ScaleRequest};
+use corral_api::{ApiError, Cluster, ClusterSpec, ClusterState, Event, Operation, ScaleRequest};
 use serde::Deserialize;
 
 use super::auth::Caller;
 use super::body::Body;
 use super::error::HttpResult;
+use super::operations::{page_events, EventFilter};
+use super::page::{self, PageQuery, Paged};
+use super::query::Query;
 use crate::cluster;
 use crate::context::Context;
+
+/// Filters of `GET /v1/clusters`.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ClusterFilter {
+    /// Only clusters in this state.
+    #[param(inline)]
+    pub state: Option<ClusterState>,
+    /// Only this user's clusters (a user sees only their own whatever this says).
+    #[param(example = "alice")]
+    pub owner: Option<String>,
+    /// Only clusters whose name starts with this.
+    #[param(example = "demo")]
+    pub prefix: Option<String>,
+}
 
 /// `?owner=` lets the admin act on another user's cluster.
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct OwnerQuery {
     /// Owner of the cluster; the caller when absent (the admin may name any user).
+    #[param(example = "alice")]
     pub owner: Option<String>,
 }
 
@@ -28,25 +47,42 @@ fn accepted(op: crate::operation::OperationRecord) -> Accepted {
     (StatusCode::ACCEPTED, Json(op.op))
 }
 
-/// `GET /v1/clusters`.
+/// `GET /v1/clusters`: sorted by owner, then name.
 #[utoipa::path(
     get,
     path = "/v1/clusters",
     operation_id = "list_clusters",
     tag = "clusters",
+    params(ClusterFilter, PageQuery),
     responses(
-        (status = 200, description = "The caller's clusters (every cluster for the admin)", body = [Cluster]),
+        (status = 200, description = "The caller's clusters (every cluster for the admin), by owner and name", body = [Cluster],
+            headers(("Link" = String, description = "`<URL>; rel=\"next\"`: the next page, sent while more items follow a page cut by `limit`"))),
+        (status = 400, description = "A query parameter is invalid (`invalid_request`)", body = ApiError),
         (status = 401, description = "Missing, invalid or expired token (`unauthorized`)", body = ApiError),
         (status = 500, description = "Something went wrong inside Corral (`internal`)", body = ApiError),
     ),
     security(("bearer" = [])),
 )]
-pub async fn list(State(ctx): State<Arc<Context>>, caller: Caller) -> HttpResult<Json<Vec<Cluster>>> {
+pub async fn list(
+    State(ctx): State<Arc<Context>>,
+    caller: Caller,
+    Query(f): Query<ClusterFilter>,
+    Query(p): Query<PageQuery>,
+    uri: Uri,
+) -> HttpResult<Paged<Cluster>> {
     let mut out = Vec::new();
     for c in cluster::list(&ctx, &caller.0)? {
-        out.push(cluster::view(&ctx, &c)?);
+        if f.owner.as_ref().is_some_and(|o| *o != c.owner)
+            || f.prefix.as_ref().is_some_and(|pre| !c.name.starts_with(pre.as_str()))
+        {
+            continue;
+        }
+        let view = cluster::view(&ctx, &c)?;
+        if f.state.is_none_or(|s| s == view.state) {
+            out.push(view);
+        }
     }
-    Ok(Json(out))
+    page::paginate(out, |c| format!("{}\0{}", c.owner, c.name), &p, &uri)
 }
 
 /// `POST /v1/clusters`: validates, admits and records; agents do the rest.
@@ -60,7 +96,7 @@ pub async fn list(State(ctx): State<Arc<Context>>, caller: Caller) -> HttpResult
         (status = 202, description = "Accepted: the operation that tracks the work (poll `GET /v1/operations/{id}`)", body = Operation),
         (status = 400, description = "Malformed body (`malformed_request`) or invalid values (`invalid_request`, `invalid_name`, `unknown_image`)", body = ApiError),
         (status = 401, description = "Missing, invalid or expired token (`unauthorized`)", body = ApiError),
-        (status = 409, description = "Already exists (`already_exists`) or the resource's state does not allow this (`conflict`)", body = ApiError),
+        (status = 409, description = "A cluster of this name exists (`already_exists`)", body = ApiError),
         (status = 422, description = "Not enough capacity in the pool (`insufficient_capacity`) or over quota (`quota_exceeded`)", body = ApiError),
         (status = 500, description = "Something went wrong inside Corral (`internal`)", body = ApiError),
     ),
@@ -81,11 +117,12 @@ pub async fn create(
     operation_id = "get_cluster",
     tag = "clusters",
     params(
-        ("name" = String, Path, description = "Cluster name"),
+        ("name" = String, Path, description = "Cluster name", example = "demo"),
         OwnerQuery,
     ),
     responses(
         (status = 200, description = "The cluster with its nodes", body = Cluster),
+        (status = 400, description = "A query parameter is invalid (`invalid_request`)", body = ApiError),
         (status = 401, description = "Missing, invalid or expired token (`unauthorized`)", body = ApiError),
         (status = 404, description = "No such resource, or not visible to the caller (`not_found`)", body = ApiError),
         (status = 500, description = "Something went wrong inside Corral (`internal`)", body = ApiError),
@@ -109,14 +146,15 @@ pub async fn show(
     operation_id = "delete_cluster",
     tag = "clusters",
     params(
-        ("name" = String, Path, description = "Cluster name"),
+        ("name" = String, Path, description = "Cluster name", example = "demo"),
         OwnerQuery,
     ),
     responses(
         (status = 202, description = "Accepted: the operation that tracks the work (poll `GET /v1/operations/{id}`)", body = Operation),
+        (status = 400, description = "A query parameter is invalid (`invalid_request`)", body = ApiError),
         (status = 401, description = "Missing, invalid or expired token (`unauthorized`)", body = ApiError),
         (status = 404, description = "No such resource, or not visible to the caller (`not_found`)", body = ApiError),
-        (status = 409, description = "Already exists (`already_exists`) or the resource's state does not allow this (`conflict`)", body = ApiError),
+        (status = 409, description = "The cluster changed meanwhile; try again (`conflict`)", body = ApiError),
         (status = 500, description = "Something went wrong inside Corral (`internal`)", body = ApiError),
     ),
     security(("bearer" = [])),
@@ -139,16 +177,16 @@ pub async fn delete(
     operation_id = "scale_cluster",
     tag = "clusters",
     params(
-        ("name" = String, Path, description = "Cluster name"),
+        ("name" = String, Path, description = "Cluster name", example = "demo"),
         OwnerQuery,
     ),
     request_body(description = "The group and its new size (JSON, or YAML with a `yaml` content type)", content((ScaleRequest = "application/json"), (ScaleRequest = "application/yaml"))),
     responses(
         (status = 202, description = "Accepted: the operation that tracks the work (poll `GET /v1/operations/{id}`)", body = Operation),
-        (status = 400, description = "Malformed body (`malformed_request`) or invalid values (`invalid_request`, `invalid_name`, `unknown_image`)", body = ApiError),
+        (status = 400, description = "Malformed body (`malformed_request`), or no such size or group given (`invalid_request`)", body = ApiError),
         (status = 401, description = "Missing, invalid or expired token (`unauthorized`)", body = ApiError),
-        (status = 404, description = "No such resource, or not visible to the caller (`not_found`)", body = ApiError),
-        (status = 409, description = "Already exists (`already_exists`) or the resource's state does not allow this (`conflict`)", body = ApiError),
+        (status = 404, description = "No such cluster or node group, or not visible to the caller (`not_found`)", body = ApiError),
+        (status = 409, description = "The cluster is being deleted or changed meanwhile (`conflict`)", body = ApiError),
         (status = 422, description = "Not enough capacity in the pool (`insufficient_capacity`) or over quota (`quota_exceeded`)", body = ApiError),
         (status = 500, description = "Something went wrong inside Corral (`internal`)", body = ApiError),
     ),
@@ -173,14 +211,15 @@ pub async fn scale(
     operation_id = "stop_cluster",
     tag = "clusters",
     params(
-        ("name" = String, Path, description = "Cluster name"),
+        ("name" = String, Path, description = "Cluster name", example = "demo"),
         OwnerQuery,
     ),
     responses(
         (status = 202, description = "Accepted: the operation that tracks the work (poll `GET /v1/operations/{id}`)", body = Operation),
+        (status = 400, description = "A query parameter is invalid (`invalid_request`)", body = ApiError),
         (status = 401, description = "Missing, invalid or expired token (`unauthorized`)", body = ApiError),
         (status = 404, description = "No such resource, or not visible to the caller (`not_found`)", body = ApiError),
-        (status = 409, description = "Already exists (`already_exists`) or the resource's state does not allow this (`conflict`)", body = ApiError),
+        (status = 409, description = "The cluster is being deleted or changed meanwhile (`conflict`)", body = ApiError),
         (status = 500, description = "Something went wrong inside Corral (`internal`)", body = ApiError),
     ),
     security(("bearer" = [])),
@@ -203,14 +242,15 @@ pub async fn stop(
     operation_id = "start_cluster",
     tag = "clusters",
     params(
-        ("name" = String, Path, description = "Cluster name"),
+        ("name" = String, Path, description = "Cluster name", example = "demo"),
         OwnerQuery,
     ),
     responses(
         (status = 202, description = "Accepted: the operation that tracks the work (poll `GET /v1/operations/{id}`)", body = Operation),
+        (status = 400, description = "A query parameter is invalid (`invalid_request`)", body = ApiError),
         (status = 401, description = "Missing, invalid or expired token (`unauthorized`)", body = ApiError),
         (status = 404, description = "No such resource, or not visible to the caller (`not_found`)", body = ApiError),
-        (status = 409, description = "Already exists (`already_exists`) or the resource's state does not allow this (`conflict`)", body = ApiError),
+        (status = 409, description = "The cluster is being deleted or changed meanwhile (`conflict`)", body = ApiError),
         (status = 422, description = "Not enough capacity in the pool (`insufficient_capacity`) or over quota (`quota_exceeded`)", body = ApiError),
         (status = 500, description = "Something went wrong inside Corral (`internal`)", body = ApiError),
     ),
@@ -234,11 +274,15 @@ pub async fn start(
     operation_id = "list_cluster_events",
     tag = "clusters",
     params(
-        ("name" = String, Path, description = "Cluster name"),
+        ("name" = String, Path, description = "Cluster name", example = "demo"),
         OwnerQuery,
+        EventFilter,
+        PageQuery,
     ),
     responses(
-        (status = 200, description = "The last 500 events of the cluster, oldest first", body = [Event]),
+        (status = 200, description = "The cluster's events, oldest first. Without `limit`, the newest 500 that match; with `limit`, pages from the oldest that match on", body = [Event],
+            headers(("Link" = String, description = "`<URL>; rel=\"next\"`: the next page, sent while more items follow a page cut by `limit`"))),
+        (status = 400, description = "A query parameter is invalid (`invalid_request`)", body = ApiError),
         (status = 401, description = "Missing, invalid or expired token (`unauthorized`)", body = ApiError),
         (status = 404, description = "No such resource, or not visible to the caller (`not_found`)", body = ApiError),
         (status = 500, description = "Something went wrong inside Corral (`internal`)", body = ApiError),
@@ -250,11 +294,14 @@ pub async fn events(
     caller: Caller,
     Path(name): Path<String>,
     Query(q): Query<OwnerQuery>,
-) -> HttpResult<Json<Vec<Event>>> {
+    Query(f): Query<EventFilter>,
+    Query(p): Query<PageQuery>,
+    uri: Uri,
+) -> HttpResult<Paged<Event>> {
     let doc = cluster::get(&ctx, &caller.0, q.owner.as_deref(), &name)?;
-    Ok(Json(crate::event::list(
-        &ctx,
-        &format!("clusters/{}", doc.value.name),
-        500,
-    )?))
+    let events = crate::event::list(&ctx, &format!("clusters/{}", doc.value.name), usize::MAX)?;
+    page_events(events, &f, &p, &uri, CLUSTER_EVENTS)
 }
+
+/// Most events `GET /v1/clusters/{name}/events` returns without a `limit`.
+const CLUSTER_EVENTS: usize = 500;

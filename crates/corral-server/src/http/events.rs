@@ -6,7 +6,7 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use corral_api::Event;
 use futures_util::Stream;
@@ -14,6 +14,7 @@ use serde::Deserialize;
 
 use super::auth::Caller;
 use super::error::HttpResult;
+use super::query::Query;
 use crate::context::Context;
 use crate::user::UserRecord;
 use crate::{event, keys};
@@ -24,6 +25,7 @@ use crate::{event, keys};
 pub struct StreamQuery {
     /// Replay stored events with a larger sequence number first.
     #[serde(default)]
+    #[param(example = 120)]
     pub since: Option<u64>,
 }
 
@@ -56,6 +58,7 @@ fn sse(e: &Event) -> SseEvent {
     params(StreamQuery),
     responses(
         (status = 200, description = "Server-sent events as they happen: each has the event's `seq` as id, its `kind` as event type and the `Event` as JSON data; a keep-alive comment every 15 s", content_type = "text/event-stream", body = Event),
+        (status = 400, description = "A query parameter is invalid (`invalid_request`)", body = corral_api::ApiError),
         (status = 401, description = "Missing, invalid or expired token (`unauthorized`)", body = corral_api::ApiError),
         (status = 500, description = "Something went wrong inside Corral (`internal`)", body = corral_api::ApiError),
     ),

@@ -6,8 +6,9 @@
 
 use std::sync::Arc;
 
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::WebSocketUpgrade;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::response::Response;
 use corral_api::ApiError;
 
@@ -15,6 +16,7 @@ use super::auth::Caller;
 use super::clusters::OwnerQuery;
 use super::error::HttpResult;
 use super::nodes::find;
+use super::query::Query;
 use crate::context::Context;
 use crate::exec;
 
@@ -25,17 +27,17 @@ use crate::exec;
     operation_id = "exec_in_node_ws",
     tag = "nodes",
     params(
-        ("name" = String, Path, description = "Cluster name"),
-        ("node" = String, Path, description = "Node name, `<group>-<index>`"),
+        ("name" = String, Path, description = "Cluster name", example = "demo"),
+        ("node" = String, Path, description = "Node name, `<group>-<index>`", example = "web-0"),
         OwnerQuery,
         ("token" = Option<String>, Query, description = "Bearer token, for clients (browsers) that cannot set headers on a websocket"),
     ),
     responses(
         (status = 101, description = "Switching to the websocket protocol. The first text frame is an `ExecRequest`; binary frames carry input and output; text frames carry `{\"resize\":[rows,cols]}` and `{\"eof\":true}` from the client and `{\"exit_code\":N}` from the server"),
-        (status = 400, description = "Malformed body (`malformed_request`) or invalid values (`invalid_request`, `invalid_name`, `unknown_image`)", body = ApiError),
+        (status = 400, description = "Not a websocket upgrade request, or an invalid query parameter (`invalid_request`)", body = ApiError),
         (status = 401, description = "Missing, invalid or expired token (`unauthorized`)", body = ApiError),
         (status = 404, description = "No such resource, or not visible to the caller (`not_found`)", body = ApiError),
-        (status = 409, description = "Already exists (`already_exists`) or the resource's state does not allow this (`conflict`)", body = ApiError),
+        (status = 409, description = "The node is not running or its host cannot be reached (`conflict`)", body = ApiError),
         (status = 500, description = "Something went wrong inside Corral (`internal`)", body = ApiError),
     ),
     security(("bearer" = [])),
@@ -45,9 +47,11 @@ pub async fn upgrade(
     caller: Caller,
     Path((name, node_name)): Path<(String, String)>,
     Query(q): Query<OwnerQuery>,
-    ws: WebSocketUpgrade,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> HttpResult<Response> {
     let n = find(&ctx, &caller.0, q.owner.as_deref(), &name, &node_name)?;
+    // Checked after the node, so a missing node is a 404 however it is asked for.
+    let ws = ws.map_err(|e| ApiError::invalid(format!("not a websocket upgrade: {}", e.body_text())))?;
     Ok(ws.on_upgrade(move |socket| {
         corral_agent::exec_ws::serve(socket, move |req| async move {
             exec::start(&ctx, &n, &req).await.map_err(|e| e.to_api().message)

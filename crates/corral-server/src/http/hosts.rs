@@ -3,12 +3,16 @@
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
+use axum::http::Uri;
 use axum::Json;
-use corral_api::{ApiError, ErrorCode, Host, JoinToken, JoinTokenRequest};
+use corral_api::{ApiError, ErrorCode, Host, HostState, JoinToken, JoinTokenRequest};
+use serde::Deserialize;
 
 use super::auth::{require_admin, Caller};
 use super::body::Body;
 use super::error::{HttpError, HttpResult};
+use super::page::{self, PageQuery, Paged};
+use super::query::Query;
 use crate::context::Context;
 use crate::{event, host, join, node};
 
@@ -17,23 +21,78 @@ fn views(ctx: &Context) -> crate::error::Result<Vec<Host>> {
     Ok(host::all(ctx)?.iter().map(|h| h.to_api(&nodes)).collect())
 }
 
-/// `GET /v1/hosts`.
+/// Filters of `GET /v1/hosts`.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct HostFilter {
+    /// Only hosts in this state.
+    #[param(inline)]
+    pub state: Option<HostState>,
+    /// Only hosts with these labels: comma-separated `key=value` (that value) or `key`
+    /// (any value), all of which must hold.
+    #[param(example = "site=a,gpu")]
+    pub label: Option<String>,
+}
+
+impl HostFilter {
+    /// The label requirements: `(key, Some(value))` or `(key, None)` for any value.
+    fn labels(&self) -> HttpResult<Vec<(&str, Option<&str>)>> {
+        let Some(spec) = &self.label else {
+            return Ok(Vec::new());
+        };
+        spec.split(',')
+            .map(|req| {
+                let (k, v) = match req.split_once('=') {
+                    Some((k, v)) => (k, Some(v)),
+                    None => (req, None),
+                };
+                if k.is_empty() {
+                    return Err(
+                        ApiError::invalid(format!("invalid label filter {req:?}: expected key=value or key")).into(),
+                    );
+                }
+                Ok((k, v))
+            })
+            .collect()
+    }
+}
+
+/// `GET /v1/hosts`: sorted by name.
 #[utoipa::path(
     get,
     path = "/v1/hosts",
     operation_id = "list_hosts",
     tag = "hosts",
+    params(HostFilter, PageQuery),
     responses(
-        (status = 200, description = "The pool's hosts", body = [Host]),
+        (status = 200, description = "The pool's hosts, by name", body = [Host],
+            headers(("Link" = String, description = "`<URL>; rel=\"next\"`: the next page, sent while more items follow a page cut by `limit`"))),
+        (status = 400, description = "A query parameter is invalid (`invalid_request`)", body = ApiError),
         (status = 401, description = "Missing, invalid or expired token (`unauthorized`)", body = ApiError),
         (status = 403, description = "Only the admin may do this (`forbidden`)", body = ApiError),
         (status = 500, description = "Something went wrong inside Corral (`internal`)", body = ApiError),
     ),
     security(("bearer" = [])),
 )]
-pub async fn list(State(ctx): State<Arc<Context>>, caller: Caller) -> HttpResult<Json<Vec<Host>>> {
+pub async fn list(
+    State(ctx): State<Arc<Context>>,
+    caller: Caller,
+    Query(f): Query<HostFilter>,
+    Query(p): Query<PageQuery>,
+    uri: Uri,
+) -> HttpResult<Paged<Host>> {
     require_admin(&caller)?;
-    Ok(Json(views(&ctx)?))
+    let labels = f.labels()?;
+    let kept = views(&ctx)?
+        .into_iter()
+        .filter(|h| f.state.is_none_or(|s| s == h.state))
+        .filter(|h| {
+            labels
+                .iter()
+                .all(|(k, v)| h.labels.get(*k).is_some_and(|have| v.is_none_or(|v| v == have)))
+        })
+        .collect();
+    page::paginate(kept, |h| h.name.clone(), &p, &uri)
 }
 
 /// `GET /v1/hosts/{name}`.
@@ -43,7 +102,7 @@ pub async fn list(State(ctx): State<Arc<Context>>, caller: Caller) -> HttpResult
     operation_id = "get_host",
     tag = "hosts",
     params(
-        ("name" = String, Path, description = "Host name"),
+        ("name" = String, Path, description = "Host name", example = "host-1"),
     ),
     responses(
         (status = 200, description = "OK", body = Host),
@@ -70,14 +129,13 @@ pub async fn show(State(ctx): State<Arc<Context>>, caller: Caller, Path(name): P
     operation_id = "remove_host",
     tag = "hosts",
     params(
-        ("name" = String, Path, description = "Host name"),
+        ("name" = String, Path, description = "Host name", example = "host-1"),
     ),
     responses(
         (status = 200, description = "The removed host", body = Host),
         (status = 401, description = "Missing, invalid or expired token (`unauthorized`)", body = ApiError),
         (status = 403, description = "Only the admin may do this (`forbidden`)", body = ApiError),
         (status = 404, description = "No such resource, or not visible to the caller (`not_found`)", body = ApiError),
-        (status = 409, description = "Already exists (`already_exists`) or the resource's state does not allow this (`conflict`)", body = ApiError),
         (status = 500, description = "Something went wrong inside Corral (`internal`)", body = ApiError),
     ),
     security(("bearer" = [])),
@@ -109,10 +167,10 @@ pub async fn remove(
     request_body(description = "Token lifetime (JSON, or YAML with a `yaml` content type)", content((JoinTokenRequest = "application/json"), (JoinTokenRequest = "application/yaml"))),
     responses(
         (status = 200, description = "A one-time token for `corral agent --join URL --token TOKEN`", body = JoinToken),
-        (status = 400, description = "Malformed body (`malformed_request`) or invalid values (`invalid_request`, `invalid_name`, `unknown_image`)", body = ApiError),
+        (status = 400, description = "Malformed body (`malformed_request`)", body = ApiError),
         (status = 401, description = "Missing, invalid or expired token (`unauthorized`)", body = ApiError),
         (status = 403, description = "Only the admin may do this (`forbidden`)", body = ApiError),
-        (status = 409, description = "Already exists (`already_exists`) or the resource's state does not allow this (`conflict`)", body = ApiError),
+        (status = 409, description = "This server has no agent listener, so no host can join (`conflict`)", body = ApiError),
         (status = 500, description = "Something went wrong inside Corral (`internal`)", body = ApiError),
     ),
     security(("bearer" = [])),

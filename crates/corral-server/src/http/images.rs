@@ -2,8 +2,8 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, Request, State};
-use axum::http::StatusCode;
+use axum::extract::{Path, Request, State};
+use axum::http::{StatusCode, Uri};
 use axum::Json;
 use corral_api::{ApiError, BuildImageRequest, ErrorCode, Image, ImageSource, Operation, Visibility};
 use futures_util::TryStreamExt;
@@ -13,6 +13,8 @@ use tokio::io::AsyncWriteExt;
 use super::auth::Caller;
 use super::body::Body;
 use super::error::{HttpError, HttpResult};
+use super::page::{self, PageQuery, Paged};
+use super::query::Query;
 use crate::context::Context;
 use crate::node::{self, Desired};
 use crate::operation::{self, WaitFor};
@@ -20,23 +22,30 @@ use crate::{event, image};
 
 type Accepted = (StatusCode, Json<Operation>);
 
-/// `GET /v1/images`.
+/// `GET /v1/images`: sorted by name, then owner.
 #[utoipa::path(
     get,
     path = "/v1/images",
     operation_id = "list_images",
     tag = "images",
+    params(PageQuery),
     responses(
-        (status = 200, description = "The caller's images and the public ones", body = [Image]),
+        (status = 200, description = "The caller's images and the public ones, by name and owner", body = [Image],
+            headers(("Link" = String, description = "`<URL>; rel=\"next\"`: the next page, sent while more items follow a page cut by `limit`"))),
+        (status = 400, description = "A query parameter is invalid (`invalid_request`)", body = ApiError),
         (status = 401, description = "Missing, invalid or expired token (`unauthorized`)", body = ApiError),
         (status = 500, description = "Something went wrong inside Corral (`internal`)", body = ApiError),
     ),
     security(("bearer" = [])),
 )]
-pub async fn list(State(ctx): State<Arc<Context>>, caller: Caller) -> HttpResult<Json<Vec<Image>>> {
-    let mut v: Vec<Image> = image::visible(&ctx, &caller.0)?.iter().map(|i| i.to_api()).collect();
-    v.sort_by(|a, b| (&a.name, &a.owner).cmp(&(&b.name, &b.owner)));
-    Ok(Json(v))
+pub async fn list(
+    State(ctx): State<Arc<Context>>,
+    caller: Caller,
+    Query(p): Query<PageQuery>,
+    uri: Uri,
+) -> HttpResult<Paged<Image>> {
+    let v: Vec<Image> = image::visible(&ctx, &caller.0)?.iter().map(|i| i.to_api()).collect();
+    page::paginate(v, |i| format!("{}\0{}", i.name, i.owner), &p, &uri)
 }
 
 /// `GET /v1/images/{name}`.
@@ -46,7 +55,7 @@ pub async fn list(State(ctx): State<Arc<Context>>, caller: Caller) -> HttpResult
     operation_id = "get_image",
     tag = "images",
     params(
-        ("name" = String, Path, description = "Image name"),
+        ("name" = String, Path, description = "Image name", example = "minimal"),
     ),
     responses(
         (status = 200, description = "OK", body = Image),
@@ -104,9 +113,8 @@ fn spawn_task<F>(
     request_body(description = "The recipe to build (JSON, or YAML with a `yaml` content type)", content((BuildImageRequest = "application/json"), (BuildImageRequest = "application/yaml"))),
     responses(
         (status = 202, description = "Accepted: the operation that tracks the work (poll `GET /v1/operations/{id}`)", body = Operation),
-        (status = 400, description = "Malformed body (`malformed_request`) or invalid values (`invalid_request`, `invalid_name`, `unknown_image`)", body = ApiError),
+        (status = 400, description = "Malformed body (`malformed_request`), an unknown recipe (`invalid_request`) or a bad name (`invalid_name`)", body = ApiError),
         (status = 401, description = "Missing, invalid or expired token (`unauthorized`)", body = ApiError),
-        (status = 409, description = "Already exists (`already_exists`) or the resource's state does not allow this (`conflict`)", body = ApiError),
         (status = 500, description = "Something went wrong inside Corral (`internal`)", body = ApiError),
     ),
     security(("bearer" = [])),
@@ -153,6 +161,7 @@ pub async fn build(
 #[into_params(parameter_in = Query)]
 pub struct ImportQuery {
     /// Name of the new image.
+    #[param(example = "my-rootfs")]
     pub name: String,
 }
 
@@ -169,9 +178,8 @@ pub struct ImportQuery {
     request_body(description = "A rootfs tarball or an OCI archive, streamed (no size limit)", content(("application/octet-stream"), ("application/x-tar"))),
     responses(
         (status = 202, description = "Accepted: the operation that tracks the work (poll `GET /v1/operations/{id}`)", body = Operation),
-        (status = 400, description = "Malformed body (`malformed_request`) or invalid values (`invalid_request`, `invalid_name`, `unknown_image`)", body = ApiError),
+        (status = 400, description = "No or a bad `name` (`invalid_request`, `invalid_name`) or the upload broke off (`malformed_request`)", body = ApiError),
         (status = 401, description = "Missing, invalid or expired token (`unauthorized`)", body = ApiError),
-        (status = 409, description = "Already exists (`already_exists`) or the resource's state does not allow this (`conflict`)", body = ApiError),
         (status = 500, description = "Something went wrong inside Corral (`internal`)", body = ApiError),
     ),
     security(("bearer" = [])),
@@ -229,12 +237,11 @@ pub async fn import(
     operation_id = "share_image",
     tag = "images",
     params(
-        ("name" = String, Path, description = "Image name"),
+        ("name" = String, Path, description = "Image name", example = "minimal"),
     ),
     responses(
         (status = 200, description = "The image, now public", body = Image),
         (status = 401, description = "Missing, invalid or expired token (`unauthorized`)", body = ApiError),
-        (status = 403, description = "Only the admin may do this (`forbidden`)", body = ApiError),
         (status = 404, description = "No such resource, or not visible to the caller (`not_found`)", body = ApiError),
         (status = 500, description = "Something went wrong inside Corral (`internal`)", body = ApiError),
     ),
@@ -257,12 +264,11 @@ pub async fn share(
     operation_id = "unshare_image",
     tag = "images",
     params(
-        ("name" = String, Path, description = "Image name"),
+        ("name" = String, Path, description = "Image name", example = "minimal"),
     ),
     responses(
         (status = 200, description = "The image, now private", body = Image),
         (status = 401, description = "Missing, invalid or expired token (`unauthorized`)", body = ApiError),
-        (status = 403, description = "Only the admin may do this (`forbidden`)", body = ApiError),
         (status = 404, description = "No such resource, or not visible to the caller (`not_found`)", body = ApiError),
         (status = 500, description = "Something went wrong inside Corral (`internal`)", body = ApiError),
     ),
@@ -286,14 +292,13 @@ pub async fn unshare(
     operation_id = "delete_image",
     tag = "images",
     params(
-        ("name" = String, Path, description = "Image name"),
+        ("name" = String, Path, description = "Image name", example = "minimal"),
     ),
     responses(
         (status = 204, description = "Deleted"),
         (status = 401, description = "Missing, invalid or expired token (`unauthorized`)", body = ApiError),
-        (status = 403, description = "Only the admin may do this (`forbidden`)", body = ApiError),
         (status = 404, description = "No such resource, or not visible to the caller (`not_found`)", body = ApiError),
-        (status = 409, description = "Already exists (`already_exists`) or the resource's state does not allow this (`conflict`)", body = ApiError),
+        (status = 409, description = "A cluster uses the image (`conflict`)", body = ApiError),
         (status = 500, description = "Something went wrong inside Corral (`internal`)", body = ApiError),
     ),
     security(("bearer" = [])),

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use corral_api::{ApiError, Host, HostState, MigrateRequest, Operation};
@@ -12,6 +12,7 @@ use super::auth::{require_admin, Caller};
 use super::body::Body;
 use super::clusters::OwnerQuery;
 use super::error::HttpResult;
+use super::query::Query;
 use crate::context::Context;
 use crate::node::{self, Desired};
 use crate::operation::{self, WaitFor};
@@ -24,19 +25,19 @@ use crate::{cluster, event, migration};
     operation_id = "migrate_node",
     tag = "nodes",
     params(
-        ("name" = String, Path, description = "Cluster name"),
-        ("node" = String, Path, description = "Node name, `<group>-<index>`"),
+        ("name" = String, Path, description = "Cluster name", example = "demo"),
+        ("node" = String, Path, description = "Node name, `<group>-<index>`", example = "web-0"),
         OwnerQuery,
     ),
     request_body(description = "Target host, or none to let the scheduler choose (JSON, or YAML with a `yaml` content type)", content((MigrateRequest = "application/json"), (MigrateRequest = "application/yaml"))),
     responses(
         (status = 202, description = "Accepted: the operation that tracks the work (poll `GET /v1/operations/{id}`)", body = Operation),
-        (status = 400, description = "Malformed body (`malformed_request`) or invalid values (`invalid_request`, `invalid_name`, `unknown_image`)", body = ApiError),
+        (status = 400, description = "Malformed body (`malformed_request`) or an invalid query parameter (`invalid_request`)", body = ApiError),
         (status = 401, description = "Missing, invalid or expired token (`unauthorized`)", body = ApiError),
         (status = 403, description = "Only the admin may do this (`forbidden`)", body = ApiError),
         (status = 404, description = "No such resource, or not visible to the caller (`not_found`)", body = ApiError),
-        (status = 409, description = "Already exists (`already_exists`) or the resource's state does not allow this (`conflict`)", body = ApiError),
-        (status = 422, description = "Not enough capacity in the pool (`insufficient_capacity`) or over quota (`quota_exceeded`)", body = ApiError),
+        (status = 409, description = "The target host is not ready, or the node has no host, is moving or is being deleted (`conflict`)", body = ApiError),
+        (status = 422, description = "No host has room for the node (`insufficient_capacity`)", body = ApiError),
         (status = 500, description = "Something went wrong inside Corral (`internal`)", body = ApiError),
     ),
     security(("bearer" = [])),
@@ -70,7 +71,7 @@ pub async fn migrate(
     Ok((StatusCode::ACCEPTED, Json(op.op)))
 }
 
-fn host_view(ctx: &Context, rec: &crate::host::HostRecord) -> crate::error::Result<Host> {
+pub(super) fn host_view(ctx: &Context, rec: &crate::host::HostRecord) -> crate::error::Result<Host> {
     let nodes: Vec<_> = node::all(ctx)?.into_iter().map(|d| d.value).collect();
     Ok(rec.to_api(&nodes))
 }
@@ -82,14 +83,14 @@ fn host_view(ctx: &Context, rec: &crate::host::HostRecord) -> crate::error::Resu
     operation_id = "drain_host",
     tag = "hosts",
     params(
-        ("name" = String, Path, description = "Host name"),
+        ("name" = String, Path, description = "Host name", example = "host-1"),
     ),
     responses(
         (status = 200, description = "The host, now draining", body = Host),
         (status = 401, description = "Missing, invalid or expired token (`unauthorized`)", body = ApiError),
         (status = 403, description = "Only the admin may do this (`forbidden`)", body = ApiError),
         (status = 404, description = "No such resource, or not visible to the caller (`not_found`)", body = ApiError),
-        (status = 409, description = "Already exists (`already_exists`) or the resource's state does not allow this (`conflict`)", body = ApiError),
+        (status = 409, description = "The host is in a state that does not allow this (`conflict`)", body = ApiError),
         (status = 500, description = "Something went wrong inside Corral (`internal`)", body = ApiError),
     ),
     security(("bearer" = [])),
@@ -118,14 +119,14 @@ pub async fn drain(
     operation_id = "restore_host",
     tag = "hosts",
     params(
-        ("name" = String, Path, description = "Host name"),
+        ("name" = String, Path, description = "Host name", example = "host-1"),
     ),
     responses(
         (status = 200, description = "The host, ready again", body = Host),
         (status = 401, description = "Missing, invalid or expired token (`unauthorized`)", body = ApiError),
         (status = 403, description = "Only the admin may do this (`forbidden`)", body = ApiError),
         (status = 404, description = "No such resource, or not visible to the caller (`not_found`)", body = ApiError),
-        (status = 409, description = "Already exists (`already_exists`) or the resource's state does not allow this (`conflict`)", body = ApiError),
+        (status = 409, description = "The host is in a state that does not allow this (`conflict`)", body = ApiError),
         (status = 500, description = "Something went wrong inside Corral (`internal`)", body = ApiError),
     ),
     security(("bearer" = [])),

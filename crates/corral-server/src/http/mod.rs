@@ -8,15 +8,20 @@ pub(crate) mod events;
 mod exec_ws;
 mod hosts;
 mod images;
+mod metrics;
 mod migrate;
 mod nodes;
 mod openapi;
 mod operations;
+mod page;
+mod power;
+mod query;
+mod ui;
 mod users;
 
 use std::sync::Arc;
 
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::Router;
 
 use crate::context::Context;
@@ -39,11 +44,13 @@ pub fn router(ctx: Arc<Context>) -> Router {
         .route("/v1/clusters/{name}/stop", post(clusters::stop))
         .route("/v1/clusters/{name}/start", post(clusters::start))
         .route("/v1/clusters/{name}/events", get(clusters::events))
+        .route("/v1/clusters/{name}/metrics", get(metrics::cluster))
         .route("/v1/clusters/{name}/nodes", get(nodes::list))
         .route("/v1/clusters/{name}/nodes/{node}", get(nodes::show))
         .route("/v1/clusters/{name}/nodes/{node}/exec", post(nodes::exec))
         .route("/v1/clusters/{name}/nodes/{node}/exec/ws", get(exec_ws::upgrade))
         .route("/v1/clusters/{name}/nodes/{node}/save", post(nodes::save))
+        .route("/v1/clusters/{name}/nodes/{node}/metrics", get(metrics::node))
         .route("/v1/images", get(images::list))
         .route("/v1/images/build", post(images::build))
         .route("/v1/images/{name}", get(images::show).delete(images::delete))
@@ -54,6 +61,9 @@ pub fn router(ctx: Arc<Context>) -> Router {
         .route("/v1/hosts/{name}", get(hosts::show).delete(hosts::remove))
         .route("/v1/hosts/{name}/drain", post(migrate::drain))
         .route("/v1/hosts/{name}/restore", post(migrate::restore))
+        .route("/v1/hosts/{name}/power", put(power::set).delete(power::clear))
+        .route("/v1/hosts/{name}/power/on", post(power::on))
+        .route("/v1/hosts/{name}/power/off", post(power::off))
         .route("/v1/clusters/{name}/nodes/{node}/migrate", post(migrate::migrate))
         .route("/v1/operations", get(operations::list))
         .route("/v1/operations/{id}", get(operations::show))
@@ -65,7 +75,11 @@ pub fn router(ctx: Arc<Context>) -> Router {
     let uploads = Router::new()
         .route("/v1/images/import", post(images::import))
         .layer(axum::extract::DefaultBodyLimit::disable());
+    // The web UI has explicit routes, so unknown API paths still get the JSON 404.
     api.merge(uploads)
+        .route("/", get(ui::index))
+        .route("/index.html", get(ui::index))
+        .route("/assets/{*path}", get(ui::asset))
         .route("/metrics", get(crate::metrics::serve))
         .fallback(error::not_found)
         .layer(axum::middleware::from_fn_with_state(ctx.clone(), crate::metrics::track))

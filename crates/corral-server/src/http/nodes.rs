@@ -2,15 +2,20 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, Uri};
 use axum::Json;
-use corral_api::{ApiError, ExecRequest, ExecResult, ImageSource, Node, Operation, SaveNodeRequest, Visibility};
+use corral_api::{
+    ApiError, ExecRequest, ExecResult, ImageSource, Node, NodeState, Operation, SaveNodeRequest, Visibility,
+};
+use serde::Deserialize;
 
 use super::auth::Caller;
 use super::body::Body;
 use super::clusters::OwnerQuery;
 use super::error::HttpResult;
+use super::page::{self, PageQuery, Paged};
+use super::query::Query;
 use crate::context::Context;
 use crate::node::{self, Desired, NodeRecord};
 use crate::operation::{self, WaitFor};
@@ -33,18 +38,55 @@ pub fn find(
         .ok_or_else(|| ApiError::not_found("node", &format!("{cluster_name}/{name}")).into())
 }
 
-/// `GET /v1/clusters/{name}/nodes`.
+/// Filters of `GET /v1/clusters/{name}/nodes`.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct NodeFilter {
+    /// Only nodes in this state.
+    #[param(inline)]
+    pub state: Option<NodeState>,
+    /// Only nodes placed on this host.
+    #[param(example = "host-1")]
+    pub host: Option<String>,
+    /// Only nodes of this node group.
+    #[param(example = "worker")]
+    pub group: Option<String>,
+}
+
+impl NodeFilter {
+    fn keeps(&self, n: &Node) -> bool {
+        self.state.is_none_or(|s| s == n.state)
+            && self.host.as_ref().is_none_or(|h| n.host.as_ref() == Some(h))
+            && self.group.as_ref().is_none_or(|g| *g == n.group)
+    }
+}
+
+/// Orders nodes by group, then index (`worker-2` before `worker-10`).
+fn order_key(n: &Node) -> String {
+    let index = n
+        .name
+        .strip_prefix(&format!("{}-", n.group))
+        .and_then(|i| i.parse::<u32>().ok())
+        .unwrap_or_default();
+    format!("{}\0{index:010}\0{}", n.group, n.name)
+}
+
+/// `GET /v1/clusters/{name}/nodes`: sorted by group, then index.
 #[utoipa::path(
     get,
     path = "/v1/clusters/{name}/nodes",
     operation_id = "list_nodes",
     tag = "nodes",
     params(
-        ("name" = String, Path, description = "Cluster name"),
+        ("name" = String, Path, description = "Cluster name", example = "demo"),
         OwnerQuery,
+        NodeFilter,
+        PageQuery,
     ),
     responses(
-        (status = 200, description = "The cluster's nodes", body = [Node]),
+        (status = 200, description = "The cluster's nodes, by group and index", body = [Node],
+            headers(("Link" = String, description = "`<URL>; rel=\"next\"`: the next page, sent while more items follow a page cut by `limit`"))),
+        (status = 400, description = "A query parameter is invalid (`invalid_request`)", body = ApiError),
         (status = 401, description = "Missing, invalid or expired token (`unauthorized`)", body = ApiError),
         (status = 404, description = "No such resource, or not visible to the caller (`not_found`)", body = ApiError),
         (status = 500, description = "Something went wrong inside Corral (`internal`)", body = ApiError),
@@ -56,9 +98,14 @@ pub async fn list(
     caller: Caller,
     Path(name): Path<String>,
     Query(q): Query<OwnerQuery>,
-) -> HttpResult<Json<Vec<Node>>> {
+    Query(f): Query<NodeFilter>,
+    Query(p): Query<PageQuery>,
+    uri: Uri,
+) -> HttpResult<Paged<Node>> {
     let doc = cluster::get(&ctx, &caller.0, q.owner.as_deref(), &name)?;
-    Ok(Json(cluster::view(&ctx, &doc.value)?.nodes))
+    let nodes = cluster::view(&ctx, &doc.value)?.nodes;
+    let kept = nodes.into_iter().filter(|n| f.keeps(n)).collect();
+    page::paginate(kept, order_key, &p, &uri)
 }
 
 /// `GET /v1/clusters/{name}/nodes/{node}`.
@@ -68,12 +115,13 @@ pub async fn list(
     operation_id = "get_node",
     tag = "nodes",
     params(
-        ("name" = String, Path, description = "Cluster name"),
-        ("node" = String, Path, description = "Node name, `<group>-<index>`"),
+        ("name" = String, Path, description = "Cluster name", example = "demo"),
+        ("node" = String, Path, description = "Node name, `<group>-<index>`", example = "web-0"),
         OwnerQuery,
     ),
     responses(
         (status = 200, description = "OK", body = Node),
+        (status = 400, description = "A query parameter is invalid (`invalid_request`)", body = ApiError),
         (status = 401, description = "Missing, invalid or expired token (`unauthorized`)", body = ApiError),
         (status = 404, description = "No such resource, or not visible to the caller (`not_found`)", body = ApiError),
         (status = 500, description = "Something went wrong inside Corral (`internal`)", body = ApiError),
@@ -98,17 +146,17 @@ pub async fn show(
     operation_id = "exec_in_node",
     tag = "nodes",
     params(
-        ("name" = String, Path, description = "Cluster name"),
-        ("node" = String, Path, description = "Node name, `<group>-<index>`"),
+        ("name" = String, Path, description = "Cluster name", example = "demo"),
+        ("node" = String, Path, description = "Node name, `<group>-<index>`", example = "web-0"),
         OwnerQuery,
     ),
     request_body(description = "The command to run (JSON, or YAML with a `yaml` content type)", content((ExecRequest = "application/json"), (ExecRequest = "application/yaml"))),
     responses(
         (status = 200, description = "The command ran to completion", body = ExecResult),
-        (status = 400, description = "Malformed body (`malformed_request`) or invalid values (`invalid_request`, `invalid_name`, `unknown_image`)", body = ApiError),
+        (status = 400, description = "Malformed body (`malformed_request`) or an empty command (`invalid_request`)", body = ApiError),
         (status = 401, description = "Missing, invalid or expired token (`unauthorized`)", body = ApiError),
         (status = 404, description = "No such resource, or not visible to the caller (`not_found`)", body = ApiError),
-        (status = 409, description = "Already exists (`already_exists`) or the resource's state does not allow this (`conflict`)", body = ApiError),
+        (status = 409, description = "The node is not running or its host cannot be reached (`conflict`)", body = ApiError),
         (status = 500, description = "Something went wrong inside Corral (`internal`)", body = ApiError),
     ),
     security(("bearer" = [])),
@@ -132,17 +180,17 @@ pub async fn exec(
     operation_id = "save_node",
     tag = "nodes",
     params(
-        ("name" = String, Path, description = "Cluster name"),
-        ("node" = String, Path, description = "Node name, `<group>-<index>`"),
+        ("name" = String, Path, description = "Cluster name", example = "demo"),
+        ("node" = String, Path, description = "Node name, `<group>-<index>`", example = "web-0"),
         OwnerQuery,
     ),
     request_body(description = "Name of the new image (JSON, or YAML with a `yaml` content type)", content((SaveNodeRequest = "application/json"), (SaveNodeRequest = "application/yaml"))),
     responses(
         (status = 202, description = "Accepted: the operation that tracks the work (poll `GET /v1/operations/{id}`)", body = Operation),
-        (status = 400, description = "Malformed body (`malformed_request`) or invalid values (`invalid_request`, `invalid_name`, `unknown_image`)", body = ApiError),
+        (status = 400, description = "Malformed body (`malformed_request`) or a bad image name (`invalid_name`)", body = ApiError),
         (status = 401, description = "Missing, invalid or expired token (`unauthorized`)", body = ApiError),
         (status = 404, description = "No such resource, or not visible to the caller (`not_found`)", body = ApiError),
-        (status = 409, description = "Already exists (`already_exists`) or the resource's state does not allow this (`conflict`)", body = ApiError),
+        (status = 409, description = "The node has no host yet or its host cannot be reached (`conflict`)", body = ApiError),
         (status = 500, description = "Something went wrong inside Corral (`internal`)", body = ApiError),
     ),
     security(("bearer" = [])),

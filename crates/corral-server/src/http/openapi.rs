@@ -14,7 +14,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
-use super::{clusters, events, exec_ws, hosts, images, migrate, nodes, operations, users};
+use super::{clusters, events, exec_ws, hosts, images, metrics, migrate, nodes, operations, power, users};
 
 /// The document: every endpoint of [`super::router`].
 #[derive(OpenApi)]
@@ -26,7 +26,10 @@ use super::{clusters, events, exec_ws, hosts, images, migrate, nodes, operations
             Every error response carries an `ApiError` body whose `code` is stable; clients match \
             on it, never on the message. Requests that take time answer 202 with an `Operation` \
             to poll at `GET /v1/operations/{id}` (with `?wait_ms=` as a long poll). Request bodies \
-            are JSON, or YAML when the content type says `yaml`."
+            are JSON, or YAML when the content type says `yaml`, typed as strictly as JSON \
+            (quote a YAML `true`, `null` or `8080` meant as a string). Lists take `?limit=` and \
+            `?after=` and answer a JSON array, with a `Link: <URL>; rel=\"next\"` header while \
+            more items follow."
     ),
     paths(
         users::login,
@@ -47,6 +50,8 @@ use super::{clusters, events, exec_ws, hosts, images, migrate, nodes, operations
         nodes::exec,
         exec_ws::upgrade,
         nodes::save,
+        metrics::cluster,
+        metrics::node,
         migrate::migrate,
         images::list,
         images::build,
@@ -61,6 +66,10 @@ use super::{clusters, events, exec_ws, hosts, images, migrate, nodes, operations
         hosts::remove,
         migrate::drain,
         migrate::restore,
+        power::set,
+        power::clear,
+        power::on,
+        power::off,
         operations::list,
         operations::show,
         operations::events,
@@ -77,6 +86,7 @@ use super::{clusters, events, exec_ws, hosts, images, migrate, nodes, operations
         (name = "hosts", description = "The pool's hosts (admin only)"),
         (name = "operations", description = "Asynchronous requests in flight"),
         (name = "events", description = "Lifecycle and audit events"),
+        (name = "metrics", description = "History of the nodes' cpu, memory, network and disk use (24 h)"),
         (name = "meta", description = "This document and the server's metrics"),
     )
 )]
@@ -107,13 +117,13 @@ impl Modify for Extras {
             .summary(Some("Prometheus metrics"))
             .description(Some(
                 "Request counts and latencies by route template, scheduler passes and placements, \
-                 in the Prometheus text exposition format.",
+                 in the OpenMetrics text format.",
             ))
             .response(
                 "200",
                 ResponseBuilder::new()
                     .description("The metrics")
-                    .content("text/plain; version=0.0.4", text)
+                    .content("application/openmetrics-text; version=1.0.0; charset=utf-8", text)
                     .build(),
             )
             .build();
@@ -171,6 +181,11 @@ mod tests {
                 .expect("balanced .route( call");
             let call = &args[..end];
             let path = call.split('"').nth(1).expect("a literal path");
+            // The web UI's files are not part of the API.
+            if path == "/" || path == "/index.html" || path.starts_with("/assets/") {
+                rest = &args[end..];
+                continue;
+            }
             let mut methods = 0;
             for m in ["get", "post", "put", "patch", "delete"] {
                 if call.contains(&format!(" {m}(")) || call.contains(&format!(".{m}(")) {

@@ -3,13 +3,16 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
+use axum::http::Uri;
 use axum::Json;
 use corral_api::{ApiError, Event, Operation, OperationStatus};
 use serde::Deserialize;
 
 use super::auth::Caller;
 use super::error::HttpResult;
+use super::page::{self, under, PageQuery, Paged};
+use super::query::Query;
 use crate::context::Context;
 use crate::{event, keys, operation};
 
@@ -23,7 +26,32 @@ pub struct ShowQuery {
     /// Long poll: while the operation runs, answer only once it changes (progress or
     /// end) or this many milliseconds (at most [`MAX_WAIT`]) have passed.
     #[serde(default)]
+    #[param(example = 10000)]
     pub wait_ms: Option<u64>,
+}
+
+/// Filters of `GET /v1/operations`.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct OperationFilter {
+    /// Only operations with this status.
+    #[param(inline)]
+    pub status: Option<OperationStatus>,
+    /// Only operations on this target or below it (`clusters/demo` covers
+    /// `clusters/demo/nodes/node-0`).
+    #[param(example = "clusters/demo")]
+    pub target: Option<String>,
+    /// Only operations of this kind.
+    #[param(example = "cluster.create")]
+    pub kind: Option<String>,
+}
+
+impl OperationFilter {
+    fn keeps(&self, o: &Operation) -> bool {
+        self.status.is_none_or(|s| s == o.status)
+            && self.target.as_ref().is_none_or(|t| under(&o.target, t))
+            && self.kind.as_ref().is_none_or(|k| *k == o.kind)
+    }
 }
 
 /// `GET /v1/operations`: the caller's (all for the admin), newest first.
@@ -32,21 +60,30 @@ pub struct ShowQuery {
     path = "/v1/operations",
     operation_id = "list_operations",
     tag = "operations",
+    params(OperationFilter, PageQuery),
     responses(
-        (status = 200, description = "The caller's operations (all for the admin), newest first", body = [Operation]),
+        (status = 200, description = "The caller's operations (all for the admin), newest first", body = [Operation],
+            headers(("Link" = String, description = "`<URL>; rel=\"next\"`: the next page, sent while more items follow a page cut by `limit`"))),
+        (status = 400, description = "A query parameter is invalid (`invalid_request`)", body = ApiError),
         (status = 401, description = "Missing, invalid or expired token (`unauthorized`)", body = ApiError),
         (status = 500, description = "Something went wrong inside Corral (`internal`)", body = ApiError),
     ),
     security(("bearer" = [])),
 )]
-pub async fn list(State(ctx): State<Arc<Context>>, caller: Caller) -> HttpResult<Json<Vec<Operation>>> {
-    let mut v: Vec<Operation> = operation::all(&ctx)?
+pub async fn list(
+    State(ctx): State<Arc<Context>>,
+    caller: Caller,
+    Query(f): Query<OperationFilter>,
+    Query(p): Query<PageQuery>,
+    uri: Uri,
+) -> HttpResult<Paged<Operation>> {
+    let kept: Vec<Operation> = operation::all(&ctx)?
         .into_iter()
         .map(|d| d.value.op)
-        .filter(|o| caller.0.may_access(&o.owner))
+        .filter(|o| caller.0.may_access(&o.owner) && f.keeps(o))
         .collect();
-    v.sort_by_key(|o| std::cmp::Reverse(o.created_at));
-    Ok(Json(v))
+    // Newest first: the key counts down with time; the id breaks ties.
+    page::paginate(kept, |o| format!("{:020}\0{}", u64::MAX - o.created_at, o.id), &p, &uri)
 }
 
 /// `GET /v1/operations/{id}`, with `?wait_ms=` a long poll: a client waiting for an
@@ -57,11 +94,12 @@ pub async fn list(State(ctx): State<Arc<Context>>, caller: Caller) -> HttpResult
     operation_id = "get_operation",
     tag = "operations",
     params(
-        ("id" = String, Path, description = "Operation id"),
+        ("id" = String, Path, description = "Operation id", example = "op-5d777645b9254c15"),
         ShowQuery,
     ),
     responses(
         (status = 200, description = "OK", body = Operation),
+        (status = 400, description = "A query parameter is invalid (`invalid_request`)", body = ApiError),
         (status = 401, description = "Missing, invalid or expired token (`unauthorized`)", body = ApiError),
         (status = 404, description = "No such resource, or not visible to the caller (`not_found`)", body = ApiError),
         (status = 500, description = "Something went wrong inside Corral (`internal`)", body = ApiError),
@@ -106,24 +144,74 @@ pub async fn show(
     }
 }
 
-/// `GET /v1/events`: every event for the admin, one's own for a user.
+/// Most events `GET /v1/events` returns without a `limit`.
+pub const DEFAULT_EVENTS: usize = 1000;
+
+/// Filters of `GET /v1/events`.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct EventFilter {
+    /// Only events of this kind.
+    #[param(example = "node.running")]
+    pub kind: Option<String>,
+    /// Only events on this target or below it (`clusters/demo` covers
+    /// `clusters/demo/nodes/node-0`).
+    #[param(example = "clusters/demo")]
+    pub target: Option<String>,
+    /// Only events with a larger sequence number, as `since` of `GET /v1/events/stream`.
+    #[param(example = 120)]
+    pub since: Option<u64>,
+}
+
+impl EventFilter {
+    fn keeps(&self, e: &Event) -> bool {
+        self.kind.as_ref().is_none_or(|k| *k == e.kind)
+            && self.target.as_ref().is_none_or(|t| under(&e.target, t))
+            && self.since.is_none_or(|s| e.seq > s)
+    }
+}
+
+/// `GET /v1/events`: every event for the admin, one's own for a user, oldest first.
 #[utoipa::path(
     get,
     path = "/v1/events",
     operation_id = "list_events",
     tag = "events",
+    params(EventFilter, PageQuery),
     responses(
-        (status = 200, description = "The last 1000 events: all for the admin, one's own for a user", body = [Event]),
+        (status = 200, description = "Events, oldest first: all for the admin, one's own for a user. Without `limit`, the newest 1000 that match; with `limit`, pages from the oldest that match on", body = [Event],
+            headers(("Link" = String, description = "`<URL>; rel=\"next\"`: the next page, sent while more items follow a page cut by `limit`"))),
+        (status = 400, description = "A query parameter is invalid (`invalid_request`)", body = ApiError),
         (status = 401, description = "Missing, invalid or expired token (`unauthorized`)", body = ApiError),
         (status = 500, description = "Something went wrong inside Corral (`internal`)", body = ApiError),
     ),
     security(("bearer" = [])),
 )]
-pub async fn events(State(ctx): State<Arc<Context>>, caller: Caller) -> HttpResult<Json<Vec<Event>>> {
-    let all = event::list(&ctx, "", 1000)?;
-    Ok(Json(
-        all.into_iter()
-            .filter(|e| super::events::visible(&ctx, &caller.0, e))
-            .collect(),
-    ))
+pub async fn events(
+    State(ctx): State<Arc<Context>>,
+    caller: Caller,
+    Query(f): Query<EventFilter>,
+    Query(p): Query<PageQuery>,
+    uri: Uri,
+) -> HttpResult<Paged<Event>> {
+    let visible: Vec<Event> = event::list(&ctx, "", usize::MAX)?
+        .into_iter()
+        .filter(|e| super::events::visible(&ctx, &caller.0, e))
+        .collect();
+    page_events(visible, &f, &p, &uri, DEFAULT_EVENTS)
+}
+
+/// The events `f` keeps, oldest first, paged; without a `limit`, the newest `cap`.
+pub fn page_events(
+    events: Vec<Event>,
+    f: &EventFilter,
+    p: &PageQuery,
+    uri: &Uri,
+    cap: usize,
+) -> HttpResult<Paged<Event>> {
+    let mut kept: Vec<Event> = events.into_iter().filter(|e| f.keeps(e)).collect();
+    if p.limit.is_none() && kept.len() > cap {
+        kept.drain(..kept.len() - cap);
+    }
+    page::paginate(kept, |e| format!("{:020}", e.seq), p, uri)
 }

@@ -3,13 +3,15 @@
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{StatusCode, Uri};
 use axum::Json;
 use corral_api::{AddSshKeyRequest, ApiError, CreateUserRequest, ErrorCode, LoginRequest, TokenResponse, User};
 
 use super::auth::{require_admin, Caller};
 use super::body::Body;
 use super::error::{HttpError, HttpResult};
+use super::page::{self, PageQuery, Paged};
+use super::query::Query;
 use crate::context::Context;
 use crate::{event, user};
 
@@ -22,8 +24,8 @@ use crate::{event, user};
     request_body(description = "Name and password (JSON, or YAML with a `yaml` content type)", content((LoginRequest = "application/json"), (LoginRequest = "application/yaml"))),
     responses(
         (status = 200, description = "A bearer token", body = TokenResponse),
-        (status = 400, description = "Malformed body (`malformed_request`) or invalid values (`invalid_request`, `invalid_name`, `unknown_image`)", body = ApiError),
-        (status = 401, description = "Missing, invalid or expired token (`unauthorized`)", body = ApiError),
+        (status = 400, description = "Malformed body (`malformed_request`)", body = ApiError),
+        (status = 401, description = "Wrong user name or password (`unauthorized`)", body = ApiError),
         (status = 500, description = "Something went wrong inside Corral (`internal`)", body = ApiError),
     ),
 )]
@@ -53,24 +55,34 @@ pub async fn whoami(caller: Caller) -> Json<User> {
     Json(caller.0.to_api())
 }
 
-/// `GET /v1/users`: every user (admin) or oneself.
+/// `GET /v1/users`: every user (admin) or oneself, sorted by name.
 #[utoipa::path(
     get,
     path = "/v1/users",
     operation_id = "list_users",
     tag = "users",
+    params(PageQuery),
     responses(
-        (status = 200, description = "Every user for the admin, oneself for a user", body = [User]),
+        (status = 200, description = "Every user for the admin, oneself for a user, by name", body = [User],
+            headers(("Link" = String, description = "`<URL>; rel=\"next\"`: the next page, sent while more items follow a page cut by `limit`"))),
+        (status = 400, description = "A query parameter is invalid (`invalid_request`)", body = ApiError),
         (status = 401, description = "Missing, invalid or expired token (`unauthorized`)", body = ApiError),
         (status = 500, description = "Something went wrong inside Corral (`internal`)", body = ApiError),
     ),
     security(("bearer" = [])),
 )]
-pub async fn list(State(ctx): State<Arc<Context>>, caller: Caller) -> HttpResult<Json<Vec<User>>> {
-    if !caller.0.is_admin() {
-        return Ok(Json(vec![caller.0.to_api()]));
-    }
-    Ok(Json(user::list(&ctx)?.iter().map(|u| u.to_api()).collect()))
+pub async fn list(
+    State(ctx): State<Arc<Context>>,
+    caller: Caller,
+    Query(p): Query<PageQuery>,
+    uri: Uri,
+) -> HttpResult<Paged<User>> {
+    let users = if caller.0.is_admin() {
+        user::list(&ctx)?.iter().map(|u| u.to_api()).collect()
+    } else {
+        vec![caller.0.to_api()]
+    };
+    page::paginate(users, |u| u.name.clone(), &p, &uri)
 }
 
 /// `POST /v1/users` (admin).
@@ -82,10 +94,10 @@ pub async fn list(State(ctx): State<Arc<Context>>, caller: Caller) -> HttpResult
     request_body(description = "The new user (JSON, or YAML with a `yaml` content type)", content((CreateUserRequest = "application/json"), (CreateUserRequest = "application/yaml"))),
     responses(
         (status = 201, description = "Created", body = User),
-        (status = 400, description = "Malformed body (`malformed_request`) or invalid values (`invalid_request`, `invalid_name`, `unknown_image`)", body = ApiError),
+        (status = 400, description = "Malformed body (`malformed_request`), a bad name (`invalid_name`) or a password too short (`invalid_request`)", body = ApiError),
         (status = 401, description = "Missing, invalid or expired token (`unauthorized`)", body = ApiError),
         (status = 403, description = "Only the admin may do this (`forbidden`)", body = ApiError),
-        (status = 409, description = "Already exists (`already_exists`) or the resource's state does not allow this (`conflict`)", body = ApiError),
+        (status = 409, description = "A user of this name exists (`already_exists`)", body = ApiError),
         (status = 500, description = "Something went wrong inside Corral (`internal`)", body = ApiError),
     ),
     security(("bearer" = [])),
@@ -117,12 +129,12 @@ pub async fn create(
     operation_id = "add_ssh_key",
     tag = "users",
     params(
-        ("name" = String, Path, description = "User name"),
+        ("name" = String, Path, description = "User name", example = "alice"),
     ),
     request_body(description = "An OpenSSH public key line (JSON, or YAML with a `yaml` content type)", content((AddSshKeyRequest = "application/json"), (AddSshKeyRequest = "application/yaml"))),
     responses(
         (status = 200, description = "The user with the key added", body = User),
-        (status = 400, description = "Malformed body (`malformed_request`) or invalid values (`invalid_request`, `invalid_name`, `unknown_image`)", body = ApiError),
+        (status = 400, description = "Malformed body (`malformed_request`) or not an OpenSSH public key line (`invalid_request`)", body = ApiError),
         (status = 401, description = "Missing, invalid or expired token (`unauthorized`)", body = ApiError),
         (status = 404, description = "No such resource, or not visible to the caller (`not_found`)", body = ApiError),
         (status = 500, description = "Something went wrong inside Corral (`internal`)", body = ApiError),

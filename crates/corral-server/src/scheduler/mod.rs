@@ -5,7 +5,8 @@
 //! [`pass`] beside the loop) never both fill the same last slot: the later one
 //! conflicts and runs again over fresh state.
 
-pub mod placement;
+/// The pure placement code lives in `corral-policy`, shared with `corral sim`.
+pub use corral_policy::placement;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -145,7 +146,7 @@ fn try_pass(ctx: &Context) -> Result<Option<PassStats>> {
             cpu_millis: h.capacity.cpu_millis,
             memory_bytes: h.capacity.memory_bytes,
             labels: &h.labels,
-            ready: h.state == HostState::Ready,
+            ready: h.state == HostState::Ready && h.power.state == corral_api::PowerState::On,
         })
         .collect();
     // Nodes being deleted still hold their room until their agent removes them.

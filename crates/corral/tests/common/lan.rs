@@ -225,6 +225,31 @@ impl Lan {
         h.child = Some(c.spawn().unwrap());
     }
 
+    /// The shell command that starts host `i`'s agent again (it has its certificate),
+    /// for a power switch outside the harness; its output goes to the host's log.
+    pub fn agent_command_line(&self, i: usize) -> String {
+        let h = &self.hosts[i];
+        format!(
+            "CORRAL_LOG=info setsid nsenter --net=/run/netns/{ns} {bin} agent --join https://{SERVER}:7701 \
+             --host {name} --address {addr} --netns-prefix corral-{name}- --data-dir {data} \
+             </dev/null >>{log} 2>&1 &",
+            ns = h.netns,
+            bin = bin(),
+            name = h.name,
+            addr = h.address,
+            data = h.data.display(),
+            log = self.tmp.path().join(format!("{}.log", h.name)).display(),
+        )
+    }
+
+    /// Kills agent `i` with SIGKILL, leaving its host on the LAN.
+    pub fn stop_agent(&mut self, i: usize) {
+        if let Some(mut c) = self.hosts[i].child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
     /// Kills agent `i` with SIGKILL and cuts its host off the LAN.
     pub fn lose_host(&mut self, i: usize) {
         if let Some(mut c) = self.hosts[i].child.take() {
@@ -283,6 +308,8 @@ impl Lan {
             let _ = c.kill();
             let _ = c.wait();
         }
+        // An agent started outside the harness (a power switch) goes too.
+        let _ = sh(&format!("pkill -KILL -f -- '--data-dir {}$'", h.data.display()));
         let crun_root = h.data.join("runtime/crun");
         let nodes = std::fs::read_dir(h.data.join("runtime/nodes"))
             .map(|d| {

@@ -1,0 +1,157 @@
+//! The tables `corral sim` prints (Markdown, so they paste into docs/benchmarks.md).
+
+use std::fmt::Write;
+
+use crate::experiment::{Question1, Question2, Row};
+
+const HEADER: &str = "| run | hosts | host-hours | energy (kWh) | saved vs baseline | of ideal saving | mean wait (s) | p95 wait (s) | boots per host |\n\
+                      | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n";
+
+/// One line; savings against `baseline` and `ideal` when given (not for the parts of a sum).
+fn row(out: &mut String, r: &Row, against: Option<(&Row, &Row)>) {
+    let (saved, of_ideal) = match against {
+        Some((baseline, ideal)) => {
+            let best = baseline.kwh - ideal.kwh;
+            let of_ideal = if best > 0.0 { (baseline.kwh - r.kwh) / best } else { 1.0 };
+            (
+                format!("{:.1}%", (baseline.kwh - r.kwh) / baseline.kwh * 100.0),
+                format!("{:.0}%", of_ideal * 100.0),
+            )
+        }
+        None => ("–".to_string(), "–".to_string()),
+    };
+    let wait = |w: Option<f64>| w.map_or("–".to_string(), |w| format!("{w:.0}"));
+    let mut name = r.name.clone();
+    if let Some(u) = r.web_unserved {
+        write!(name, " (web demand unserved {:.2}%)", u * 100.0).unwrap();
+    }
+    if r.unfinished > 0 {
+        write!(name, " ({} jobs unfinished)", r.unfinished).unwrap();
+    }
+    writeln!(
+        out,
+        "| {name} | {} | {:.0} | {:.0} | {saved} | {of_ideal} | {} | {} | {:.1} |",
+        r.hosts,
+        r.host_hours,
+        r.kwh,
+        wait(r.mean_wait),
+        wait(r.p95_wait),
+        r.cycles_per_host
+    )
+    .unwrap();
+}
+
+/// Question 1 as a table with its verdict.
+pub fn question1(q: &Question1) -> String {
+    let mut out = String::from("## Question 1: how close to ideal is the power management?\n\n");
+    out.push_str(HEADER);
+    let against = Some((&q.always_on, &q.ideal));
+    row(&mut out, &q.always_on, against);
+    row(&mut out, &q.ideal, against);
+    for r in &q.policies {
+        row(&mut out, r, against);
+    }
+    let base = q.always_on.mean_wait.unwrap_or(0.0);
+    let verdict = |d: &Row| {
+        let of_ideal = (q.always_on.kwh - d.kwh) / (q.always_on.kwh - q.ideal.kwh);
+        let ratio = if base > 0.0 {
+            d.mean_wait.unwrap_or(0.0) / base - 1.0
+        } else {
+            0.0
+        };
+        (of_ideal, ratio, of_ideal >= 0.85 && ratio <= 0.10)
+    };
+    if let Some(d) = q.policies.first() {
+        let (of_ideal, ratio, met) = verdict(d);
+        writeln!(
+            out,
+            "\nDefault policy ({}): {:.0}% of the ideal saving (target ≥ 85%), mean wait {:+.1}% vs always on (target ≤ +10%): {}.",
+            d.name,
+            of_ideal * 100.0,
+            ratio * 100.0,
+            if met { "met" } else { "NOT met" }
+        )
+        .unwrap();
+    }
+    let best = q
+        .policies
+        .iter()
+        .filter(|r| verdict(r).1 <= 0.10)
+        .max_by(|a, b| verdict(a).0.total_cmp(&verdict(b).0));
+    if let Some(b) = best {
+        let (of_ideal, ratio, _) = verdict(b);
+        writeln!(
+            out,
+            "Best policy within the wait target: {}: {:.0}% of the ideal saving, mean wait {:+.1}%.",
+            b.name,
+            of_ideal * 100.0,
+            ratio * 100.0
+        )
+        .unwrap();
+    }
+    if !q.reasons.is_empty() {
+        out.push_str("\nFirst decisions: ");
+        out.push_str(&q.reasons.join("; "));
+        out.push('\n');
+    }
+    out
+}
+
+/// Question 2 as a table with its verdict.
+pub fn question2(q: &Question2) -> String {
+    let mut out = format!("## Question 2: what does sharing one pool buy? {}\n\n", q.mix);
+    let total = q.dedicated.last().expect("the dedicated total");
+    out.push_str(HEADER);
+    let against = Some((total, &q.ideal));
+    for r in &q.dedicated[..q.dedicated.len() - 1] {
+        row(&mut out, r, None);
+    }
+    row(&mut out, total, against);
+    row(&mut out, &q.ideal, against);
+    for r in &q.shared {
+        row(&mut out, r, against);
+    }
+    let sizes: Vec<String> = q.sizes.iter().map(|(h, w)| format!("{h} hosts → {w:.0} s")).collect();
+    writeln!(
+        out,
+        "\nShared pool sizes tried (mean wait, default policy): {}.",
+        sizes.join(", ")
+    )
+    .unwrap();
+    let target = total.mean_wait.unwrap_or(0.0);
+    let verdict = |d: &Row| {
+        let of_ideal = (total.kwh - d.kwh) / (total.kwh - q.ideal.kwh);
+        let wait_ok = d.mean_wait.unwrap_or(f64::MAX) <= target;
+        (of_ideal, wait_ok, of_ideal >= 0.85 && d.hosts < total.hosts && wait_ok)
+    };
+    if let Some(d) = q.shared.first() {
+        let (of_ideal, _, met) = verdict(d);
+        writeln!(
+            out,
+            "Default policy: {} hosts vs {} dedicated, {:.0}% of the ideal saving (target ≥ 85%), mean wait {:.0} s vs {:.0} s dedicated: {}.",
+            d.hosts,
+            total.hosts,
+            of_ideal * 100.0,
+            d.mean_wait.unwrap_or(0.0),
+            target,
+            if met { "met" } else { "NOT met" }
+        )
+        .unwrap();
+    }
+    let best = q
+        .shared
+        .iter()
+        .filter(|r| verdict(r).1)
+        .max_by(|a, b| verdict(a).0.total_cmp(&verdict(b).0));
+    if let Some(b) = best {
+        writeln!(
+            out,
+            "Best policy within the wait target: {}: {:.0}% of the ideal saving, mean wait {:.0} s.",
+            b.name,
+            verdict(b).0 * 100.0,
+            b.mean_wait.unwrap_or(0.0)
+        )
+        .unwrap();
+    }
+    out
+}

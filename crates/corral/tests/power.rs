@@ -1,0 +1,110 @@
+//! Root integration test of host power management: a host of a test LAN whose power
+//! is switched through a real IPMI endpoint (OpenIPMI's `ipmi_sim`, in the server's
+//! namespace on loopback), its chassis power wired to start and stop the host's agent.
+//! Corral powers the host off when it is empty, on when a cluster needs room, and off
+//! again when the cluster is gone.
+
+mod common;
+
+use common::lan::{wait, Lan};
+use corral_power::testing::Bmc;
+
+fn host(lan: &Lan, name: &str) -> serde_json::Value {
+    lan.json(&["host", "show", name])
+}
+
+fn power_state(lan: &Lan, name: &str) -> String {
+    host(lan, name)["power"]["state"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[test]
+fn an_ipmi_host_is_powered_on_for_work_and_off_when_idle() {
+    let mut lan = Lan::start_with(&["--host-idle-time", "1", "--power-interval", "0.3", "--power-spare", "0"]);
+    let token = lan.token();
+    let a = lan.add_host(&token, "");
+    lan.wait_ready_hosts(1);
+    let name = lan.hosts[a].name.clone();
+    let data = lan.hosts[a].data.display().to_string();
+    let running = format!("pgrep -f -- '--data-dir {data}$' >/dev/null");
+    // The harness's own agent process is replaced by one the BMC starts and stops.
+    lan.stop_agent(a);
+    let on = lan.agent_command_line(a);
+    let off = format!("pkill -TERM -f -- '--data-dir {data}$'; while {running}; do sleep 0.1; done");
+    let bmc = Bmc::start(Some(&lan.server_ns), &on, &off, &running);
+    let pw = bmc.password_file.display().to_string();
+    let port = bmc.port.to_string();
+
+    // Bad settings are refused and change nothing.
+    let bad = lan.cli(&["host", "power", "set", &name, "--driver", "wol", "--mac", "nope"]);
+    assert!(!bad.status.success());
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("MAC address"),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
+    assert!(host(&lan, &name)["power"]["driver"].is_null());
+
+    let h = lan.json(&[
+        "host",
+        "power",
+        "set",
+        &name,
+        "--driver",
+        "ipmi",
+        "--address",
+        "127.0.0.1",
+        "--port",
+        &port,
+        "--username",
+        bmc.username,
+        "--password-file",
+        &pw,
+    ]);
+    assert_eq!(h["power"]["driver"], "ipmi", "{h}");
+    assert!(!h.to_string().contains("s3cret"), "the password is never shown: {h}");
+
+    // Nothing runs on it: after the idle time it is powered off (the BMC reads off).
+    wait("the empty host to be powered off", || power_state(&lan, &name) == "off");
+    let agent_runs = || {
+        std::process::Command::new("sh")
+            .arg("-c")
+            .arg(&running)
+            .status()
+            .unwrap()
+            .success()
+    };
+    assert!(!agent_runs(), "its agent stopped with its power");
+    let reason = host(&lan, &name)["power"]["reason"].to_string();
+    assert!(reason.contains("powered off") || reason.contains("empty"), "{reason}");
+
+    // A cluster needs room: the host is powered on and the node runs there.
+    let c = lan.json(&[
+        "cluster", "create", "warm", "--image", "minimal", "--nodes", "1", "--cpu", "0.1", "--memory", "64MiB",
+        "--async",
+    ]);
+    assert!(c.is_object(), "{c}");
+    wait("the cluster to run on the powered-on host", || {
+        lan.json(&["cluster", "show", "warm"])["state"] == "running"
+    });
+    assert_eq!(power_state(&lan, &name), "on");
+    assert!(agent_runs(), "the BMC started the agent");
+    let events = lan.json(&["event", "list", "--kind", "host.powering_on"]).to_string();
+    assert!(events.contains("host.powering_on"), "{events}");
+
+    // Never powered off while it holds a node, even by hand.
+    let refused = lan.cli(&["host", "power", "off", &name]);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("holds"));
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    assert_eq!(power_state(&lan, &name), "on", "a host with nodes stays on");
+
+    // The cluster goes: the host is empty again and is powered off.
+    let del = lan.cli(&["cluster", "delete", "warm"]);
+    assert!(del.status.success(), "{}", String::from_utf8_lossy(&del.stderr));
+    wait("the host to be powered off again", || power_state(&lan, &name) == "off");
+    assert!(!agent_runs());
+    drop(bmc);
+}

@@ -1,0 +1,172 @@
+// Wire types of the REST API, mirroring crates/corral-api (one name per field
+// everywhere: API, CLI, UI).
+
+export type ErrorCode =
+  | "malformed_request"
+  | "invalid_request"
+  | "invalid_name"
+  | "not_found"
+  | "already_exists"
+  | "unknown_image"
+  | "insufficient_capacity"
+  | "quota_exceeded"
+  | "unauthorized"
+  | "forbidden"
+  | "conflict"
+  | "internal";
+
+export interface ApiErrorBody {
+  code: ErrorCode;
+  message: string;
+}
+
+export type Role = "admin" | "user";
+
+export interface User {
+  name: string;
+  role: Role;
+  ssh_keys: string[];
+  created_at: number;
+}
+
+export interface TokenResponse {
+  token: string;
+  expires_at: number;
+  user: string;
+}
+
+export interface Resources {
+  cpu: string;
+  memory: string;
+  pids: number;
+}
+
+export interface NodeGroupSpec {
+  name: string;
+  count: number;
+  resources?: Resources;
+  image?: string;
+}
+
+export interface LifecycleScripts {
+  on_create?: string;
+  on_destroy?: string;
+  on_recovery?: string;
+}
+
+export type Placement = "spread" | "pack";
+
+export interface ClusterSpec {
+  name: string;
+  image: string;
+  node_groups: NodeGroupSpec[];
+  nodes?: number;
+  resources?: Resources;
+  scripts?: LifecycleScripts;
+  env?: Record<string, string>;
+  subnet?: string;
+  placement?: Placement;
+  constraints?: Record<string, string>;
+  recovery?: "auto" | "none";
+  max_unavailable?: number;
+}
+
+export type ClusterState = "creating" | "running" | "degraded" | "stopping" | "stopped" | "deleting";
+export type NodeState = "pending" | "creating" | "running" | "stopped" | "failed" | "deleting";
+
+export interface Node {
+  cluster: string;
+  name: string;
+  group: string;
+  state: NodeState;
+  address: string;
+  host: string | null;
+  image: string;
+  cpu_millis: number;
+  memory_bytes: number;
+  pids_max: number;
+  oom_kills: number;
+  error: string | null;
+  created_at: number;
+  started_at: number | null;
+}
+
+export interface Cluster {
+  name: string;
+  owner: string;
+  spec: ClusterSpec;
+  state: ClusterState;
+  network: { vni: number; subnet: string; gateway: string; mtu: number };
+  nodes: Node[];
+  created_at: number;
+}
+
+export type OperationStatus = "running" | "succeeded" | "failed";
+
+export interface Operation {
+  id: string;
+  kind: string;
+  target: string;
+  owner: string;
+  status: OperationStatus;
+  progress: string;
+  error: ApiErrorBody | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface CorralEvent {
+  seq: number;
+  time: number;
+  actor: string;
+  target: string;
+  kind: string;
+  message: string;
+}
+
+export interface Image {
+  name: string;
+  owner: string;
+  visibility: "private" | "public";
+  digest: string;
+  layers: number;
+  size_bytes: number;
+  source: "built" | "imported" | "saved";
+  created_at: number;
+}
+
+export type HostState = "ready" | "unreachable" | "draining" | "removed";
+
+export interface Host {
+  name: string;
+  address: string;
+  state: HostState;
+  labels: Record<string, string>;
+  capacity: { cpu_millis: number; memory_bytes: number };
+  used_cpu_millis: number;
+  used_memory_bytes: number;
+  nodes: number;
+  last_seen: number;
+}
+
+export interface JoinToken {
+  token: string;
+  expires_at: number;
+}
+
+/** One sample of a node's use, every `interval_secs`. */
+export interface MetricSample {
+  t: number;
+  cpu_percent: number;
+  memory_bytes: number;
+  rx_bytes_per_sec: number;
+  tx_bytes_per_sec: number;
+  disk_bytes: number;
+}
+
+export interface NodeMetrics {
+  cluster: string;
+  node: string;
+  interval_secs: number;
+  samples: MetricSample[];
+}
