@@ -119,6 +119,8 @@ export interface CorralEvent {
   seq: number;
   time: number;
   actor: string;
+  /** Whose resource it concerns (a cluster's owner); absent for hosts and users. */
+  owner?: string;
   target: string;
   kind: string;
   message: string;

@@ -13,6 +13,10 @@ pub struct Event {
     pub time: u64,
     /// Who or what caused it (a user name or `corral`).
     pub actor: String,
+    /// Whose resource it concerns (a cluster's owner); empty for the pool's own
+    /// resources (hosts, users).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub owner: String,
     /// What it concerns, e.g. `clusters/demo/nodes/node-0`.
     pub target: String,
     /// Kind, e.g. `node.running`.

@@ -406,9 +406,10 @@ pub async fn create(ctx: &Context, user: &UserRecord, spec: ClusterSpec) -> Resu
     if ctx.store.txn(&compares, &ops)?.is_none() {
         return Err(already_exists(&spec.name));
     }
-    event::record(
+    event::record_owned(
         ctx,
         &user.name,
+        &c.owner,
         &format!("clusters/{}", c.name),
         "cluster.created",
         format!("created with {total} nodes in {subnet}"),
@@ -578,9 +579,10 @@ pub async fn scale(
     if ctx.store.txn(&compares, &ops)?.is_none() {
         return Err(conflict(format!("cluster {name:?} changed meanwhile; try again")));
     }
-    event::record(
+    event::record_owned(
         ctx,
         &user.name,
+        &doc.value.owner,
         &format!("clusters/{name}"),
         "cluster.scaled",
         format!("scaled {group_name} {current}→{}", req.nodes),
@@ -625,9 +627,10 @@ pub async fn set_running(
     if ctx.store.txn(&compares, &ops)?.is_none() {
         return Err(conflict(format!("cluster {name:?} changed meanwhile; try again")));
     }
-    event::record(
+    event::record_owned(
         ctx,
         &user.name,
+        &doc.value.owner,
         &format!("clusters/{name}"),
         kind,
         if run { "starting" } else { "stopping" },
@@ -666,9 +669,10 @@ pub async fn delete(ctx: &Context, user: &UserRecord, owner: Option<&str>, name:
     if ctx.store.txn(&compares, &ops)?.is_none() {
         return Err(conflict(format!("cluster {name:?} changed meanwhile; try again")));
     }
-    event::record(
+    event::record_owned(
         ctx,
         &user.name,
+        &doc.value.owner,
         &format!("clusters/{name}"),
         "cluster.deleting",
         "deleting",
@@ -693,9 +697,10 @@ pub fn finalise(ctx: &Context, doc: &typed::Doc<ClusterRecord>) -> Result<bool> 
         .txn(&[Compare::ModRevision(doc.key.clone(), doc.revision)], &ops)?
         .is_some()
     {
-        event::record(
+        event::record_owned(
             ctx,
             "corral",
+            &c.owner,
             &format!("clusters/{}", c.name),
             "cluster.deleted",
             "deleted",

@@ -198,7 +198,7 @@ fn apply_report(ctx: &Context, host_name: &str, r: &NodeReport) -> Result<()> {
                 return Ok(());
             }
             if ctx.store.txn(&compare, &[Op::Delete(doc.key.clone())])?.is_some() {
-                event::record(ctx, "corral", &target, "node.deleted", "deleted");
+                event::record_owned(ctx, "corral", &n.owner, &target, "node.deleted", "deleted");
                 return Ok(());
             }
             continue;
@@ -222,15 +222,30 @@ fn apply_report(ctx: &Context, host_name: &str, r: &NodeReport) -> Result<()> {
                     (NodeState::Failed, Some(e)) => format!("failed: {e}"),
                     (s, _) => s.as_str().to_string(),
                 };
-                event::record(ctx, "corral", &target, &format!("node.{}", m.state.as_str()), msg);
-            }
-            if arrived {
-                event::record(ctx, "corral", &target, "node.migrated", format!("now on {host_name}"));
-            }
-            if new_ooms > 0 {
-                event::record(
+                event::record_owned(
                     ctx,
                     "corral",
+                    &n.owner,
+                    &target,
+                    &format!("node.{}", m.state.as_str()),
+                    msg,
+                );
+            }
+            if arrived {
+                event::record_owned(
+                    ctx,
+                    "corral",
+                    &n.owner,
+                    &target,
+                    "node.migrated",
+                    format!("now on {host_name}"),
+                );
+            }
+            if new_ooms > 0 {
+                event::record_owned(
+                    ctx,
+                    "corral",
+                    &n.owner,
                     &target,
                     "node.oom",
                     format!(

@@ -8,16 +8,23 @@ use crate::error::Result;
 use crate::keys;
 use crate::time::now;
 
-/// Appends an event; a failure to record it is logged, never fails the caller.
+/// Appends an event about something no user owns (hosts, users); a failure to record
+/// it is logged, never fails the caller.
 pub fn record(ctx: &Context, actor: &str, target: &str, kind: &str, message: impl Into<String>) {
+    record_owned(ctx, actor, "", target, kind, message)
+}
+
+/// Appends an event about a user's resource (a cluster, its nodes): only that user
+/// (and the admin) sees it, even where another user's resource has the same name.
+pub fn record_owned(ctx: &Context, actor: &str, owner: &str, target: &str, kind: &str, message: impl Into<String>) {
     let message = message.into();
-    tracing::info!(actor, target, kind, %message, "event");
-    if let Err(e) = append(ctx, actor, target, kind, message) {
+    tracing::info!(actor, owner, target, kind, %message, "event");
+    if let Err(e) = append(ctx, actor, owner, target, kind, message) {
         tracing::warn!(error = %e, "cannot record event");
     }
 }
 
-fn append(ctx: &Context, actor: &str, target: &str, kind: &str, message: String) -> Result<()> {
+fn append(ctx: &Context, actor: &str, owner: &str, target: &str, kind: &str, message: String) -> Result<()> {
     // The store revision is unique and increasing: a good sequence number without a
     // counter key that every writer would contend on.
     for _ in 0..10 {
@@ -26,6 +33,7 @@ fn append(ctx: &Context, actor: &str, target: &str, kind: &str, message: String)
             seq,
             time: now(),
             actor: actor.to_string(),
+            owner: owner.to_string(),
             target: target.to_string(),
             kind: kind.to_string(),
             message: message.clone(),

@@ -116,9 +116,10 @@ pub fn start(ctx: &Context, doc: &typed::Doc<NodeRecord>, to: Option<&str>) -> R
     {
         return Err(conflict(format!("node {} changed meanwhile; try again", n.name)));
     }
-    event::record(
+    event::record_owned(
         ctx,
         "corral",
+        &n.owner,
         &format!("clusters/{}/nodes/{}", n.cluster, n.name),
         "node.migrating",
         format!("moving from {from} to {target}"),

@@ -140,6 +140,33 @@ async fn events_stream_live_and_replayed_and_only_ones_own() {
         "bob saw admin's cluster: {bob_seen}"
     );
 
+    // Bob's own cluster of the same name: its events are his, and admin's `alpha`
+    // events stay out of his lists (same target, other owner).
+    let (s, _) = call(
+        &ctx,
+        "POST",
+        "/v1/clusters",
+        Some(&bob),
+        json!({"name": "alpha", "image": "minimal", "nodes": 1}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::ACCEPTED);
+    for path in ["/v1/clusters/alpha/events", "/v1/events"] {
+        let (s, v) = call(&ctx, "GET", path, Some(&bob), Value::Null).await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        let events = v.as_array().unwrap();
+        assert!(events.iter().any(|e| e["kind"] == "cluster.created"), "{path}: {v}");
+        assert!(
+            events.iter().all(|e| e["owner"] == "bob" || e["actor"] == "bob"),
+            "{path}: bob sees another owner's events: {v}"
+        );
+    }
+    let (_, v) = call(&ctx, "GET", "/v1/clusters/alpha/events", Some(&admin), Value::Null).await;
+    assert!(
+        v.as_array().unwrap().iter().all(|e| e["owner"] == "admin"),
+        "admin's alpha shows only its own events: {v}"
+    );
+
     // A client that reconnects with `since` gets what it missed.
     let mut replay = open(admin, Some(0)).await;
     let seen = read_until(&mut replay, "cluster.created").await;

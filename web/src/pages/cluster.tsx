@@ -156,7 +156,10 @@ export function ClusterPage({ owner, name }: { session: Session; owner: string; 
       <Card title="Events">
         <EventList
           path={`${base}/events${q}`}
-          accept={(e) => e.target === `clusters/${c.name}` || e.target.startsWith(`clusters/${c.name}/`)}
+          accept={(e) =>
+            (e.target === `clusters/${c.name}` || e.target.startsWith(`clusters/${c.name}/`)) &&
+            (!e.owner || e.owner === c.owner)
+          }
           limit={30}
         />
       </Card>

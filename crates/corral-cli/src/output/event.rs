@@ -34,6 +34,7 @@ mod tests {
             seq: 1,
             time: 997,
             actor: "corral".into(),
+            owner: "alice".into(),
             target: "clusters/demo/nodes/node-0".into(),
             kind: "node.running".into(),
             message: "node-0 is running".into(),

@@ -299,7 +299,11 @@ pub async fn events(
     uri: Uri,
 ) -> HttpResult<Paged<Event>> {
     let doc = cluster::get(&ctx, &caller.0, q.owner.as_deref(), &name)?;
-    let events = crate::event::list(&ctx, &format!("clusters/{}", doc.value.name), usize::MAX)?;
+    // Another user's cluster of the same name shares the target, not the owner.
+    let events: Vec<Event> = crate::event::list(&ctx, &format!("clusters/{}", doc.value.name), usize::MAX)?
+        .into_iter()
+        .filter(|e| e.owner.is_empty() || e.owner == doc.value.owner)
+        .collect();
     page_events(events, &f, &p, &uri, CLUSTER_EVENTS)
 }
 

@@ -35,6 +35,9 @@ pub fn visible(ctx: &Context, user: &UserRecord, e: &Event) -> bool {
     if user.is_admin() || e.actor == user.name {
         return true;
     }
+    if !e.owner.is_empty() {
+        return e.owner == user.name;
+    }
     let Some(rest) = e.target.strip_prefix("clusters/") else {
         return false;
     };

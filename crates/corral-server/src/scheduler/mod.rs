@@ -171,7 +171,7 @@ fn try_pass(ctx: &Context) -> Result<Option<PassStats>> {
     let mut placer = Placer::new(&hosts, &placed, ctx.cfg.cpu_overcommit);
     let mut compares = Vec::new();
     let mut ops = Vec::new();
-    let mut newly_pending: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
+    let mut newly_pending: BTreeMap<(String, String, String), Vec<String>> = BTreeMap::new();
     for d in pending {
         let n = &d.value;
         if n.desired == Desired::Deleted {
@@ -206,7 +206,7 @@ fn try_pass(ctx: &Context) -> Result<Option<PassStats>> {
                     continue;
                 }
                 newly_pending
-                    .entry((n.cluster.clone(), why.clone()))
+                    .entry((n.owner.clone(), n.cluster.clone(), why.clone()))
                     .or_default()
                     .push(n.name.clone());
                 next.error = Some(why);
@@ -236,11 +236,12 @@ fn try_pass(ctx: &Context) -> Result<Option<PassStats>> {
         removed = stats.removed,
         "scheduler pass"
     );
-    for ((cluster, why), names) in newly_pending {
+    for ((owner, cluster, why), names) in newly_pending {
         let target = format!("clusters/{cluster}");
-        event::record(
+        event::record_owned(
             ctx,
             "corral",
+            &owner,
             &target,
             "node.pending",
             format!("{} pending: {why}", names.join(", ")),
