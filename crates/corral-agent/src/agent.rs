@@ -57,6 +57,8 @@ struct AgentState {
     server_addresses: Vec<std::net::Ipv4Addr>,
     /// Protected addresses last programmed, to reprogram only on change.
     protected: Option<Vec<std::net::Ipv4Addr>>,
+    /// Shell command that powers this machine off when the server asks.
+    power_off_command: Option<String>,
 }
 
 /// A host agent.
@@ -140,6 +142,40 @@ impl Agent {
     /// A command running `argv` inside a node on this host.
     pub fn exec_command(&self, id: &str, argv: &[String], tty: bool) -> Result<std::process::Command, AgentError> {
         Ok(self.runtime.exec_command(id, argv, tty)?)
+    }
+
+    /// Sets the shell command that powers this machine off when the server asks (hosts
+    /// woken by wake-on-LAN); without one such requests are refused. The command gets
+    /// the agent's pid as `CORRAL_AGENT_PID`.
+    pub fn set_power_off_command(&self, command: Option<String>) {
+        self.lock().power_off_command = command.filter(|c| !c.trim().is_empty());
+    }
+
+    /// Powers this machine off (the server's power manager asks, for hosts it wakes
+    /// with wake-on-LAN). Refused while the host holds nodes; the command runs a second
+    /// later, detached, so the answer reaches the server first.
+    pub fn power_off(&self) -> Result<(), AgentError> {
+        let Some(command) = self.lock().power_off_command.clone() else {
+            return Err(AgentError::Invalid(
+                "this agent has no --power-off-command; it cannot power its machine off".into(),
+            ));
+        };
+        let held = self.lock().desired.len();
+        if held > 0 {
+            return Err(AgentError::Invalid(format!("this host holds {held} node(s)")));
+        }
+        let pid = std::process::id().to_string();
+        tracing::warn!(%command, "powering this machine off at the server's request");
+        std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!("sleep 1; {command}"))
+            .env("CORRAL_AGENT_PID", pid)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .map_err(|e| AgentError::Invalid(format!("cannot run the power-off command: {e}")))?;
+        Ok(())
     }
 
     /// The writable layer of a node on this host.

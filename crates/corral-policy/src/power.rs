@@ -5,21 +5,8 @@
 
 use serde::{Deserialize, Serialize};
 
-/// Where a host is in its power cycle.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum PowerState {
-    /// Powered and taking nodes.
-    On,
-    /// Asked to power off, not yet off.
-    PoweringOff,
-    /// Powered off.
-    Off,
-    /// Asked to power on, not yet booted.
-    PoweringOn,
-    /// A power transition failed after its retries; the operator must look.
-    Failed,
-}
+/// Where a host is in its power cycle: the wire type, one noun, one name.
+pub use corral_api::PowerState;
 
 /// How much room to keep powered on beyond what nodes use.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]

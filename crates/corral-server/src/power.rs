@@ -33,16 +33,46 @@ pub async fn run(ctx: Arc<Context>) {
 }
 
 /// The driver a host's configuration names.
-fn driver(host: &str, config: &PowerConfig) -> Box<dyn PowerDriver> {
-    // Wake-on-LAN hosts are powered off by their agent; that call is not wired yet, so
-    // the driver reports power-off as unsupported (a visible error, not a silent no-op).
-    corral_power::driver(host, config, None)
+fn driver(ctx: &Arc<Context>, host: &str, config: &PowerConfig) -> Box<dyn PowerDriver> {
+    // Wake-on-LAN hosts are powered off by their own agent.
+    let shutdown = AgentOff {
+        ctx: ctx.clone(),
+        host: host.to_string(),
+    };
+    corral_power::driver(host, config, Some(Box::new(shutdown)))
+}
+
+/// Powers a host off through its agent's listener.
+struct AgentOff {
+    ctx: Arc<Context>,
+    host: String,
+}
+
+#[async_trait::async_trait]
+impl corral_power::AgentShutdown for AgentOff {
+    async fn shutdown(&self) -> std::result::Result<(), corral_power::PowerError> {
+        crate::host_channel::power_off(&self.ctx, &self.host)
+            .await
+            .map_err(|why| corral_power::PowerError::Failed {
+                what: format!("power off {} through its agent", self.host),
+                message: why,
+            })
+    }
 }
 
 /// Whether the host's agent spoke at or after `t` (seconds since the epoch).
 fn heard_since(ctx: &Context, host: &str, t: u64) -> bool {
     let age = ctx.last_heartbeat(host).elapsed().as_secs_f64();
     now() as f64 - age >= t as f64
+}
+
+/// How long the agent of a host without power read-back must be silent before the
+/// host counts as off.
+const OFF_SILENCE: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// How long the host's agent has been silent.
+fn silent_for(ctx: &Context, host: &str) -> std::time::Duration {
+    ctx.last_heartbeat(host).elapsed()
 }
 
 /// Changes one host's power record under compare-and-swap; `false` when the host is
@@ -107,9 +137,11 @@ async fn observe(ctx: &Arc<Context>, hosts: &[HostRecord]) -> Result<()> {
             {
                 Some((PowerState::On, "its agent is back"))
             }
-            PowerState::PoweringOff => match driver(&h.name, &config).status().await {
+            PowerState::PoweringOff => match driver(ctx, &h.name, &config).status().await {
                 Ok(PowerStatus::Off) => Some((PowerState::Off, "powered off")),
-                Ok(PowerStatus::Unknown) if !heard_since(ctx, &h.name, h.power.since + 1) => {
+                // Without a read-back (wake-on-LAN), a host whose agent stays silent
+                // is off.
+                Ok(PowerStatus::Unknown) if silent_for(ctx, &h.name) >= OFF_SILENCE => {
                     Some((PowerState::Off, "its agent went silent"))
                 }
                 _ => None,
@@ -148,16 +180,6 @@ async fn observe(ctx: &Arc<Context>, hosts: &[HostRecord]) -> Result<()> {
     Ok(())
 }
 
-fn to_policy(state: PowerState) -> policy::PowerState {
-    match state {
-        PowerState::On => policy::PowerState::On,
-        PowerState::PoweringOff => policy::PowerState::PoweringOff,
-        PowerState::Off => policy::PowerState::Off,
-        PowerState::PoweringOn => policy::PowerState::PoweringOn,
-        PowerState::Failed => policy::PowerState::Failed,
-    }
-}
-
 async fn decide_and_act(ctx: &Arc<Context>) -> Result<()> {
     // The epoch is read before the nodes: a placement after this read conflicts with
     // a power-off below.
@@ -184,11 +206,7 @@ async fn decide_and_act(ctx: &Arc<Context>) -> Result<()> {
             let managed = h.power_config.is_some();
             policy::HostPower {
                 // Hosts Corral does not switch are on as far as the policy knows.
-                state: if managed {
-                    to_policy(h.power.state)
-                } else {
-                    policy::PowerState::On
-                },
+                state: if managed { h.power.state } else { PowerState::On },
                 since: h.power.since,
                 attempts: h.power.attempts,
                 nodes: holding.get(h.name.as_str()).copied().unwrap_or(0),
@@ -264,8 +282,8 @@ async fn decide_and_act(ctx: &Arc<Context>) -> Result<()> {
 
 /// Calls the driver; a failure is kept on the host for the operator (the policy
 /// retries after the transition's timeout).
-async fn switch(ctx: &Context, name: &str, config: &PowerConfig, on: bool) -> Result<()> {
-    let d = driver(name, config);
+async fn switch(ctx: &Arc<Context>, name: &str, config: &PowerConfig, on: bool) -> Result<()> {
+    let d = driver(ctx, name, config);
     let r = if on { d.power_on().await } else { d.power_off().await };
     if let Err(e) = r {
         let message = e.to_string();
@@ -331,7 +349,7 @@ fn validate(c: &PowerConfig) -> Result<()> {
 
 /// Powers a host on or off at the operator's request (`POST /v1/hosts/{name}/power/on|off`).
 /// A host holding nodes is never powered off.
-pub async fn manual(ctx: &Context, name: &str, on: bool) -> Result<HostRecord> {
+pub async fn manual(ctx: &Arc<Context>, name: &str, on: bool) -> Result<HostRecord> {
     let doc = typed::get::<HostRecord>(ctx.store.as_ref(), &keys::host(name))?
         .ok_or_else(|| ApiError::not_found("host", name))?;
     let Some(config) = doc.value.power_config.clone() else {

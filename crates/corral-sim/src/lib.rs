@@ -27,6 +27,19 @@ pub enum SimError {
     Options(String),
 }
 
+/// Which question `corral sim` answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Question {
+    /// How close to ideal is the power management?
+    #[value(name = "1")]
+    One,
+    /// What does sharing one pool buy?
+    #[value(name = "2")]
+    Two,
+    /// Both.
+    All,
+}
+
 /// `corral sim` options.
 #[derive(Debug, Clone, clap::Args)]
 pub struct SimArgs {
@@ -34,8 +47,8 @@ pub struct SimArgs {
     #[arg(long, default_value = "../shared/data/traces/KTH-SP2-1996-2.swf")]
     pub trace: PathBuf,
     /// Which question: 1 (power management vs ideal), 2 (shared pool vs dedicated), all
-    #[arg(long, default_value = "all")]
-    pub question: String,
+    #[arg(long, value_enum, default_value_t = Question::All)]
+    pub question: Question,
     /// Replay only the first N jobs (0: all)
     #[arg(long, default_value_t = 0)]
     pub jobs: usize,
@@ -101,12 +114,8 @@ impl SimArgs {
 
 /// Runs what the options ask and returns the report.
 pub fn run(args: &SimArgs) -> Result<String, SimError> {
-    let (one, two) = match args.question.as_str() {
-        "1" => (true, false),
-        "2" => (false, true),
-        "all" => (true, true),
-        q => return Err(SimError::Options(format!("question is 1, 2 or all, not {q:?}"))),
-    };
+    let one = args.question != Question::Two;
+    let two = args.question != Question::One;
     let setup = args.setup()?;
     let mut policies = experiment::Policy::table();
     if args.default_only {

@@ -7,7 +7,7 @@
 #[derive(Debug, thiserror::Error)]
 pub enum SwfError {
     /// The file could not be read.
-    #[error("reading {path}: {source}")]
+    #[error("cannot read {path}")]
     Io {
         /// The path.
         path: String,

@@ -50,6 +50,11 @@ pub struct AgentArgs {
     /// one machine's /run/netns (test hosts)
     #[arg(long, default_value = "corral-")]
     pub netns_prefix: String,
+    /// Shell command that powers this machine off when the server asks (hosts the
+    /// server wakes with wake-on-LAN); empty to refuse. It gets the agent's pid as
+    /// CORRAL_AGENT_PID
+    #[arg(long, default_value = "systemctl poweroff")]
+    pub power_off_command: String,
 }
 
 /// How the agent paces its work; shared by `corral agent` and `corral up`.
@@ -145,6 +150,7 @@ pub async fn run(args: AgentArgs) -> anyhow::Result<()> {
         args.address.clone(),
     )?;
     agent.set_server_addresses(server_addresses(&args.join).await);
+    agent.set_power_off_command(Some(args.power_off_command.clone()));
     if let Some(l) = metrics_address(&args) {
         let listener = tokio::net::TcpListener::bind(&l)
             .await

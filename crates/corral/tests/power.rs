@@ -31,7 +31,7 @@ fn an_ipmi_host_is_powered_on_for_work_and_off_when_idle() {
     let running = format!("pgrep -f -- '--data-dir {data}$' >/dev/null");
     // The harness's own agent process is replaced by one the BMC starts and stops.
     lan.stop_agent(a);
-    let on = lan.agent_command_line(a);
+    let on = lan.agent_command_line(a, "");
     let off = format!("pkill -TERM -f -- '--data-dir {data}$'; while {running}; do sleep 0.1; done");
     let bmc = Bmc::start(Some(&lan.server_ns), &on, &off, &running);
     let pw = bmc.password_file.display().to_string();
@@ -107,4 +107,118 @@ fn an_ipmi_host_is_powered_on_for_work_and_off_when_idle() {
     wait("the host to be powered off again", || power_state(&lan, &name) == "off");
     assert!(!agent_runs());
     drop(bmc);
+}
+
+/// A wake-on-LAN "NIC" on a test host: a thread in the host's namespace that starts
+/// `command` when a magic packet for `mac` arrives; stopped on drop.
+struct Nic {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Nic {
+    fn start(netns: &str, port: u16, mac: [u8; 6], command: String) -> Nic {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let stop = std::sync::Arc::new(AtomicBool::new(false));
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let path = format!("/run/netns/{netns}");
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let ns = std::fs::File::open(&path).unwrap();
+            nix::sched::setns(&ns, nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
+            let sock = std::net::UdpSocket::bind(("0.0.0.0", port)).unwrap();
+            sock.set_read_timeout(Some(std::time::Duration::from_millis(200)))
+                .unwrap();
+            ready_tx.send(()).unwrap();
+            let mut want = vec![0xff; 6];
+            for _ in 0..16 {
+                want.extend_from_slice(&mac);
+            }
+            let mut buf = [0u8; 512];
+            while !flag.load(Ordering::SeqCst) {
+                if let Ok(n) = sock.recv(&mut buf) {
+                    if buf[..n] == want[..] {
+                        // Several copies arrive; starting twice is refused by the agent's
+                        // host lock, so one machine runs one agent.
+                        let _ = std::process::Command::new("sh").arg("-c").arg(&command).status();
+                    }
+                }
+            }
+        });
+        ready_rx.recv().unwrap();
+        Nic {
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for Nic {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+#[test]
+fn a_wake_on_lan_host_is_woken_by_its_nic_and_powered_off_by_its_agent() {
+    let mut lan = Lan::start_with(&["--host-idle-time", "1", "--power-interval", "0.3", "--power-spare", "0"]);
+    let token = lan.token();
+    let a = lan.add_host(&token, "");
+    lan.wait_ready_hosts(1);
+    let name = lan.hosts[a].name.clone();
+    let data = lan.hosts[a].data.display().to_string();
+    let running = format!("pgrep -f -- '--data-dir {data}$' >/dev/null");
+    let agent_runs = || {
+        std::process::Command::new("sh")
+            .arg("-c")
+            .arg(&running)
+            .status()
+            .unwrap()
+            .success()
+    };
+    // The machine's "power off" ends its agent; its NIC starts it on a magic packet.
+    lan.stop_agent(a);
+    let start = lan.agent_command_line(a, "--power-off-command 'kill $CORRAL_AGENT_PID'");
+    std::process::Command::new("sh").arg("-c").arg(&start).status().unwrap();
+    wait("the agent to run", agent_runs);
+    let mac = [0x52, 0x54, 0x00, 0x00, 0x00, 0x11];
+    let _nic = Nic::start(&lan.hosts[a].netns, 4009, mac, start);
+
+    let h = lan.json(&[
+        "host",
+        "power",
+        "set",
+        &name,
+        "--driver",
+        "wol",
+        "--mac",
+        "52:54:00:00:00:11",
+        "--broadcast",
+        "192.168.77.255",
+        "--port",
+        "4009",
+    ]);
+    assert_eq!(h["power"]["driver"], "wol", "{h}");
+
+    // Empty: powered off through its agent, which goes silent.
+    wait("the empty host to be powered off", || power_state(&lan, &name) == "off");
+    assert!(!agent_runs(), "the agent powered its machine off");
+
+    // Work arrives: the magic packet wakes it and the node runs there.
+    lan.json(&[
+        "cluster", "create", "woken", "--image", "minimal", "--nodes", "1", "--cpu", "0.1", "--memory", "64MiB",
+        "--async",
+    ]);
+    wait("the cluster to run on the woken host", || {
+        lan.json(&["cluster", "show", "woken"])["state"] == "running"
+    });
+    assert_eq!(power_state(&lan, &name), "on");
+
+    let del = lan.cli(&["cluster", "delete", "woken"]);
+    assert!(del.status.success(), "{}", String::from_utf8_lossy(&del.stderr));
+    wait("the host to be powered off again", || power_state(&lan, &name) == "off");
+    assert!(!agent_runs());
 }

@@ -78,7 +78,13 @@ pub fn router(agent: Arc<Agent>, images: ImageStore) -> Router {
         .route("/v1/host/nodes/{id}/exec/ws", get(exec_session))
         .route("/v1/host/nodes/{id}/save", post(save_node))
         .route("/v1/host/layers/{digest}", get(layer))
+        .route("/v1/host/power-off", post(power_off))
         .with_state(HostApi { agent, images })
+}
+
+async fn power_off(State(api): State<HostApi>) -> Result<StatusCode> {
+    api.agent.power_off()?;
+    Ok(StatusCode::ACCEPTED)
 }
 
 async fn exec_run(

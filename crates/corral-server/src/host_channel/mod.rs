@@ -60,29 +60,35 @@ pub fn for_node(ctx: &Context, n: &NodeRecord) -> Result<Arc<dyn HostChannel>> {
     if let Some(agent) = ctx.local_agent(host) {
         return Ok(Arc::new(local::LocalHost::new(agent)));
     }
-    let rec = typed::get::<HostRecord>(ctx.store.as_ref(), &keys::host(host))?
-        .ok_or_else(|| unreachable(host, &n.name, "unknown host"))?
+    Ok(remote_host(ctx, host).map_err(|why| unreachable(host, &n.name, &why))?)
+}
+
+/// The channel to a remote host's own agent listener, or why there is none.
+fn remote_host(ctx: &Context, host: &str) -> std::result::Result<Arc<remote::RemoteHost>, String> {
+    let rec = typed::get::<HostRecord>(ctx.store.as_ref(), &keys::host(host))
+        .map_err(|e| e.to_string())?
+        .ok_or("unknown host")?
         .value;
     let (Some(fingerprint), false) = (rec.cert_fingerprint.as_deref(), rec.exec_address.is_empty()) else {
-        return Err(unreachable(host, &n.name, "its agent announced no listener"));
+        return Err("its agent announced no listener".into());
     };
-    let pki = ctx.pki.get().ok_or_else(|| {
-        unreachable(
-            host,
-            &n.name,
-            "this server has no agent API (and so no client certificate)",
-        )
-    })?;
+    let pki = ctx
+        .pki
+        .get()
+        .ok_or("this server has no agent API (and so no client certificate)")?;
     let mut remotes = ctx.host_channels.remotes.lock().unwrap_or_else(|e| e.into_inner());
     if let Some(r) = remotes.get(host) {
         if r.is_for(&rec.exec_address, fingerprint) {
             return Ok(r.clone());
         }
     }
-    let r = Arc::new(
-        remote::RemoteHost::new(host, &rec.exec_address, fingerprint, pki)
-            .map_err(|e| unreachable(host, &n.name, &e))?,
-    );
+    let r = Arc::new(remote::RemoteHost::new(host, &rec.exec_address, fingerprint, pki)?);
     remotes.insert(host.to_string(), r.clone());
     Ok(r)
+}
+
+/// Asks a remote host's agent to power its machine off (hosts woken by wake-on-LAN).
+pub async fn power_off(ctx: &Context, host: &str) -> std::result::Result<(), String> {
+    let r = remote_host(ctx, host)?;
+    r.power_off().await.map_err(|e| e.to_string())
 }

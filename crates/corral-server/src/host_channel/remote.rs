@@ -83,6 +83,13 @@ impl RemoteHost {
         })
     }
 
+    /// Asks the agent to power its machine off.
+    pub async fn power_off(&self) -> Result<()> {
+        self.call(self.http.post(self.url("/v1/host/power-off")))
+            .await
+            .map(drop)
+    }
+
     /// Pulls one layer from the host into `into`, verified against its digest while
     /// it is unpacked, without keeping the stream in memory or on disk.
     async fn pull_layer(&self, digest: &str, into: &ImageStore) -> Result<()> {

@@ -226,12 +226,13 @@ impl Lan {
     }
 
     /// The shell command that starts host `i`'s agent again (it has its certificate),
-    /// for a power switch outside the harness; its output goes to the host's log.
-    pub fn agent_command_line(&self, i: usize) -> String {
+    /// for a power switch outside the harness, with `extra` options; its output goes to
+    /// the host's log.
+    pub fn agent_command_line(&self, i: usize, extra: &str) -> String {
         let h = &self.hosts[i];
         format!(
             "CORRAL_LOG=info setsid nsenter --net=/run/netns/{ns} {bin} agent --join https://{SERVER}:7701 \
-             --host {name} --address {addr} --netns-prefix corral-{name}- --data-dir {data} \
+             --host {name} --address {addr} --netns-prefix corral-{name}- {extra} --data-dir {data} \
              </dev/null >>{log} 2>&1 &",
             ns = h.netns,
             bin = bin(),
