@@ -45,6 +45,9 @@ pub struct Host {
     /// Its power state and how Corral switches it.
     #[serde(default)]
     pub power: crate::power::HostPower,
+    /// What it draws and drew, and what was saved.
+    #[serde(default)]
+    pub energy: crate::power::HostEnergy,
 }
 
 /// Body of `POST /v1/hosts/join-tokens`.

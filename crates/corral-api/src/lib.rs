@@ -23,5 +23,5 @@ pub use image::*;
 pub use metrics::{NodeMetrics, NodeSample};
 pub use node::*;
 pub use operation::*;
-pub use power::{HostPower, PowerConfig, PowerState};
+pub use power::{EnergyReport, HostEnergy, HostPower, PowerConfig, PowerState};
 pub use user::*;

@@ -215,3 +215,36 @@ mod tests {
         assert!(bad.is_err(), "unknown drivers are refused");
     }
 }
+
+/// A host's energy: what it draws now, what it drew since accounting started and what
+/// Corral's power management saved against keeping it always on.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct HostEnergy {
+    /// Watts it draws now, by the pool's power model.
+    pub watts: f64,
+    /// Joules it drew.
+    pub joules: f64,
+    /// Joules saved against being always on.
+    pub saved_joules: f64,
+}
+
+/// The pool's energy: `GET /v1/energy` (admin).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct EnergyReport {
+    /// When accounting started, seconds since the Unix epoch.
+    pub since: u64,
+    /// Joules the pool drew.
+    pub joules: f64,
+    /// Joules it would have drawn with every host always on.
+    pub baseline_joules: f64,
+    /// `baseline_joules - joules`.
+    pub saved_joules: f64,
+    /// The saving as a fraction of the baseline.
+    pub saved_fraction: f64,
+    /// Watts the pool draws now.
+    pub watts: f64,
+    /// Joules charged to each cluster (`owner/name`), by the cpu its nodes hold.
+    pub clusters: std::collections::BTreeMap<String, f64>,
+    /// Joules charged to each project.
+    pub projects: std::collections::BTreeMap<String, f64>,
+}

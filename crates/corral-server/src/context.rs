@@ -38,6 +38,8 @@ pub struct ServerConfig {
     pub power: corral_policy::power::PowerPolicy,
     /// How often the power manager looks at the pool.
     pub power_interval: std::time::Duration,
+    /// What a host draws: idle and peak watts, boot and shutdown times.
+    pub power_model: corral_policy::energy::PowerModel,
 }
 
 impl ServerConfig {
@@ -59,6 +61,7 @@ impl ServerConfig {
             host_timeout: std::time::Duration::from_secs(15),
             power: Default::default(),
             power_interval: std::time::Duration::from_secs(5),
+            power_model: Default::default(),
         }
     }
 }
@@ -87,6 +90,8 @@ pub struct Context {
     pub metrics: crate::metrics::Metrics,
     /// Samples of every node's use, for the charts.
     pub metrics_history: crate::metrics_history::MetricsHistory,
+    /// Energy drawn and saved, per host, cluster and project.
+    pub energy: crate::energy::Energy,
 }
 
 impl Context {
@@ -103,6 +108,7 @@ impl Context {
             heartbeats: Default::default(),
             metrics: Default::default(),
             metrics_history: Default::default(),
+            energy: Default::default(),
         })
     }
 

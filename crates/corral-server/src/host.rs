@@ -96,6 +96,7 @@ impl HostRecord {
                 reason: self.power.reason.clone(),
                 error: self.power.error.clone(),
             },
+            energy: Default::default(),
         }
     }
 }

@@ -7,6 +7,7 @@ mod bootstrap;
 mod cluster;
 mod context;
 mod control_plane;
+mod energy;
 mod error;
 mod event;
 mod exec;
@@ -73,6 +74,7 @@ pub async fn serve(ctx: Arc<Context>, listener: tokio::net::TcpListener) -> Resu
     tokio::spawn(tracker::run(ctx.clone()));
     tokio::spawn(health::run(ctx.clone()));
     tokio::spawn(power::run(ctx.clone()));
+    tokio::spawn(energy::run(ctx.clone()));
     tokio::spawn(migration::run(ctx.clone()));
     tokio::spawn(metrics_history::run(ctx.clone()));
     let app = http::router(ctx);

@@ -106,6 +106,19 @@ fn an_ipmi_host_is_powered_on_for_work_and_off_when_idle() {
     assert!(del.status.success(), "{}", String::from_utf8_lossy(&del.stderr));
     wait("the host to be powered off again", || power_state(&lan, &name) == "off");
     assert!(!agent_runs());
+    // Energy: the host drew while on, saved while off, and the cluster was charged.
+    wait("energy to be accounted while off", || {
+        host(&lan, &name)["energy"]["saved_joules"].as_f64().unwrap_or(0.0) > 0.0
+    });
+    let e = lan.json(&["host", "power", "energy"]);
+    assert!(e["joules"].as_f64().unwrap() > 0.0, "{e}");
+    assert!(e["saved_joules"].as_f64().unwrap() > 0.0, "{e}");
+    assert!(e["clusters"]["admin/warm"].as_f64().unwrap_or(0.0) > 0.0, "{e}");
+    assert_eq!(
+        host(&lan, &name)["energy"]["watts"].as_f64(),
+        Some(0.0),
+        "an off host draws nothing"
+    );
     drop(bmc);
 }
 

@@ -1,6 +1,6 @@
 //! Human rendering of hosts and join tokens.
 
-use corral_api::{quantity::format_bytes, Host, JoinToken};
+use corral_api::{quantity::format_bytes, EnergyReport, Host, JoinToken};
 
 use super::{age, fields, table, wire_name, Render};
 
@@ -46,6 +46,7 @@ impl Render for Vec<Host> {
                     ),
                     h.nodes.to_string(),
                     power(h),
+                    format!("{:.0}", h.energy.watts),
                     labels(h),
                     age(now, h.last_seen),
                 ]
@@ -84,11 +85,54 @@ impl Render for Host {
             ),
             ("Nodes", self.nodes.to_string()),
             ("Power", power(self)),
+            (
+                "Energy",
+                format!(
+                    "{:.0} W now; {} drawn, {} saved",
+                    self.energy.watts,
+                    kwh(self.energy.joules),
+                    kwh(self.energy.saved_joules)
+                ),
+            ),
             ("Power reason", self.power.reason.clone().unwrap_or_else(|| "-".into())),
             ("Power error", self.power.error.clone().unwrap_or_else(|| "-".into())),
             ("Labels", labels(self)),
             ("Seen", format!("{} ago", age(now, self.last_seen))),
         ])
+    }
+}
+
+fn kwh(joules: f64) -> String {
+    format!("{:.3} kWh", joules / 3.6e6)
+}
+
+impl Render for EnergyReport {
+    fn table(&self, now: u64) -> String {
+        let mut out = fields(&[
+            ("Since", format!("{} ago", age(now, self.since))),
+            ("Drawing now", format!("{:.0} W", self.watts)),
+            ("Drawn", kwh(self.joules)),
+            ("Always on would be", kwh(self.baseline_joules)),
+            (
+                "Saved",
+                format!("{} ({:.1}%)", kwh(self.saved_joules), self.saved_fraction * 100.0),
+            ),
+        ]);
+        let rows: Vec<Vec<String>> = self
+            .clusters
+            .iter()
+            .map(|(c, j)| vec!["cluster".into(), c.clone(), kwh(*j)])
+            .chain(
+                self.projects
+                    .iter()
+                    .map(|(p, j)| vec!["project".into(), p.clone(), kwh(*j)]),
+            )
+            .collect();
+        if !rows.is_empty() {
+            out.push('\n');
+            out.push_str(&table(&["CHARGED TO", "NAME", "ENERGY"], rows));
+        }
+        out
     }
 }
 

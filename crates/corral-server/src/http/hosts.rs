@@ -18,7 +18,14 @@ use crate::{event, host, join, node};
 
 fn views(ctx: &Context) -> crate::error::Result<Vec<Host>> {
     let nodes: Vec<_> = node::all(ctx)?.into_iter().map(|d| d.value).collect();
-    Ok(host::all(ctx)?.iter().map(|h| h.to_api(&nodes)).collect())
+    Ok(host::all(ctx)?
+        .iter()
+        .map(|h| {
+            let mut v = h.to_api(&nodes);
+            v.energy = ctx.energy.host(&h.name);
+            v
+        })
+        .collect())
 }
 
 /// Filters of `GET /v1/hosts`.
@@ -155,7 +162,9 @@ pub async fn remove(
         "removed from the pool",
     );
     let nodes: Vec<_> = node::all(&ctx)?.into_iter().map(|d| d.value).collect();
-    Ok(Json(rec.to_api(&nodes)))
+    let mut v = rec.to_api(&nodes);
+    v.energy = ctx.energy.host(&v.name);
+    Ok(Json(v))
 }
 
 /// `POST /v1/hosts/join-tokens`: a one-time token for `corral agent --join`.

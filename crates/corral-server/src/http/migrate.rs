@@ -73,7 +73,9 @@ pub async fn migrate(
 
 pub(super) fn host_view(ctx: &Context, rec: &crate::host::HostRecord) -> crate::error::Result<Host> {
     let nodes: Vec<_> = node::all(ctx)?.into_iter().map(|d| d.value).collect();
-    Ok(rec.to_api(&nodes))
+    let mut v = rec.to_api(&nodes);
+    v.energy = ctx.energy.host(&v.name);
+    Ok(v)
 }
 
 /// `POST /v1/hosts/{name}/drain`: the host takes no new nodes and its nodes move away.

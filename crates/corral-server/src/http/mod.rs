@@ -64,6 +64,7 @@ pub fn router(ctx: Arc<Context>) -> Router {
         .route("/v1/hosts/{name}/power", put(power::set).delete(power::clear))
         .route("/v1/hosts/{name}/power/on", post(power::on))
         .route("/v1/hosts/{name}/power/off", post(power::off))
+        .route("/v1/energy", get(power::energy))
         .route("/v1/clusters/{name}/nodes/{node}/migrate", post(migrate::migrate))
         .route("/v1/operations", get(operations::list))
         .route("/v1/operations/{id}", get(operations::show))

@@ -70,6 +70,7 @@ use super::{clusters, events, exec_ws, hosts, images, metrics, migrate, nodes, o
         power::clear,
         power::on,
         power::off,
+        power::energy,
         operations::list,
         operations::show,
         operations::events,

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use axum::extract::{Path, State};
 use axum::Json;
-use corral_api::{ApiError, Host, PowerConfig};
+use corral_api::{ApiError, EnergyReport, Host, PowerConfig};
 
 use super::auth::{require_admin, Caller};
 use super::body::Body;
@@ -122,4 +122,24 @@ pub async fn off(State(ctx): State<Arc<Context>>, caller: Caller, Path(name): Pa
     require_admin(&caller)?;
     let rec = power::manual(&ctx, &name, false).await?;
     Ok(Json(host_view(&ctx, &rec)?))
+}
+
+/// `GET /v1/energy`: the energy the pool drew, what it saved against keeping every host
+/// on, and what each cluster and project was charged.
+#[utoipa::path(
+    get,
+    path = "/v1/energy",
+    operation_id = "energy",
+    tag = "hosts",
+    responses(
+        (status = 200, description = "The pool's energy since accounting started", body = EnergyReport),
+        (status = 401, description = "Missing, invalid or expired token (`unauthorized`)", body = ApiError),
+        (status = 403, description = "Only the admin may do this (`forbidden`)", body = ApiError),
+        (status = 500, description = "Something went wrong inside Corral (`internal`)", body = ApiError),
+    ),
+    security(("bearer" = [])),
+)]
+pub async fn energy(State(ctx): State<Arc<Context>>, caller: Caller) -> HttpResult<Json<EnergyReport>> {
+    require_admin(&caller)?;
+    Ok(Json(ctx.energy.report()))
 }
