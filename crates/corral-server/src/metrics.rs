@@ -272,6 +272,57 @@ fn from_store(ctx: &Context) -> Result<Registry> {
         used_memory,
     );
 
+    // Power and energy (the power model's figures, from the energy ledger).
+    type FloatGauges = Family<Labels, Gauge<f64, std::sync::atomic::AtomicU64>>;
+    let (watts, drawn, saved) = (FloatGauges::default(), FloatGauges::default(), FloatGauges::default());
+    for h in &hosts {
+        let e = ctx.energy.host(&h.name);
+        let state = if h.power_config.is_some() {
+            h.power.state
+        } else {
+            corral_api::PowerState::On
+        };
+        watts
+            .get_or_create(&vec![
+                ("host", h.name.clone()),
+                ("power_state", state.as_str().to_string()),
+            ])
+            .set(e.watts);
+        drawn.get_or_create(&vec![("host", h.name.clone())]).set(e.joules);
+        saved.get_or_create(&vec![("host", h.name.clone())]).set(e.saved_joules);
+    }
+    let report = ctx.energy.report();
+    let charged = FloatGauges::default();
+    for (key, j) in &report.clusters {
+        let (project, cluster) = key.split_once('/').unwrap_or(("", key));
+        charged
+            .get_or_create(&vec![
+                ("cluster", cluster.to_string()),
+                ("project", project.to_string()),
+            ])
+            .set(*j);
+    }
+    reg.register(
+        "corral_host_power_watts",
+        "Watts a host draws now, by the power model",
+        watts,
+    );
+    reg.register(
+        "corral_host_energy_joules",
+        "Joules a host drew since accounting started",
+        drawn,
+    );
+    reg.register(
+        "corral_host_energy_saved_joules",
+        "Joules saved on a host against keeping it always on",
+        saved,
+    );
+    reg.register(
+        "corral_cluster_energy_joules",
+        "Joules charged to a cluster, by the cpu its nodes hold",
+        charged,
+    );
+
     // Operations.
     let ops = gauges();
     for d in &operations {

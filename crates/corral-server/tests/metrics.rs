@@ -89,6 +89,9 @@ async fn metrics_show_store_gauges_scheduler_and_api_latency() {
             r#"corral_node_oom_kills_total{cluster="demo",project="admin",host="h1",node="node-0"}"#,
             0.0,
         ),
+        // No accounting tick ran in this test (the loops are not started): zeros.
+        (r#"corral_host_power_watts{host="h1",power_state="on"}"#, 0.0),
+        (r#"corral_host_energy_joules{host="h1"}"#, 0.0),
         ("corral_scheduler_placements_total", 2.0),
         ("corral_scheduler_pass_duration_seconds_count", 1.0),
         (
