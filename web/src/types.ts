@@ -149,6 +149,37 @@ export interface Host {
   used_memory_bytes: number;
   nodes: number;
   last_seen: number;
+  power?: HostPower;
+  energy?: HostEnergy;
+}
+
+export type PowerState = "on" | "powering_off" | "off" | "powering_on" | "failed";
+
+/** A host's power as Corral switches it; `driver` absent when it does not. */
+export interface HostPower {
+  state: PowerState;
+  driver?: string;
+  since: number;
+  reason?: string;
+  error?: string;
+}
+
+export interface HostEnergy {
+  watts: number;
+  joules: number;
+  saved_joules: number;
+}
+
+/** `GET /v1/energy` (admin). */
+export interface EnergyReport {
+  since: number;
+  joules: number;
+  baseline_joules: number;
+  saved_joules: number;
+  saved_fraction: number;
+  watts: number;
+  clusters: Record<string, number>;
+  projects: Record<string, number>;
 }
 
 export interface JoinToken {

@@ -6,8 +6,14 @@ import { EventList } from "../components/events";
 import { bytes, cpus, percent } from "../format";
 import { useApi } from "../hooks";
 import { href } from "../router";
-import type { Cluster, Host, Image } from "../types";
+import type { Cluster, EnergyReport, Host, Image } from "../types";
 import { ClusterTable } from "./clusters";
+
+/** Joules as kilowatt-hours, for people. */
+function kwh(joules: number): string {
+  const k = joules / 3.6e6;
+  return k >= 10 ? `${k.toFixed(0)} kWh` : k >= 0.1 ? `${k.toFixed(2)} kWh` : `${(joules / 3600).toFixed(1)} Wh`;
+}
 
 export function Dashboard({ session }: { session: Session }) {
   return session.role === "admin" ? <AdminDashboard /> : <UserDashboard session={session} />;
@@ -16,7 +22,9 @@ export function Dashboard({ session }: { session: Session }) {
 function AdminDashboard() {
   const hosts = useApi<Host[]>("/v1/hosts", 10000);
   const clusters = useApi<Cluster[]>("/v1/clusters", 10000);
+  const energy = useApi<EnergyReport>("/v1/energy", 10000);
   const live = (hosts.data ?? []).filter((h) => h.state !== "removed");
+  const poweredOff = live.filter((h) => h.power && h.power.state !== "on").length;
   const cap = live.reduce(
     (a, h) => ({
       cpu: a.cpu + h.capacity.cpu_millis,
@@ -51,6 +59,15 @@ function AdminDashboard() {
           sub={<UsageBar used={cap.umem} total={cap.mem} label={`${bytes(Math.max(0, cap.mem - cap.umem))} free of ${bytes(cap.mem)}`} />}
         />
         <Stat label="Clusters" value={all.length} sub={`${nodes} nodes, ${byOwner.size} owners`} />
+        <Stat
+          label="Power"
+          value={`${Math.round(energy.data?.watts ?? 0)} W`}
+          sub={
+            energy.data
+              ? `${kwh(energy.data.joules)} used, ${kwh(energy.data.saved_joules)} saved (${(energy.data.saved_fraction * 100).toFixed(1)}%); ${poweredOff} host(s) not on`
+              : "no energy figures yet"
+          }
+        />
       </div>
       <div class="grid-2">
         <Card title="Hosts" actions={<a href={href("hosts")}>All hosts →</a>}>
@@ -63,6 +80,7 @@ function AdminDashboard() {
                   <th>CPU</th>
                   <th>Memory</th>
                   <th class="num">Nodes</th>
+                  <th>Power</th>
                 </tr>
               </thead>
               <tbody>
@@ -86,6 +104,12 @@ function AdminDashboard() {
                       />
                     </td>
                     <td class="num">{h.nodes}</td>
+                    <td>
+                      <Badge state={h.power?.state ?? "on"} />
+                      <div class="muted small">
+                        {Math.round(h.energy?.watts ?? 0)} W{h.power?.driver ? ` · ${h.power.driver}` : ""}
+                      </div>
+                    </td>
                   </tr>
                 ))}
               </tbody>
