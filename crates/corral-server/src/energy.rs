@@ -94,8 +94,9 @@ impl Energy {
     /// The pool's totals.
     pub fn report(&self) -> EnergyReport {
         let l = self.lock();
-        let joules: f64 = l.hosts.values().map(|h| h.0).sum();
-        let baseline: f64 = l.hosts.values().map(|h| h.1).sum();
+        // `+ 0.0`: an empty f64 sum is -0.0, which prints as "-0".
+        let joules: f64 = l.hosts.values().map(|h| h.0).sum::<f64>() + 0.0;
+        let baseline: f64 = l.hosts.values().map(|h| h.1).sum::<f64>() + 0.0;
         let (saved, fraction) = corral_policy::energy::saved(baseline, joules);
         EnergyReport {
             since: l.since,
@@ -103,7 +104,7 @@ impl Energy {
             baseline_joules: baseline,
             saved_joules: saved,
             saved_fraction: fraction,
-            watts: l.watts.values().sum(),
+            watts: l.watts.values().sum::<f64>() + 0.0,
             clusters: l.clusters.clone(),
             projects: l.projects.clone(),
         }

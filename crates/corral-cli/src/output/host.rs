@@ -54,7 +54,7 @@ impl Render for Vec<Host> {
             .collect();
         table(
             &[
-                "NAME", "STATE", "ADDRESS", "CPU", "MEMORY", "NODES", "POWER", "LABELS", "SEEN",
+                "NAME", "STATE", "ADDRESS", "CPU", "MEMORY", "NODES", "POWER", "WATTS", "LABELS", "SEEN",
             ],
             rows,
         )
@@ -109,7 +109,14 @@ fn kwh(joules: f64) -> String {
 impl Render for EnergyReport {
     fn table(&self, now: u64) -> String {
         let mut out = fields(&[
-            ("Since", format!("{} ago", age(now, self.since))),
+            (
+                "Since",
+                if self.since == 0 {
+                    "accounting has not started yet".to_string()
+                } else {
+                    format!("{} ago", age(now, self.since))
+                },
+            ),
             ("Drawing now", format!("{:.0} W", self.watts)),
             ("Drawn", kwh(self.joules)),
             ("Always on would be", kwh(self.baseline_joules)),
@@ -145,5 +152,55 @@ impl Render for JoinToken {
             left / 60,
             self.token
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_rows_line_up_with_the_header() {
+        let h = Host {
+            name: "h1".into(),
+            address: "10.0.0.1".into(),
+            state: corral_api::HostState::Ready,
+            labels: [("site".to_string(), "a".to_string())].into(),
+            capacity: corral_api::agent::HostCapacity {
+                cpu_millis: 4000,
+                memory_bytes: 8 << 30,
+            },
+            used_cpu_millis: 1000,
+            used_memory_bytes: 1 << 30,
+            nodes: 2,
+            last_seen: 990,
+            power: corral_api::HostPower {
+                state: corral_api::PowerState::PoweringOff,
+                driver: Some("ipmi".into()),
+                ..Default::default()
+            },
+            energy: corral_api::HostEnergy {
+                watts: 150.4,
+                ..Default::default()
+            },
+        };
+        let text = vec![h].table(1000);
+        let lines: Vec<&str> = text.lines().collect();
+        let header: Vec<&str> = lines[0].split_whitespace().collect();
+        assert_eq!(
+            header,
+            ["NAME", "STATE", "ADDRESS", "CPU", "MEMORY", "NODES", "POWER", "WATTS", "LABELS", "SEEN"]
+        );
+        let at = |name: &str| lines[0].find(name).unwrap();
+        assert_eq!(&lines[1][at("WATTS")..at("WATTS") + 3], "150", "{text}");
+        assert_eq!(&lines[1][at("LABELS")..at("LABELS") + 6], "site=a", "{text}");
+        assert!(lines[1].contains("powering_off (ipmi)"), "{text}");
+    }
+
+    #[test]
+    fn energy_before_accounting_starts_says_so() {
+        let text = EnergyReport::default().table(1000);
+        assert!(text.contains("not started"), "{text}");
+        assert!(!text.contains("-0"), "{text}");
     }
 }
