@@ -47,12 +47,19 @@ fn clusters_cannot_reach_each_other_or_the_host() {
     let request =
         |target: &str| format!("printf 'GET /v1/whoami HTTP/1.0\\r\\n\\r\\n' | nc -w 2 {target} 7700 2>&1; true");
     let probe = request(&gw);
-    let host_side = std::process::Command::new("nsenter")
-        .arg(format!("--net=/run/netns/{}", pool.netns))
-        .args(["busybox", "sh", "-c", &probe])
-        .output()
-        .unwrap();
-    let seen = String::from_utf8_lossy(&host_side.stdout).into_owned();
+    // A few tries: on a loaded machine (parallel tests) one answer can miss `nc -w 2`.
+    let mut seen = String::new();
+    for _ in 0..5 {
+        let host_side = std::process::Command::new("nsenter")
+            .arg(format!("--net=/run/netns/{}", pool.netns))
+            .args(["busybox", "sh", "-c", &probe])
+            .output()
+            .unwrap();
+        seen = String::from_utf8_lossy(&host_side.stdout).into_owned();
+        if seen.contains("HTTP") {
+            break;
+        }
+    }
     assert!(
         seen.contains("HTTP"),
         "the API should answer on {gw}:7700 from the host's side: {seen}"
