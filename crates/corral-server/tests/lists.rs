@@ -1,13 +1,13 @@
 //! Pagination and filters of the list endpoints, without root: the real router and
 //! store, two registered hosts with no agent, so nodes are placed but never run.
 
+mod support;
+
 use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use corral_agent::ControlPlane;
-use corral_api::agent::HostCapacity;
-use corral_server::{Context, InProcessControlPlane, ServerConfig};
+use corral_server::Context;
 use http_body_util::BodyExt;
 use serde_json::{json, Value};
 use tower::ServiceExt;
@@ -57,31 +57,13 @@ impl Answer {
     }
 }
 
-async fn register(ctx: &Arc<Context>, name: &str, labels: &[(&str, &str)]) {
-    let cp = InProcessControlPlane::new(ctx.clone());
-    let req = corral_api::RegisterRequest {
-        capacity: HostCapacity {
-            cpu_millis: 8000,
-            memory_bytes: 8 << 30,
-        },
-        labels: labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
-        address: "127.0.0.1".into(),
-        exec_address: String::new(),
-    };
-    cp.register(name, req).await.unwrap();
-}
-
 impl Api {
     async fn new() -> Api {
         let dir = tempfile::tempdir().unwrap();
-        let store = Arc::new(corral_store::sqlite::SqliteStore::open(&dir.path().join("state.db")).unwrap());
-        let images = corral_image::ImageStore::open(&dir.path().join("images")).unwrap();
-        let ctx = Context::new(store, images, ServerConfig::new(dir.path().join("server")));
-        corral_server::bootstrap(&ctx).unwrap();
-        register(&ctx, "h1", &[("site", "a")]).await;
-        register(&ctx, "h2", &[("site", "b"), ("gpu", "yes")]).await;
-        let manifest = corral_image::ImageManifest::new(vec![], Default::default(), 0);
-        corral_server::ensure_builtin_image(&ctx, "minimal", |_| Ok(manifest)).unwrap();
+        let ctx = support::context(&dir);
+        support::register(&ctx, "h1", 8000, 8 << 30, &[("site", "a")]).await;
+        support::register(&ctx, "h2", 8000, 8 << 30, &[("site", "b"), ("gpu", "yes")]).await;
+        support::fake_minimal_image(&ctx);
         let mut api = Api {
             ctx,
             token: String::new(),

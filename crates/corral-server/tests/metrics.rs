@@ -1,13 +1,13 @@
 //! `GET /metrics` through the real router and SQLite store, with a fake host
 //! registered but no agent: store gauges, the scheduler's and the API's histograms.
 
+mod support;
+
 use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use corral_agent::ControlPlane;
-use corral_api::agent::HostCapacity;
-use corral_server::{Context, InProcessControlPlane, ServerConfig};
+use corral_server::Context;
 use http_body_util::BodyExt;
 use serde_json::json;
 use tower::ServiceExt;
@@ -38,23 +38,7 @@ fn sample(text: &str, series: &str) -> Option<f64> {
 #[tokio::test]
 async fn metrics_show_store_gauges_scheduler_and_api_latency() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(corral_store::sqlite::SqliteStore::open(&dir.path().join("state.db")).unwrap());
-    let images = corral_image::ImageStore::open(&dir.path().join("images")).unwrap();
-    let ctx = Context::new(store, images, ServerConfig::new(dir.path().join("server")));
-    corral_server::bootstrap(&ctx).unwrap();
-    let cp = InProcessControlPlane::new(ctx.clone());
-    let req = corral_api::RegisterRequest {
-        capacity: HostCapacity {
-            cpu_millis: 4000,
-            memory_bytes: 1 << 30,
-        },
-        labels: Default::default(),
-        address: "127.0.0.1".into(),
-        exec_address: String::new(),
-    };
-    cp.register("h1", req).await.unwrap();
-    let manifest = corral_image::ImageManifest::new(vec![], Default::default(), 0);
-    corral_server::ensure_builtin_image(&ctx, "minimal", |_| Ok(manifest)).unwrap();
+    let ctx = support::pool(&dir, &["h1"]).await;
 
     let pw = std::fs::read_to_string(corral_server::credential_path(&ctx)).unwrap();
     let login = json!({"name": "admin", "password": pw.trim()}).to_string();

@@ -2,14 +2,16 @@
 //! in-process control plane as an agent would: only the node's own host is heard,
 //! `since` filters, others get 404.
 
+mod support;
+
 use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use corral_agent::ControlPlane;
-use corral_api::agent::{HostCapacity, MetricsReport, NodeSamples};
+use corral_api::agent::{MetricsReport, NodeSamples};
 use corral_api::NodeSample;
-use corral_server::{Context, InProcessControlPlane, ServerConfig};
+use corral_server::{Context, InProcessControlPlane};
 use http_body_util::BodyExt;
 use serde_json::{json, Value};
 use tower::ServiceExt;
@@ -71,25 +73,8 @@ fn report(id: &str, samples: Vec<NodeSample>) -> MetricsReport {
 #[tokio::test]
 async fn samples_of_a_node_are_kept_for_its_owner() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(corral_store::sqlite::SqliteStore::open(&dir.path().join("state.db")).unwrap());
-    let images = corral_image::ImageStore::open(&dir.path().join("images")).unwrap();
-    let ctx = Context::new(store, images, ServerConfig::new(dir.path().join("server")));
-    corral_server::bootstrap(&ctx).unwrap();
+    let ctx = support::pool(&dir, &["h1", "h2"]).await;
     let cp = InProcessControlPlane::new(ctx.clone());
-    for h in ["h1", "h2"] {
-        let req = corral_api::RegisterRequest {
-            capacity: HostCapacity {
-                cpu_millis: 4000,
-                memory_bytes: 1 << 30,
-            },
-            labels: Default::default(),
-            address: "127.0.0.1".into(),
-            exec_address: String::new(),
-        };
-        cp.register(h, req).await.unwrap();
-    }
-    let manifest = corral_image::ImageManifest::new(vec![], Default::default(), 0);
-    corral_server::ensure_builtin_image(&ctx, "minimal", |_| Ok(manifest)).unwrap();
     let pw = std::fs::read_to_string(corral_server::credential_path(&ctx)).unwrap();
     let admin = login(&ctx, "admin", pw.trim()).await;
     let spec = json!({"name": "demo", "image": "minimal", "nodes": 1, "resources": {"cpu": "0.5", "memory": "64MiB"}});

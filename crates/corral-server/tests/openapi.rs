@@ -1,21 +1,19 @@
 //! The OpenAPI document: served without a token at `/v1/openapi.json`, OpenAPI 3, with
 //! the wire types' schemas, and every path in it answered by the router.
 
+mod support;
+
 use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use corral_server::{Context, ServerConfig};
+use corral_server::Context;
 use http_body_util::BodyExt;
 use serde_json::Value;
 use tower::ServiceExt;
 
 fn context(dir: &tempfile::TempDir) -> Arc<Context> {
-    let store = Arc::new(corral_store::sqlite::SqliteStore::open(&dir.path().join("state.db")).unwrap());
-    let images = corral_image::ImageStore::open(&dir.path().join("images")).unwrap();
-    let ctx = Context::new(store, images, ServerConfig::new(dir.path().join("server")));
-    corral_server::bootstrap(&ctx).unwrap();
-    ctx
+    support::context(dir)
 }
 
 async fn call(ctx: &Arc<Context>, method: &str, path: &str) -> (StatusCode, Vec<u8>) {

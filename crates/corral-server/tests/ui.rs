@@ -2,20 +2,18 @@
 //! a page saying how to build it), hashed assets get their content type and a long
 //! cache, and API paths keep their JSON answers.
 
+mod support;
+
 use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
-use corral_server::{Context, ServerConfig};
+use corral_server::Context;
 use http_body_util::BodyExt;
 use tower::ServiceExt;
 
 fn context(dir: &tempfile::TempDir) -> Arc<Context> {
-    let store = Arc::new(corral_store::sqlite::SqliteStore::open(&dir.path().join("state.db")).unwrap());
-    let images = corral_image::ImageStore::open(&dir.path().join("images")).unwrap();
-    let ctx = Context::new(store, images, ServerConfig::new(dir.path().join("server")));
-    corral_server::bootstrap(&ctx).unwrap();
-    ctx
+    support::context(dir)
 }
 
 async fn get(ctx: &Arc<Context>, path: &str, etag: Option<&str>) -> (StatusCode, axum::http::HeaderMap, String) {
