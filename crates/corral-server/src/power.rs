@@ -183,10 +183,7 @@ async fn observe(ctx: &Arc<Context>, hosts: &[HostRecord]) -> Result<()> {
 async fn decide_and_act(ctx: &Arc<Context>) -> Result<()> {
     // The epoch is read before the nodes: a placement after this read conflicts with
     // a power-off below.
-    let epoch = match ctx.store.get(keys::SCHEDULER_EPOCH)? {
-        Some(kv) => Compare::ModRevision(kv.key, kv.mod_revision),
-        None => Compare::Absent(keys::SCHEDULER_EPOCH.to_string()),
-    };
+    let epoch = crate::scheduler::epoch(ctx)?;
     let docs = typed::list::<HostRecord>(ctx.store.as_ref(), keys::HOSTS)?;
     let docs: Vec<_> = docs
         .into_iter()
@@ -365,10 +362,7 @@ pub async fn manual(ctx: &Arc<Context>, name: &str, on: bool) -> Result<HostReco
         (PowerState::PoweringOff, "powered off by the operator")
     };
     if !on {
-        let epoch = match ctx.store.get(keys::SCHEDULER_EPOCH)? {
-            Some(kv) => Compare::ModRevision(kv.key, kv.mod_revision),
-            None => Compare::Absent(keys::SCHEDULER_EPOCH.to_string()),
-        };
+        let epoch = crate::scheduler::epoch(ctx)?;
         let held = node::all(ctx)?
             .iter()
             .filter(|d| d.value.host.as_deref() == Some(name))

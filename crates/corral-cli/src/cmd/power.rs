@@ -103,18 +103,17 @@ impl SetArgs {
 
 /// Runs one `corral host power` verb.
 pub async fn run(cmd: PowerCommand, ctx: &mut Ctx<'_>) -> anyhow::Result<i32> {
-    if let PowerCommand::Energy = cmd {
-        let r: corral_api::EnergyReport = ctx.client.get(&["v1", "energy"]).await?;
-        ctx.show(&r)?;
-        return Ok(0);
-    }
-    let h: Host = match cmd {
+    let host: Host = match cmd {
         PowerCommand::Set(a) => ctx.client.put(&["v1", "hosts", &a.name, "power"], &a.body()?).await?,
         PowerCommand::Clear { name } => ctx.client.delete(&["v1", "hosts", &name, "power"]).await?,
         PowerCommand::On { name } => ctx.client.post_empty(&["v1", "hosts", &name, "power", "on"]).await?,
         PowerCommand::Off { name } => ctx.client.post_empty(&["v1", "hosts", &name, "power", "off"]).await?,
-        PowerCommand::Energy => unreachable!("answered above"),
+        PowerCommand::Energy => {
+            let r: corral_api::EnergyReport = ctx.client.get(&["v1", "energy"]).await?;
+            ctx.show(&r)?;
+            return Ok(0);
+        }
     };
-    ctx.show(&h)?;
+    ctx.show(&host)?;
     Ok(0)
 }

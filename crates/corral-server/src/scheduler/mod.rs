@@ -101,6 +101,15 @@ pub fn pass_stats(ctx: &Context) -> Result<PassStats> {
     )))
 }
 
+/// The scheduler's epoch as a compare: a transaction carrying it fails if any pass
+/// placed nodes (or the power manager took a host away) since it was read.
+pub(crate) fn epoch(ctx: &Context) -> Result<Compare> {
+    Ok(match ctx.store.get(keys::SCHEDULER_EPOCH)? {
+        Some(kv) => Compare::ModRevision(kv.key, kv.mod_revision),
+        None => Compare::Absent(keys::SCHEDULER_EPOCH.to_string()),
+    })
+}
+
 /// What a pass read from the store.
 struct Snapshot {
     epoch: Compare,
@@ -111,10 +120,7 @@ struct Snapshot {
 
 fn read(ctx: &Context) -> Result<Snapshot> {
     // Read first, so a pass that commits after this read makes ours conflict.
-    let epoch = match ctx.store.get(keys::SCHEDULER_EPOCH)? {
-        Some(kv) => Compare::ModRevision(kv.key, kv.mod_revision),
-        None => Compare::Absent(keys::SCHEDULER_EPOCH.to_string()),
-    };
+    let epoch = epoch(ctx)?;
     let hosts = crate::host::all(ctx)?;
     let nodes = node::all(ctx)?;
     let clusters = typed::list::<ClusterRecord>(ctx.store.as_ref(), keys::CLUSTERS)?

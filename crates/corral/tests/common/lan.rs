@@ -253,10 +253,7 @@ impl Lan {
 
     /// Kills agent `i` with SIGKILL and cuts its host off the LAN.
     pub fn lose_host(&mut self, i: usize) {
-        if let Some(mut c) = self.hosts[i].child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
+        self.stop_agent(i);
         must(&format!("ip -n {} link set lan0 down", self.hosts[i].netns));
     }
 
