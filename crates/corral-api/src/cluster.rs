@@ -63,6 +63,20 @@ pub struct NodeGroupSpec {
     /// Overrides the cluster's image for this group.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<String>,
+    /// Keeps the group's size within [min, max], moved by triggers; `count` is then
+    /// the size it starts at.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub elastic: Option<ElasticSpec>,
+}
+
+/// A node group's elasticity: its bounds and what moves its size between them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ElasticSpec {
+    /// Fewest nodes.
+    pub min: u32,
+    /// Most nodes.
+    pub max: u32,
 }
 
 /// Shell scripts run inside a node at points of its life, with the cluster's environment.
@@ -208,6 +222,7 @@ impl ClusterSpec {
                 count: self.nodes.unwrap_or(1),
                 resources: None,
                 image: None,
+                elastic: None,
             }]
         } else {
             self.node_groups.clone()

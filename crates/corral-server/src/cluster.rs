@@ -487,7 +487,7 @@ pub fn view(ctx: &Context, c: &ClusterRecord) -> Result<Cluster> {
     })
 }
 
-/// Changes the size of a node group.
+/// Changes the size of a node group at a user's request (API, CLI, UI).
 pub async fn scale(
     ctx: &Context,
     user: &UserRecord,
@@ -495,14 +495,75 @@ pub async fn scale(
     name: &str,
     req: ScaleRequest,
 ) -> Result<OperationRecord> {
-    let _guard = ctx.admission.lock().await;
     let doc = get(ctx, user, owner, name)?;
+    let change = Resize::To {
+        nodes: req.nodes,
+        remove: Vec::new(),
+    };
+    let done = resize(ctx, &user.name, &doc.value.owner, name, req.group.as_deref(), change, None).await?;
+    Ok(done.operation)
+}
+
+/// How a node group changes size.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Resize {
+    /// To this many nodes. New nodes take the lowest free indices; when shrinking, the
+    /// nodes named in `remove` go first, then the highest-numbered (names stay dense).
+    To {
+        /// The size asked for.
+        nodes: u32,
+        /// Nodes to remove first when shrinking (e.g. idle ones); unknown names are refused.
+        remove: Vec<String>,
+    },
+    /// These nodes, by name: `add` are created (`<group>-<index>`, absent now),
+    /// `remove` deleted. Slurm's power saving resumes and suspends nodes by name.
+    Named {
+        /// Nodes to create; ones that already exist are left as they are.
+        add: Vec<String>,
+        /// Nodes to delete; ones that do not exist are left as they are.
+        remove: Vec<String>,
+    },
+}
+
+/// What a resize did.
+#[derive(Debug, Clone)]
+pub struct Resized {
+    /// The node group.
+    pub group: String,
+    /// Size before.
+    pub from: u32,
+    /// Size after.
+    pub to: u32,
+    /// Names of the nodes created.
+    pub added: Vec<String>,
+    /// Names of the nodes removed.
+    pub removed: Vec<String>,
+    /// The operation to watch.
+    pub operation: OperationRecord,
+}
+
+/// Resizes a node group of the cluster `owner/name` in one transaction, as `actor`
+/// (a user, or a control loop such as the elasticity manager). `why` ends the event's
+/// message ("scaled worker 2→6: 4 jobs pending needing 6 nodes"). Callers check who may
+/// ask; this checks capacity, quota, names and the group's upper limit.
+pub async fn resize(
+    ctx: &Context,
+    actor: &str,
+    owner: &str,
+    name: &str,
+    group: Option<&str>,
+    change: Resize,
+    why: Option<&str>,
+) -> Result<Resized> {
+    let _guard = ctx.admission.lock().await;
+    let doc = typed::get::<ClusterRecord>(ctx.store.as_ref(), &keys::cluster(owner, name))?
+        .ok_or_else(|| ApiError::not_found("cluster", name))?;
     let mut c = doc.value.clone();
     if c.deleting {
         return Err(conflict(format!("cluster {name:?} is being deleted")));
     }
-    let group_name = match (&req.group, c.spec.node_groups.as_slice()) {
-        (Some(g), _) => g.clone(),
+    let group_name = match (group, c.spec.node_groups.as_slice()) {
+        (Some(g), _) => g.to_string(),
         (None, [only]) => only.name.clone(),
         (None, _) => {
             return Err(ApiError::invalid("the cluster has several node groups: say which with `group`").into())
@@ -514,22 +575,30 @@ pub async fn scale(
         .iter()
         .position(|g| g.name == group_name)
         .ok_or_else(|| ApiError::not_found("node group", &group_name))?;
-    if req.nodes > MAX_GROUP_NODES {
-        return Err(ApiError::invalid(format!("at most {MAX_GROUP_NODES} nodes in a group")).into());
-    }
-    let owner_rec = crate::user::get(ctx, &c.owner)?.unwrap_or_else(|| user.clone());
-    let g = plan_group(ctx, &owner_rec, &c.spec, &c.spec.node_groups[gi])?;
     let nodes = node::of_cluster(ctx, &c.uid)?;
     let live: Vec<&typed::Doc<NodeRecord>> = nodes
         .iter()
         .filter(|d| d.value.desired != Desired::Deleted && d.value.group == group_name)
         .collect();
     let current = live.len() as u32;
+    let leaving: HashSet<u32> = nodes
+        .iter()
+        .filter(|d| d.value.desired == Desired::Deleted && d.value.group == group_name)
+        .map(|d| d.value.index)
+        .collect();
+    let (add, remove) = resize_plan(&group_name, &live, &leaving, &change)?;
+    let to = current + add.len() as u32 - remove.len() as u32;
+    if to > MAX_GROUP_NODES {
+        return Err(ApiError::invalid(format!("at most {MAX_GROUP_NODES} nodes in a group")).into());
+    }
     let mut ops = Vec::new();
     let mut compares = vec![Compare::ModRevision(doc.key.clone(), doc.revision)];
-    if req.nodes > current {
+    if !add.is_empty() {
+        let owner_rec = crate::user::get(ctx, &c.owner)?
+            .ok_or_else(|| ServerError::Internal(format!("owner {:?} of {name:?} is gone", c.owner)))?;
+        let g = plan_group(ctx, &owner_rec, &c.spec, &c.spec.node_groups[gi])?;
         let mut demand = Demand::default();
-        demand.add(req.nodes - current, g.cpu_millis, g.memory_bytes);
+        demand.add(add.len() as u32, g.cpu_millis, g.memory_bytes);
         let mut whole = demand.clone();
         for d in nodes.iter().filter(|d| d.value.desired != Desired::Deleted) {
             whole.add(1, d.value.cpu_millis, d.value.memory_bytes);
@@ -542,52 +611,117 @@ pub async fn scale(
             .parse()
             .map_err(|_| ServerError::Internal("bad stored subnet".into()))?;
         let used: HashSet<Ipv4Addr> = nodes.iter().filter_map(|d| d.value.address.parse().ok()).collect();
-        let taken: HashSet<String> = nodes.iter().map(|d| d.value.name.clone()).collect();
-        let mut addrs = ipam::free_addresses(&subnet, &used, (req.nodes - current) as usize)?.into_iter();
-        let mut index = 0;
-        for _ in current..req.nodes {
-            while taken.contains(&format!("{group_name}-{index}")) {
-                index += 1;
-            }
+        let mut addrs = ipam::free_addresses(&subnet, &used, add.len())?.into_iter();
+        for &index in &add {
             let n = new_node(&c, &g, index, addrs.next().expect("counted above"));
             let key = keys::node(&c.uid, &n.name);
             compares.push(Compare::Absent(key.clone()));
             ops.push(typed::put_op(&key, &n)?);
-            index += 1;
-        }
-    } else {
-        // Scale in removes the highest-numbered nodes first: names stay dense.
-        let mut victims: Vec<&&typed::Doc<NodeRecord>> = live.iter().collect();
-        victims.sort_by_key(|d| std::cmp::Reverse(d.value.index));
-        for d in victims.into_iter().take((current - req.nodes) as usize) {
-            let mut n = d.value.clone();
-            n.desired = Desired::Deleted;
-            n.state = NodeState::Deleting;
-            compares.push(Compare::ModRevision(d.key.clone(), d.revision));
-            ops.push(typed::put_op(&d.key, &n)?);
         }
     }
-    c.spec.node_groups[gi].count = req.nodes;
+    for d in &remove {
+        let mut n = d.value.clone();
+        n.desired = Desired::Deleted;
+        n.state = NodeState::Deleting;
+        compares.push(Compare::ModRevision(d.key.clone(), d.revision));
+        ops.push(typed::put_op(&d.key, &n)?);
+    }
+    c.spec.node_groups[gi].count = to;
     ops.push(typed::put_op(&doc.key, &c)?);
     let op = operation::new(
         "cluster.scale",
         &format!("clusters/{name}"),
-        &user.name,
+        actor,
         WaitFor::ClusterRunning { uid: c.uid.clone() },
     );
     ops.push(operation::put_op(&op)?);
     if ctx.store.txn(&compares, &ops)?.is_none() {
         return Err(conflict(format!("cluster {name:?} changed meanwhile; try again")));
     }
-    event::record_owned(
-        ctx,
-        &user.name,
-        &doc.value.owner,
-        &format!("clusters/{name}"),
-        "cluster.scaled",
-        format!("scaled {group_name} {current}→{}", req.nodes),
-    );
-    Ok(op)
+    let mut message = format!("scaled {group_name} {current}→{to}");
+    if let Some(why) = why {
+        message = format!("{message}: {why}");
+    }
+    event::record_owned(ctx, actor, owner, &format!("clusters/{name}"), "cluster.scaled", message);
+    Ok(Resized {
+        group: group_name.clone(),
+        from: current,
+        to,
+        added: add.iter().map(|i| format!("{group_name}-{i}")).collect(),
+        removed: remove.iter().map(|d| d.value.name.clone()).collect(),
+        operation: op,
+    })
+}
+
+/// The indices to create and the nodes to delete for `change` of a group whose live
+/// nodes are `live` and whose nodes still being removed have the indices `leaving`.
+fn resize_plan<'a>(
+    group: &str,
+    live: &[&'a typed::Doc<NodeRecord>],
+    leaving: &HashSet<u32>,
+    change: &Resize,
+) -> Result<(Vec<u32>, Vec<&'a typed::Doc<NodeRecord>>)> {
+    let by_name = |n: &str| live.iter().copied().find(|d| d.value.name == n);
+    let index_of = |n: &str| -> Result<u32> {
+        n.strip_prefix(group)
+            .and_then(|rest| rest.strip_prefix('-'))
+            .and_then(|i| i.parse::<u32>().ok())
+            .filter(|i| *i < MAX_GROUP_NODES && format!("{group}-{i}") == n)
+            .ok_or_else(|| {
+                ApiError::invalid(format!("{n:?} is not a node name of group {group:?} (`{group}-<index>`)")).into()
+            })
+    };
+    let taken: HashSet<u32> = live.iter().map(|d| d.value.index).collect();
+    match change {
+        Resize::To { nodes, remove } => {
+            let current = live.len() as u32;
+            if *nodes > MAX_GROUP_NODES {
+                return Err(ApiError::invalid(format!("at most {MAX_GROUP_NODES} nodes in a group")).into());
+            }
+            if *nodes >= current {
+                let add = (0..)
+                    .filter(|i| !taken.contains(i) && !leaving.contains(i))
+                    .take((nodes - current) as usize)
+                    .collect();
+                return Ok((add, Vec::new()));
+            }
+            let mut victims = Vec::new();
+            for n in remove {
+                let d = by_name(n).ok_or_else(|| ApiError::not_found("node", n))?;
+                if !victims.iter().any(|v: &&typed::Doc<NodeRecord>| v.key == d.key) {
+                    victims.push(d);
+                }
+            }
+            let mut rest: Vec<&typed::Doc<NodeRecord>> =
+                live.iter().copied().filter(|d| !victims.iter().any(|v| v.key == d.key)).collect();
+            rest.sort_by_key(|d| std::cmp::Reverse(d.value.index));
+            victims.extend(rest);
+            victims.truncate((current - nodes) as usize);
+            Ok((Vec::new(), victims))
+        }
+        Resize::Named { add, remove } => {
+            let mut indices = Vec::new();
+            for n in add {
+                let i = index_of(n)?;
+                if leaving.contains(&i) {
+                    return Err(conflict(format!("node {n:?} is still being removed; try again shortly")));
+                }
+                if !taken.contains(&i) && !indices.contains(&i) {
+                    indices.push(i);
+                }
+            }
+            let mut victims: Vec<&typed::Doc<NodeRecord>> = Vec::new();
+            for n in remove {
+                index_of(n)?;
+                if let Some(d) = by_name(n) {
+                    if !victims.iter().any(|v| v.key == d.key) {
+                        victims.push(d);
+                    }
+                }
+            }
+            Ok((indices, victims))
+        }
+    }
 }
 
 /// Sets every node of a cluster to run or to stop.
