@@ -5,6 +5,7 @@
 //! Times are seconds on one clock chosen by the caller (Unix seconds in the server,
 //! simulated seconds in `corral sim`).
 
+pub mod consolidate;
 pub mod elastic;
 pub mod energy;
 pub mod placement;

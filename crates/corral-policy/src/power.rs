@@ -18,6 +18,16 @@ pub enum Spare {
     Percent(f64),
 }
 
+impl Spare {
+    /// How many empty hosts to keep on in a pool of `pool` hosts (not failed).
+    pub fn hosts(&self, pool: usize) -> usize {
+        match *self {
+            Spare::Hosts(n) => n as usize,
+            Spare::Percent(p) => ((p / 100.0) * pool as f64).ceil() as usize,
+        }
+    }
+}
+
 /// The power policy of a pool.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PowerPolicy {
@@ -153,10 +163,7 @@ pub fn decide(policy: &PowerPolicy, hosts: &[HostPower], unplaced: &[Unplaced], 
 
     // Spare room: empty hosts that are on or coming (a host woken above will be used).
     let pool = hosts.iter().filter(|h| h.state != PowerState::Failed).count();
-    let want = match policy.spare {
-        Spare::Hosts(n) => n as usize,
-        Spare::Percent(p) => ((p / 100.0) * pool as f64).ceil() as usize,
-    };
+    let want = policy.spare.hosts(pool);
     let spare_now = hosts
         .iter()
         .enumerate()
