@@ -25,3 +25,12 @@ if ((${#missing[@]})); then
   apt-get update -qq
   apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
+
+# Kernel features the network driver relies on (no module to load by hand): nftables
+# with concatenated interval sets (Linux ≥ 5.6) and conntrack zones
+# (CONFIG_NF_CONNTRACK_ZONES), used to keep clusters that share a subnet apart;
+# `net.ipv4.conf.all.rp_filter` must not be 1 (strict), or nodes of the second cluster
+# on a shared subnet are filtered (each segment bridge gets rp_filter 0 itself).
+if [ "$(cat /proc/sys/net/ipv4/conf/all/rp_filter 2>/dev/null || echo 0)" = 1 ]; then
+  echo "warning: net.ipv4.conf.all.rp_filter is 1 (strict); clusters sharing a subnet need 0 or 2" >&2
+fi

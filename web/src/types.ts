@@ -13,6 +13,7 @@ export type ErrorCode =
   | "unauthorized"
   | "forbidden"
   | "conflict"
+  | "rate_limited"
   | "internal";
 
 export interface ApiErrorBody {

@@ -74,6 +74,8 @@ pub struct Agent {
     pulls: tokio::sync::Mutex<()>,
     segments: crate::segments::Segments,
     metrics: crate::metrics::AgentMetrics,
+    /// The node API's listener in each running node.
+    node_apis: crate::node_api::NodeApis,
 }
 
 pub(crate) fn now() -> u64 {
@@ -115,6 +117,7 @@ impl Agent {
             pulls: tokio::sync::Mutex::new(()),
             segments: Default::default(),
             metrics: crate::metrics::AgentMetrics::new(&cfg_host),
+            node_apis: Default::default(),
         })
     }
 
@@ -489,6 +492,7 @@ impl Agent {
             _ => "failed",
         };
         self.metrics.step(outcome, began.elapsed());
+        let running = outcome == "running";
         let report = match result {
             Ok(Ok((Outcome::Stopped, Some(a)))) if a.export_upper => {
                 // Cold migration: the node is stopped here; its layer goes to the
@@ -519,10 +523,24 @@ impl Agent {
             }
             Err(e) => self.report_for(id, Outcome::Failed(format!("agent task failed: {e}"))),
         };
+        self.follow_node_api(id, running, cp).await;
         if let Some(r) = report {
             if let Err(e) = cp.report(&self.cfg.host, vec![r]).await {
                 tracing::warn!(node = id, error = %e, "cannot report node state");
             }
+        }
+    }
+
+    /// Serves the node API in a running node, and only there. A listener that cannot
+    /// be made leaves the node unapplied, so the health loop tries again.
+    async fn follow_node_api(&self, id: &str, running: bool, cp: &Arc<dyn ControlPlane>) {
+        if !running {
+            self.node_apis.stop(id);
+            return;
+        }
+        if let Err(e) = self.node_apis.ensure(id, &self.cfg.host, cp.clone()).await {
+            tracing::warn!(node = id, error = %e, "cannot serve the node API in the node");
+            self.lock().applied.remove(id);
         }
     }
 

@@ -2,8 +2,8 @@
 //! `corral up`) and a network one (between `corral agent` and `corral server`).
 
 use async_trait::async_trait;
-use corral_api::agent::{Assignments, MetricsReport, NodeReport};
-use corral_api::RegisterRequest;
+use corral_api::agent::{Assignments, ClusterRequest, MetricsReport, NodeAnswer, NodeReport};
+use corral_api::{ApiError, RegisterRequest};
 
 /// Errors the agent meets.
 #[derive(Debug, thiserror::Error)]
@@ -11,6 +11,10 @@ pub enum AgentError {
     /// The server could not be reached or refused.
     #[error("control plane: {0}")]
     ControlPlane(String),
+    /// The server refused a request with this error, passed on as it is (the node
+    /// API answers nodes with the server's own code and message).
+    #[error(transparent)]
+    Refused(ApiError),
     /// The runtime failed.
     #[error(transparent)]
     Runtime(#[from] corral_runtime::RuntimeError),
@@ -52,6 +56,10 @@ pub trait ControlPlane: Send + Sync {
     async fn metrics(&self, host: &str, report: MetricsReport) -> Result<(), AgentError>;
     /// Tells the server the host is alive; called every second or so.
     async fn heartbeat(&self, host: &str) -> Result<(), AgentError>;
+    /// A request of one of the host's nodes through the node API; the server checks
+    /// the node is on `host` and the credential is its cluster's. A refusal is
+    /// [`AgentError::Refused`].
+    async fn cluster_request(&self, host: &str, req: ClusterRequest) -> Result<NodeAnswer, AgentError>;
     /// Makes an image present in the host's image store. An in-process agent shares
     /// the server's store, so by default there is nothing to do.
     async fn fetch_image(&self, digest: &str, images: &corral_image::ImageStore) -> Result<(), AgentError> {

@@ -13,6 +13,7 @@ mod host_api;
 mod host_lock;
 mod hosts_file;
 pub mod metrics;
+mod node_api;
 mod node_files;
 mod proc_start;
 mod reconcile;

@@ -1,5 +1,6 @@
 //! Files Corral places in a node before it starts: SSH keys, resolver config, the
-//! environment for login shells and the on-destroy script.
+//! environment for login shells, the on-destroy script and the cluster's credential
+//! for the node API.
 
 use corral_api::agent::NodeAssignment;
 use corral_runtime::FileSpec;
@@ -56,6 +57,10 @@ pub fn files_for(a: &NodeAssignment, resolv_conf: &str) -> Vec<FileSpec> {
     out.push(file("/etc/resolv.conf", resolv_conf, 0o644));
     if let Some(s) = &a.scripts.on_destroy {
         out.push(file(ON_DESTROY_PATH, s.clone(), 0o755));
+    }
+    if !a.credential.is_empty() {
+        // No newline: `Bearer $(cat ...)` and readers that do not trim both work.
+        out.push(file(corral_api::node_api::CREDENTIAL_PATH, a.credential.clone(), 0o600));
     }
     out
 }

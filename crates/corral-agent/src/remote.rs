@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use corral_api::agent::{Assignments, MetricsReport, NodeReport};
+use corral_api::agent::{Assignments, ClusterRequest, MetricsReport, NodeAnswer, NodeReport};
 use corral_api::{ApiError, JoinRequest, JoinResponse, RegisterRequest};
 use corral_image::{ImageManifest, ImageStore};
 use futures_util::StreamExt;
@@ -234,6 +234,25 @@ impl ControlPlane for HttpControlPlane {
     async fn heartbeat(&self, _host: &str) -> Result<(), AgentError> {
         Self::check(self.http.post(format!("{}/v1/agent/heartbeat", self.base)).send().await).await?;
         Ok(())
+    }
+
+    async fn cluster_request(&self, _host: &str, req: ClusterRequest) -> Result<NodeAnswer, AgentError> {
+        let resp = self
+            .http
+            .post(format!("{}/v1/agent/cluster-requests", self.base))
+            .json(&req)
+            .send()
+            .await
+            .map_err(cp_err)?;
+        if resp.status().is_success() {
+            return resp.json().await.map_err(cp_err);
+        }
+        // The node sees the server's own refusal (401, 400, 429...), not a transport error.
+        let status = resp.status();
+        match resp.json::<ApiError>().await {
+            Ok(e) => Err(AgentError::Refused(e)),
+            Err(_) => Err(AgentError::ControlPlane(format!("server answered {status}"))),
+        }
     }
 
     async fn upload_upper(&self, _host: &str, id: &str, upper: &Path) -> Result<(), AgentError> {

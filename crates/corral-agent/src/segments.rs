@@ -1,8 +1,8 @@
 //! The segments (per-cluster networks) this agent has made, so the nodes of one
 //! cluster do not each pay for making its segment again.
 //!
-//! `ensure_segment` is idempotent but costs three processes (`ip`, `nft list`,
-//! `nft -f`), and all nodes of a cluster queue for it one at a time: for a 32-node
+//! `ensure_segment` is idempotent but costs four processes (`ip`, `nft list`,
+//! `nft -f`, `ip rule show`), and all nodes of a cluster queue for it one at a time: for a 32-node
 //! cluster that was about 0.6 s of the bring-up. Now the first node of a cluster makes
 //! the segment and the others find it here. A segment is made again when its spec
 //! changes, when it is not in the cache (after a restart of the agent), or when the

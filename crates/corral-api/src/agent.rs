@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::cluster::{LifecycleScripts, NetworkInfo};
 use crate::metrics::NodeSample;
 use crate::node::NodeState;
+use crate::node_api::{NodeScaleRequest, NodeScaleResponse, NodeSelf};
 
 /// What the server wants of one node on a host.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -77,6 +78,10 @@ pub struct NodeAssignment {
     /// Cold migration, target side: fetch the writable layer before the first start.
     #[serde(default)]
     pub import_upper: bool,
+    /// The cluster's credential for the node API, placed in the node at
+    /// `/etc/corral/credential`; empty for clusters made before it existed.
+    #[serde(default)]
+    pub credential: String,
 }
 
 /// Another host holding nodes of a segment, and those nodes' MACs.
@@ -163,4 +168,37 @@ pub struct HostCapacity {
 pub struct HostSaveRequest {
     /// Digest of the image the node runs.
     pub base: String,
+}
+
+/// What a node asks through the node API its host's agent serves.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NodeRequest {
+    /// `GET /v1/self`.
+    Describe,
+    /// `POST /v1/scale`.
+    Scale(NodeScaleRequest),
+}
+
+/// The server's answer to a [`NodeRequest`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NodeAnswer {
+    /// Who the node is.
+    Describe(NodeSelf),
+    /// What the resize did.
+    Scale(NodeScaleResponse),
+}
+
+/// A node's request, forwarded by the agent of the host the node runs on (agent →
+/// server, `POST /v1/agent/cluster-requests`). The agent passes the credential the
+/// node presented as it is: the server decides.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClusterRequest {
+    /// Runtime id of the calling node: the listener it called is that node's own.
+    pub node_id: String,
+    /// The bearer credential the node presented (empty when it sent none).
+    pub credential: String,
+    /// What it asks.
+    pub request: NodeRequest,
 }

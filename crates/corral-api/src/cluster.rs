@@ -69,14 +69,248 @@ pub struct NodeGroupSpec {
     pub elastic: Option<ElasticSpec>,
 }
 
-/// A node group's elasticity: its bounds and what moves its size between them.
+/// Seconds after a change of size in which triggers leave the size alone, by default.
+pub const DEFAULT_COOLDOWN: u64 = 60;
+
+/// A node group's elasticity: its bounds and what moves its size between them. Any
+/// combination of triggers may be given; with none, only manual and in-cluster
+/// requests change the size (always within the bounds).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({
+    "min": 1, "max": 8, "cooldown": 60,
+    "metrics": {"window": 300, "scale_out_above": 70, "scale_in_below": 20,
+        "scale_out": {"change_in_percentage": {"percent": 50, "min_step": 1}},
+        "scale_in": {"change_in_capacity": -1}},
+    "schedule": {"timezone": "Europe/Stockholm",
+        "rules": [{"days": "mon-fri", "start": "08:00", "end": "20:00", "min": 4}]},
+    "queue": {"probe": "slurm", "idle_time": 300}
+}))]
 #[serde(deny_unknown_fields)]
 pub struct ElasticSpec {
     /// Fewest nodes.
     pub min: u32,
     /// Most nodes.
     pub max: u32,
+    /// Seconds after any change of size (trigger, manual or from inside) in which the
+    /// metrics and idle-queue triggers do not change it again; default 60. Bounds,
+    /// calendar floors and a queue asking for nodes are not held back.
+    #[serde(default = "default_cooldown")]
+    pub cooldown: u64,
+    /// Grow or shrink on the group's mean cpu use.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics: Option<MetricsTrigger>,
+    /// Floors on the size by time of day and week.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<ScheduleSpec>,
+    /// Grow for the batch queue's pending jobs, shrink nodes it leaves idle.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue: Option<QueueTrigger>,
+}
+
+fn default_cooldown() -> u64 {
+    DEFAULT_COOLDOWN
+}
+
+impl ElasticSpec {
+    /// Bounds only: no triggers, the default cooldown.
+    pub fn bounds(min: u32, max: u32) -> Self {
+        ElasticSpec {
+            min,
+            max,
+            cooldown: DEFAULT_COOLDOWN,
+            metrics: None,
+            schedule: None,
+            queue: None,
+        }
+    }
+}
+
+/// A change of size, as OpenStack Senlin defines them; written as a one-key mapping,
+/// e.g. `{"change_in_capacity": 1}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case", try_from = "AdjustmentMap", into = "AdjustmentMap")]
+pub enum Adjustment {
+    /// Set the size to this many nodes.
+    ExactCapacity(u32),
+    /// Add this many nodes (negative: remove).
+    ChangeInCapacity(i32),
+    /// Change by a percentage of the current size (negative: shrink), by at least
+    /// `min_step` nodes.
+    ChangeInPercentage {
+        /// Percent of the current size.
+        percent: i32,
+        /// Least change in nodes when the percentage rounds lower; default 1.
+        #[serde(default = "default_min_step")]
+        min_step: u32,
+    },
+}
+
+fn default_min_step() -> u32 {
+    1
+}
+
+/// The one-key mapping an [`Adjustment`] is written as. Through a struct rather than
+/// serde's enum form, since YAML's parser wants enums as `!tags` once a document has
+/// been read into a `Value`, and people write mappings.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AdjustmentMap {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    exact_capacity: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    change_in_capacity: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    change_in_percentage: Option<Percentage>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Percentage {
+    percent: i32,
+    #[serde(default = "default_min_step")]
+    min_step: u32,
+}
+
+impl TryFrom<AdjustmentMap> for Adjustment {
+    type Error = String;
+
+    fn try_from(m: AdjustmentMap) -> Result<Self, String> {
+        match (m.exact_capacity, m.change_in_capacity, m.change_in_percentage) {
+            (Some(n), None, None) => Ok(Adjustment::ExactCapacity(n)),
+            (None, Some(n), None) => Ok(Adjustment::ChangeInCapacity(n)),
+            (None, None, Some(p)) => Ok(Adjustment::ChangeInPercentage {
+                percent: p.percent,
+                min_step: p.min_step,
+            }),
+            _ => Err("an adjustment is one of exact_capacity: N, change_in_capacity: N, \
+                      change_in_percentage: {percent: P, min_step: N}"
+                .to_string()),
+        }
+    }
+}
+
+impl From<Adjustment> for AdjustmentMap {
+    fn from(a: Adjustment) -> Self {
+        let mut m = AdjustmentMap {
+            exact_capacity: None,
+            change_in_capacity: None,
+            change_in_percentage: None,
+        };
+        match a {
+            Adjustment::ExactCapacity(n) => m.exact_capacity = Some(n),
+            Adjustment::ChangeInCapacity(n) => m.change_in_capacity = Some(n),
+            Adjustment::ChangeInPercentage { percent, min_step } => {
+                m.change_in_percentage = Some(Percentage { percent, min_step })
+            }
+        }
+        m
+    }
+}
+
+/// Grow or shrink on the group's mean cpu use over a window. Use is a percentage of
+/// the nodes' cpu limits (100 = every node uses all the cpu it may), averaged over
+/// the samples of the group's nodes in the window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsTrigger {
+    /// The window, seconds; default 300.
+    #[serde(default = "default_window")]
+    pub window: u64,
+    /// Grow when the mean is above this percentage (1–100); absent: never grow.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scale_out_above: Option<u32>,
+    /// Shrink when the mean is below this percentage (1–99); absent: never shrink.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scale_in_below: Option<u32>,
+    /// How to grow; default one node more.
+    #[serde(default = "default_scale_out")]
+    pub scale_out: Adjustment,
+    /// How to shrink; default one node less.
+    #[serde(default = "default_scale_in")]
+    pub scale_in: Adjustment,
+}
+
+fn default_window() -> u64 {
+    300
+}
+fn default_scale_out() -> Adjustment {
+    Adjustment::ChangeInCapacity(1)
+}
+fn default_scale_in() -> Adjustment {
+    Adjustment::ChangeInCapacity(-1)
+}
+
+/// Calendar rules in a time zone: while a rule applies, the group has at least its
+/// `min` nodes (the highest of the rules that apply).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleSpec {
+    /// An IANA time zone, e.g. `Europe/Stockholm`; default `UTC`.
+    #[serde(default = "default_timezone")]
+    pub timezone: String,
+    /// The rules.
+    pub rules: Vec<ScheduleRuleSpec>,
+}
+
+fn default_timezone() -> String {
+    "UTC".to_string()
+}
+
+/// One calendar rule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleRuleSpec {
+    /// Days it applies: `mon-fri`, `sat,sun`, `mon,wed-fri`, or `daily`.
+    #[serde(default = "default_days")]
+    pub days: String,
+    /// Local time it starts, `HH:MM`.
+    pub start: String,
+    /// Local time it ends (exclusive), `HH:MM`; earlier than `start` runs past
+    /// midnight.
+    pub end: String,
+    /// Fewest nodes while it applies.
+    pub min: u32,
+}
+
+fn default_days() -> String {
+    "daily".to_string()
+}
+
+/// The batch system a queue trigger asks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum QueueProbeKind {
+    /// Slurm: `squeue` for pending jobs, `sinfo` for idle and busy nodes.
+    Slurm,
+}
+
+/// Grow for pending jobs, shrink nodes left idle.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct QueueTrigger {
+    /// The batch system.
+    pub probe: QueueProbeKind,
+    /// Seconds a node stays idle before it is removed; default 300.
+    #[serde(default = "default_idle_time")]
+    pub idle_time: u64,
+    /// Node group whose first running node runs the probe's commands; default `head`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probe_group: Option<String>,
+}
+
+fn default_idle_time() -> u64 {
+    300
+}
+
+/// What last changed a node group's size.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct GroupScaling {
+    /// When its size last changed, seconds since the Unix epoch.
+    pub last_scaled: u64,
+    /// The change and why, e.g. "scaled worker 2→6: 4 jobs pending needing 6 nodes".
+    pub last_decision: String,
+    /// Who asked: a user, `elastic` (the elasticity manager) or `node:<name>`.
+    pub actor: String,
 }
 
 /// Shell scripts run inside a node at points of its life, with the cluster's environment.
@@ -278,6 +512,9 @@ pub struct Cluster {
     pub nodes: Vec<Node>,
     /// Creation time, seconds since the Unix epoch.
     pub created_at: u64,
+    /// The last change of size of each node group that changed, by group name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub scaling: BTreeMap<String, GroupScaling>,
 }
 
 /// Body of `POST /v1/clusters/{name}/scale`.
@@ -295,6 +532,35 @@ pub struct ScaleRequest {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn adjustments_are_one_key_mappings() {
+        for (text, a) in [
+            (r#"{"exact_capacity":3}"#, Adjustment::ExactCapacity(3)),
+            (r#"{"change_in_capacity":-1}"#, Adjustment::ChangeInCapacity(-1)),
+            (
+                r#"{"change_in_percentage":{"percent":50,"min_step":2}}"#,
+                Adjustment::ChangeInPercentage {
+                    percent: 50,
+                    min_step: 2,
+                },
+            ),
+        ] {
+            assert_eq!(serde_json::from_str::<Adjustment>(text).unwrap(), a);
+            assert_eq!(serde_json::to_string(&a).unwrap(), text);
+        }
+        let a: Adjustment = serde_json::from_str(r#"{"change_in_percentage":{"percent":-20}}"#).unwrap();
+        assert_eq!(
+            a,
+            Adjustment::ChangeInPercentage {
+                percent: -20,
+                min_step: 1
+            }
+        );
+        let err = serde_json::from_str::<Adjustment>(r#"{"exact_capacity":3,"change_in_capacity":1}"#).unwrap_err();
+        assert!(err.to_string().contains("one of"), "{err}");
+        assert!(serde_json::from_str::<Adjustment>(r#"{"grow":1}"#).is_err());
+    }
 
     #[test]
     fn placement_and_constraints_default_and_round_trip() {

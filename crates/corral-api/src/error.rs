@@ -29,6 +29,8 @@ pub enum ErrorCode {
     Forbidden,
     /// The resource is in a state that does not allow this action.
     Conflict,
+    /// Too many requests in a short time; try again in a few seconds.
+    RateLimited,
     /// Something went wrong inside Corral.
     Internal,
 }
@@ -46,6 +48,7 @@ impl ErrorCode {
             ErrorCode::NotFound => 404,
             ErrorCode::AlreadyExists | ErrorCode::Conflict => 409,
             ErrorCode::InsufficientCapacity | ErrorCode::QuotaExceeded => 422,
+            ErrorCode::RateLimited => 429,
             ErrorCode::Internal => 500,
         }
     }

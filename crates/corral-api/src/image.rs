@@ -52,7 +52,8 @@ pub struct Image {
 #[schema(example = json!({"recipe": "minimal", "name": "tools"}))]
 #[serde(deny_unknown_fields)]
 pub struct BuildImageRequest {
-    /// Recipe: `minimal` (busybox) or `debian` (debootstrap bookworm).
+    /// Recipe: `minimal` (busybox), `debian` (debootstrap bookworm) or `slurm` (debian with
+    /// Slurm, munge and Open MPI).
     pub recipe: String,
     /// Image name; defaults to the recipe's name.
     #[serde(default, skip_serializing_if = "Option::is_none")]

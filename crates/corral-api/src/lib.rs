@@ -10,6 +10,7 @@ pub mod image;
 pub mod metrics;
 pub mod names;
 pub mod node;
+pub mod node_api;
 pub mod operation;
 pub mod power;
 pub mod quantity;

@@ -134,6 +134,7 @@ fn cluster(spec: ClusterSpec) -> Cluster {
         },
         nodes,
         created_at: 1,
+        scaling: Default::default(),
     }
 }
 

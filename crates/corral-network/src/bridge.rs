@@ -15,6 +15,27 @@ use crate::{cmd, nft, traffic, AttachSpec, Network, NetworkError, Peer, SegmentS
 /// Smallest MTU IPv4 allows.
 const MIN_MTU: u32 = 68;
 
+/// Held while a segment's elements are read and written: two segments made at once
+/// must not both pick the same free conntrack zone.
+static REGISTRY: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Whether `rule` is the one sending segment traffic to `table`.
+pub(crate) fn is_rule_of(rule: &ip::Rule, table: u32) -> bool {
+    rule.table == Some(table) && rule.priority == names::RULE_PRIORITY
+}
+
+/// Lets a bridge receive from a subnet another bridge also holds: strict reverse-path
+/// filtering would check a node's source against the main table, whose route for a
+/// shared subnet names the other bridge. (The effective value is the larger of this
+/// and `net.ipv4.conf.all.rp_filter`, which must therefore not be 1.)
+fn allow_shared_subnet(bridge: &str) -> Result<(), NetworkError> {
+    let path = format!("/proc/sys/net/ipv4/conf/{bridge}/rp_filter");
+    std::fs::write(&path, "0").map_err(|source| NetworkError::Io {
+        context: format!("writing {path}"),
+        source,
+    })
+}
+
 /// The bridge + veth + nftables network driver.
 #[derive(Debug, Default, Clone)]
 pub struct BridgeNetwork;
@@ -35,27 +56,49 @@ impl Network for BridgeNetwork {
     fn ensure_segment(&self, seg: &SegmentSpec) -> Result<(), NetworkError> {
         check_segment(seg)?;
         let bridge = names::bridge_name(seg.vni)?;
+        let table = names::route_table(seg.vni)?;
         let exists = ip::link_exists(&bridge)?;
-        let lines = ip::bridge_lines(&bridge, exists, seg.gateway, seg.subnet, seg.mtu);
+        let lines = ip::bridge_lines(&bridge, exists, seg.gateway, seg.subnet, seg.mtu, table);
         cmd::ip_batch(None, &lines)?;
-        let current = nft::list_subnets()?;
-        cmd::nft_script(&nft::segment_script(seg.vni, &bridge, seg.subnet, &current))
+        allow_shared_subnet(&bridge)?;
+        let _registering = REGISTRY.lock().unwrap_or_else(|e| e.into_inner());
+        let current = nft::list_table()?;
+        let zone = current
+            .zone_for(&bridge, seg.vni)
+            .ok_or_else(|| invalid("segment count", "every conntrack zone is taken".to_string()))?;
+        let elements = nft::SegmentElements {
+            bridge: &bridge,
+            subnet: seg.subnet,
+            zone,
+            mark: names::segment_mark(seg.vni)?,
+        };
+        cmd::nft_script(&nft::segment_script(&elements, &current))?;
+        if !ip::rules()?.iter().any(|r| is_rule_of(r, table)) {
+            let mark = names::segment_mark(seg.vni)?;
+            cmd::ip_batch(None, &[format!("rule add {}", ip::rule_spec(mark, table))])?;
+        }
+        Ok(())
     }
 
     fn remove_segment(&self, vni: u32) -> Result<(), NetworkError> {
         let bridge = names::bridge_name(vni)?;
-        let current = nft::list_subnets()?;
-        match cmd::nft_script(&nft::remove_script(vni, &bridge, &current)) {
-            // No table: nothing was ever registered here.
-            Err(err) if cmd::is_not_found(&err) => {}
-            other => other?,
-        }
+        let table = names::route_table(vni)?;
+        let mark = names::segment_mark(vni)?;
+        let _registering = REGISTRY.lock().unwrap_or_else(|e| e.into_inner());
+        cmd::nft_script_if_any(&nft::remove_script(&bridge, &nft::list_table()?))?;
         let links = ip::links()?;
-        let lines: Vec<String> = [names::vxlan_name(vni)?, bridge]
-            .into_iter()
-            .filter(|name| links.contains(name))
-            .map(|name| format!("link del {name}"))
+        let mut lines: Vec<String> = ip::rules()?
+            .iter()
+            .filter(|r| is_rule_of(r, table))
+            .map(|_| format!("rule del {}", ip::rule_spec(mark, table)))
             .collect();
+        // The routes of the segment's table go with its bridge.
+        lines.extend(
+            [names::vxlan_name(vni)?, bridge]
+                .into_iter()
+                .filter(|name| links.contains(name))
+                .map(|name| format!("link del {name}")),
+        );
         cmd::ip_batch(None, &lines)
     }
 
@@ -122,14 +165,20 @@ impl Network for BridgeNetwork {
     }
 
     fn list_segments(&self) -> Result<Vec<u32>, NetworkError> {
-        // Elements count too, so a segment half removed is still reported and finished;
-        // so does a VXLAN device whose bridge someone deleted.
+        // Elements and rules count too, so a segment half removed is still reported
+        // and finished; so does a VXLAN device whose bridge someone deleted.
         let bridges = ip::links()?;
         let from_links = bridges
             .iter()
             .filter_map(|name| names::vni_of_bridge(name).or_else(|| names::vni_of_vxlan(name)));
-        let from_sets = nft::list_subnets()?.into_iter().filter_map(|e| e.vni);
-        let mut vnis: Vec<u32> = from_links.chain(from_sets).collect();
+        let elements = nft::list_table()?.bridges();
+        let from_sets = elements.iter().filter_map(|b| names::vni_of_bridge(b));
+        let rules = ip::rules()?;
+        let from_rules = rules
+            .iter()
+            .filter(|r| r.priority == names::RULE_PRIORITY)
+            .filter_map(|r| r.table.and_then(names::vni_of_table));
+        let mut vnis: Vec<u32> = from_links.chain(from_sets).chain(from_rules).collect();
         vnis.sort_unstable();
         vnis.dedup();
         Ok(vnis)

@@ -57,6 +57,14 @@ pub fn nft_script(script: &str) -> Result<(), NetworkError> {
     run("nft", &["-f", "-"], Some(script)).map(drop)
 }
 
+/// Applies an nftables script unless it is empty.
+pub fn nft_script_if_any(script: &str) -> Result<(), NetworkError> {
+    if script.is_empty() {
+        return Ok(());
+    }
+    nft_script(script)
+}
+
 /// True when a failed command complained that its target does not exist.
 pub fn is_not_found(err: &NetworkError) -> bool {
     match err {

@@ -11,15 +11,94 @@ use ipnet::Ipv4Net;
 use crate::names::NODE_IFNAME;
 use crate::NetworkError;
 
-/// Lines that make a segment's bridge exist, with gateway address and MTU, up.
-pub fn bridge_lines(bridge: &str, exists: bool, gateway: Ipv4Addr, subnet: Ipv4Net, mtu: u32) -> Vec<String> {
+/// Lines that make a segment's bridge exist, with gateway address and MTU, up, and
+/// its subnet in the segment's own routing table `table`.
+///
+/// The main table keeps the kernel's prefix route too: the host reaches nodes by it
+/// (`corral ssh`), and when two segments share a subnet it holds one route per bridge,
+/// of which the first added wins. Replies to nodes' egress are routed by their mark
+/// through the segment's table instead, so they always find their own bridge.
+pub fn bridge_lines(
+    bridge: &str,
+    exists: bool,
+    gateway: Ipv4Addr,
+    subnet: Ipv4Net,
+    mtu: u32,
+    table: u32,
+) -> Vec<String> {
     let mut lines = Vec::new();
     if !exists {
         lines.push(format!("link add {bridge} type bridge"));
     }
     lines.push(format!("link set {bridge} mtu {mtu} up"));
     lines.push(format!("addr replace {gateway}/{} dev {bridge}", subnet.prefix_len()));
+    lines.push(format!(
+        "route replace {} dev {bridge} table {table} scope link src {gateway}",
+        subnet.trunc()
+    ));
     lines
+}
+
+/// The routing rule sending packets marked `mark` to `table`, as an `ip` line after
+/// `rule add` / `rule del`.
+pub fn rule_spec(mark: u32, table: u32) -> String {
+    format!(
+        "fwmark {mark:#x}/{:#x} lookup {table} pref {}",
+        crate::names::MARK_MASK,
+        crate::names::RULE_PRIORITY
+    )
+}
+
+/// A routing rule, as far as Corral cares: its table and priority.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rule {
+    /// The table it looks up, when numeric.
+    pub table: Option<u32>,
+    /// Its priority.
+    pub priority: u32,
+}
+
+/// The IPv4 routing rules of the calling thread's namespace.
+pub fn rules() -> Result<Vec<Rule>, NetworkError> {
+    let json = run_json(&["-j", "-4", "rule", "show"])?;
+    Ok(parse_rules(&json))
+}
+
+/// Tables holding at least one IPv4 route, with how many.
+pub fn route_tables() -> Result<std::collections::BTreeMap<u32, usize>, NetworkError> {
+    let json = run_json(&["-j", "-4", "route", "show", "table", "all"])?;
+    let mut tables = std::collections::BTreeMap::new();
+    for route in json.as_array().into_iter().flatten() {
+        if let Some(table) = route["table"].as_str().and_then(|t| t.parse().ok()) {
+            *tables.entry(table).or_insert(0) += 1;
+        }
+    }
+    Ok(tables)
+}
+
+fn parse_rules(json: &serde_json::Value) -> Vec<Rule> {
+    json.as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|rule| {
+            Some(Rule {
+                table: rule["table"].as_str().and_then(|t| t.parse().ok()),
+                priority: u32::try_from(rule["priority"].as_u64()?).ok()?,
+            })
+        })
+        .collect()
+}
+
+fn run_json(args: &[&str]) -> Result<serde_json::Value, NetworkError> {
+    let text = crate::cmd::run("ip", args, None)?;
+    // `ip -j` prints nothing at all for an empty dump.
+    if text.trim().is_empty() {
+        return Ok(serde_json::Value::Array(Vec::new()));
+    }
+    serde_json::from_str(&text).map_err(|err| NetworkError::Command {
+        command: format!("ip {}", args.join(" ")),
+        message: format!("unreadable json: {err}"),
+    })
 }
 
 /// A line that creates a node's veth pair, the node end already inside its namespace.
@@ -119,17 +198,49 @@ mod tests {
 
     #[test]
     fn bridge_is_added_only_when_missing() {
-        let lines = bridge_lines("cb-7", false, "10.1.0.1".parse().unwrap(), net("10.1.0.0/24"), 1450);
+        let gw = "10.1.0.1".parse().unwrap();
+        let lines = bridge_lines("cb-7", false, gw, net("10.1.0.0/24"), 1450, 0x0100_0007);
         assert_eq!(
             lines,
             [
                 "link add cb-7 type bridge",
                 "link set cb-7 mtu 1450 up",
-                "addr replace 10.1.0.1/24 dev cb-7"
+                "addr replace 10.1.0.1/24 dev cb-7",
+                "route replace 10.1.0.0/24 dev cb-7 table 16777223 scope link src 10.1.0.1"
             ]
         );
-        let again = bridge_lines("cb-7", true, "10.1.0.1".parse().unwrap(), net("10.1.0.0/24"), 1450);
-        assert_eq!(again.len(), 2);
+        let again = bridge_lines("cb-7", true, gw, net("10.1.0.0/24"), 1450, 0x0100_0007);
+        assert_eq!(again.len(), 3);
+    }
+
+    #[test]
+    fn rules_are_written_and_read() {
+        assert_eq!(
+            rule_spec(0x0100_0007, 16_777_223),
+            "fwmark 0x1000007/0x1ffffff lookup 16777223 pref 1100"
+        );
+        let json = serde_json::json!([
+            {"priority": 0, "src": "all", "table": "local"},
+            {"priority": 1100, "src": "all", "fwmark": "0x1000007/0x1ffffff", "table": "16777223"},
+            {"priority": 32766, "src": "all", "table": "main"}
+        ]);
+        assert_eq!(
+            parse_rules(&json),
+            [
+                Rule {
+                    table: None,
+                    priority: 0
+                },
+                Rule {
+                    table: Some(16_777_223),
+                    priority: 1100
+                },
+                Rule {
+                    table: None,
+                    priority: 32766
+                }
+            ]
+        );
     }
 
     #[test]

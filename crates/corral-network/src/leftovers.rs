@@ -2,10 +2,10 @@
 //! detach and remove_segment leak nothing.
 
 use crate::ip::{self, NetnsState};
-use crate::{names, nft, NetworkError};
+use crate::{bridge, names, nft, NetworkError};
 
-/// Describes every link, namespace and nftables element still present for `node_ids`
-/// and `vnis`; empty when they are all gone.
+/// Describes every link, namespace, nftables element, routing rule and route still
+/// present for `node_ids` and `vnis`; empty when they are all gone.
 pub fn leftovers<S: AsRef<str>>(node_ids: &[S], vnis: &[u32]) -> Result<Vec<String>, NetworkError> {
     let links = ip::links()?;
     let mut found = Vec::new();
@@ -18,8 +18,9 @@ pub fn leftovers<S: AsRef<str>>(node_ids: &[S], vnis: &[u32]) -> Result<Vec<Stri
             found.push(format!("link {host} (node {id})"));
         }
     }
-    let subnets = nft::list_subnets()?;
-    let pairs = nft::list_same_bridges()?;
+    let table = nft::list_table()?;
+    let rules = ip::rules()?;
+    let routes = ip::route_tables()?;
     for &vni in vnis {
         let bridge = names::bridge_name(vni)?;
         // The VXLAN device's FDB entries live and die with it.
@@ -28,11 +29,13 @@ pub fn leftovers<S: AsRef<str>>(node_ids: &[S], vnis: &[u32]) -> Result<Vec<Stri
                 found.push(format!("link {link}"));
             }
         }
-        for element in subnets.iter().filter(|e| e.vni == Some(vni)) {
-            found.push(format!("nft element {} {} (vni {vni})", nft::SUBNETS, element.value));
+        found.extend(table.describe(&bridge).into_iter().map(|e| format!("{e} (vni {vni})")));
+        let route_table = names::route_table(vni)?;
+        if rules.iter().any(|r| bridge::is_rule_of(r, route_table)) {
+            found.push(format!("ip rule to table {route_table} (vni {vni})"));
         }
-        if pairs.contains(&bridge) {
-            found.push(format!("nft element {} {bridge}", nft::SAME_BRIDGE));
+        if let Some(count) = routes.get(&route_table) {
+            found.push(format!("{count} routes in table {route_table} (vni {vni})"));
         }
     }
     Ok(found)

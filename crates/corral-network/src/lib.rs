@@ -4,6 +4,13 @@
 //! A segment spanning several hosts is stretched over them by a VXLAN device enslaved to
 //! its bridge, with forwarding entries programmed from the server's view.
 //!
+//! Two segments may share a subnet (clusters that asked for the same one). Each has
+//! its own conntrack zone (so identical address pairs never share an entry or a NAT
+//! binding), a mark its nodes' connections carry, and a routing table (`ip rule
+//! fwmark … lookup …`) that sends replies from the outside to its own bridge; the main
+//! table's route for a shared subnet names one bridge only. No VRF is needed (this
+//! kernel has none).
+//!
 //! The [`Network`] trait is the seam; [`bridge::BridgeNetwork`] is the driver. Every
 //! method is idempotent and keyed by stable names.
 

@@ -59,6 +59,35 @@ fn vni_after(prefix: &str, name: &str) -> Option<u32> {
     (vni <= MAX_VNI && vni.to_string() == digits).then_some(vni)
 }
 
+/// Bit set in every firewall mark (and conntrack mark) Corral gives a segment's
+/// traffic; the low 24 bits carry the VNI.
+pub const MARK_FLAG: u32 = 0x0100_0000;
+
+/// The bits of a mark that are Corral's; others are left to whoever else marks.
+pub const MARK_MASK: u32 = MARK_FLAG | MAX_VNI;
+
+/// Priority of the routing rules sending segment traffic to its own table: before
+/// `main` (32766), after `local` (0).
+pub const RULE_PRIORITY: u32 = 1100;
+
+/// The firewall mark of segment `vni`: replies to its nodes' egress carry it, so they
+/// are routed by the segment's own table even when another segment has the same subnet.
+pub fn segment_mark(vni: u32) -> Result<u32, NetworkError> {
+    check_vni(vni)?;
+    Ok(MARK_FLAG | vni)
+}
+
+/// The routing table of segment `vni`: its subnet on its bridge (the same number as
+/// its mark, above the kernel's reserved tables 253–255).
+pub fn route_table(vni: u32) -> Result<u32, NetworkError> {
+    segment_mark(vni)
+}
+
+/// The VNI of a routing table, if it is one of ours.
+pub fn vni_of_table(table: u32) -> Option<u32> {
+    (table & !MAX_VNI == MARK_FLAG).then_some(table & MAX_VNI)
+}
+
 /// The host-side veth of a node: node ids are longer than 15 chars, so hash them.
 pub fn veth_name(node_id: &str) -> Result<String, NetworkError> {
     check_node_id(node_id)?;
@@ -95,16 +124,6 @@ pub fn netns_path(node_id: &str) -> Result<PathBuf, NetworkError> {
 /// The node id of a namespace name, if it is one of ours.
 pub fn node_of_netns(name: &str) -> Option<&str> {
     name.strip_prefix(netns_prefix()).filter(|id| check_node_id(id).is_ok())
-}
-
-/// The comment tagging a segment's element in the subnet set; it maps subnet back to VNI.
-pub fn vni_comment(vni: u32) -> String {
-    format!("vni {vni}")
-}
-
-/// The VNI of a set element's comment, if it is one of ours.
-pub fn vni_of_comment(comment: &str) -> Option<u32> {
-    comment.strip_prefix("vni ")?.parse().ok()
 }
 
 fn check_vni(vni: u32) -> Result<(), NetworkError> {
@@ -160,6 +179,17 @@ mod tests {
     }
 
     #[test]
+    fn marks_and_tables_round_trip() {
+        assert_eq!(segment_mark(7).unwrap(), 0x0100_0007);
+        assert_eq!(route_table(MAX_VNI).unwrap(), 0x01ff_ffff);
+        assert_eq!(vni_of_table(route_table(42).unwrap()), Some(42));
+        for foreign in [253, 254, 255, 0, 0x0200_0007] {
+            assert_eq!(vni_of_table(foreign), None, "{foreign}");
+        }
+        assert!(segment_mark(MAX_VNI + 1).is_err());
+    }
+
+    #[test]
     fn veth_names_are_short_stable_and_distinct() {
         let a = veth_name("c1-worker-0-with-a-long-suffix").unwrap();
         assert_eq!(a.len(), 12);
@@ -181,11 +211,5 @@ mod tests {
         for id in ["", "..", ".hidden", "a/b", "a b", "a;b"] {
             assert!(veth_name(id).is_err(), "{id:?}");
         }
-    }
-
-    #[test]
-    fn comments_round_trip() {
-        assert_eq!(vni_of_comment(&vni_comment(42)), Some(42));
-        assert_eq!(vni_of_comment("other"), None);
     }
 }

@@ -4,11 +4,13 @@
 //! Rules never mention a segment; segments live only as set elements, so adding or
 //! removing one is a set update and the chains stay fixed.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use ipnet::Ipv4Net;
 use serde_json::Value;
 
 use crate::cmd;
-use crate::names::{vni_comment, vni_of_comment, BRIDGE_PREFIX, VXLAN_PORT, VXLAN_PREFIX};
+use crate::names::{BRIDGE_PREFIX, MARK_FLAG, VXLAN_PORT, VXLAN_PREFIX};
 use crate::NetworkError;
 
 /// The table Corral owns, in the agent's network namespace.
@@ -17,8 +19,22 @@ pub const TABLE: &str = "inet corral";
 /// The bridge-family table Corral owns: frames on segment bridges themselves.
 pub const BRIDGE_TABLE: &str = "bridge corral";
 
-/// Set of segment subnets, each tagged with a `vni N` comment; NAT matches on it.
-pub const SUBNETS: &str = "subnets";
+/// Map from a segment's bridge to its conntrack zone.
+///
+/// Two segments may use the same subnet: their nodes' connections are tracked in
+/// separate zones so identical address pairs never share an entry. Traffic within a
+/// segment (and the host's to it) uses the zone both ways; a node's egress uses it in
+/// the original direction only, so replies from the world (zone 0) still find their
+/// entry and the masquerade never hands two segments the same outside port.
+pub const ZONES: &str = "zones";
+
+/// Map from a segment's bridge to its mark (see [`crate::names::segment_mark`]):
+/// connections its nodes open carry it as conntrack mark, their replies as packet mark,
+/// which routes them by the segment's own table.
+pub const MARKS: &str = "marks";
+
+/// Set of `bridge . subnet`: what counts as traffic inside a segment.
+pub const SEGMENT_NETS: &str = "segment_nets";
 
 /// Set of `bridge . bridge` pairs: traffic that stays in one segment.
 ///
@@ -31,20 +47,75 @@ pub const SAME_BRIDGE: &str = "same_bridge";
 /// server. Their control ports would otherwise be reachable through the egress NAT.
 pub const PROTECTED: &str = "protected";
 
-/// A segment's element in the subnet set.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SubnetElement {
-    /// The element as nft prints it (`10.1.0.0/24`).
-    pub value: String,
-    /// The VNI from its comment, if it carries one of ours.
-    pub vni: Option<u32>,
+/// The set earlier versions keyed segments by (one subnet each, so no two segments
+/// could share one); removed when the host rules are installed.
+const LEGACY_SUBNETS: &str = "subnets";
+
+/// Zones Corral hands out; 0 is the kernel's default zone.
+const ZONE_COUNT: u32 = 65535;
+
+/// What the table holds for segments, read back in one listing.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TableState {
+    /// Bridge → conntrack zone.
+    pub zones: BTreeMap<String, u16>,
+    /// Bridge → mark.
+    pub marks: BTreeMap<String, u32>,
+    /// `(bridge, subnet)` elements of [`SEGMENT_NETS`], the subnet as nft prints it.
+    pub nets: Vec<(String, String)>,
+    /// Bridges with a same-bridge pair.
+    pub same_bridge: BTreeSet<String>,
+}
+
+impl TableState {
+    /// Every bridge some element names.
+    pub fn bridges(&self) -> BTreeSet<String> {
+        let mut all: BTreeSet<String> = self.zones.keys().chain(self.marks.keys()).cloned().collect();
+        all.extend(self.nets.iter().map(|(b, _)| b.clone()));
+        all.extend(self.same_bridge.iter().cloned());
+        all
+    }
+
+    /// Describes the elements naming `bridge`, for leftovers.
+    pub fn describe(&self, bridge: &str) -> Vec<String> {
+        let mut found = Vec::new();
+        if let Some(zone) = self.zones.get(bridge) {
+            found.push(format!("nft element {ZONES} {bridge} : {zone}"));
+        }
+        if let Some(mark) = self.marks.get(bridge) {
+            found.push(format!("nft element {MARKS} {bridge} : {mark:#x}"));
+        }
+        for (_, net) in self.nets.iter().filter(|(b, _)| b == bridge) {
+            found.push(format!("nft element {SEGMENT_NETS} {bridge} . {net}"));
+        }
+        if self.same_bridge.contains(bridge) {
+            found.push(format!("nft element {SAME_BRIDGE} {bridge}"));
+        }
+        found
+    }
+
+    /// The zone of `bridge`: the one it has, else a free one picked from its VNI, so a
+    /// zone freed by a removed segment is seldom handed straight to another (its
+    /// conntrack entries time out meanwhile). None when all zones are taken.
+    pub fn zone_for(&self, bridge: &str, vni: u32) -> Option<u16> {
+        if let Some(&zone) = self.zones.get(bridge) {
+            return Some(zone);
+        }
+        let used: BTreeSet<u16> = self.zones.values().copied().collect();
+        let start = vni.wrapping_mul(0x9e37_79b1) % ZONE_COUNT;
+        (0..ZONE_COUNT)
+            .map(|i| u16::try_from((start + i) % ZONE_COUNT + 1).expect("below 65536"))
+            .find(|zone| !used.contains(zone))
+    }
 }
 
 /// Creates the table and its sets when missing, keeping their elements.
 pub fn preamble() -> String {
     format!(
         "add table {TABLE}\n\
-         add set {TABLE} {SUBNETS} {{ type ipv4_addr; flags interval; }}\n\
+         add map {TABLE} {ZONES} {{ typeof iifname : ct zone; }}\n\
+         add map {TABLE} {MARKS} {{ typeof iifname : meta mark; }}\n\
+         add set {TABLE} {SEGMENT_NETS} {{ typeof iifname . ip daddr; flags interval; }}\n\
          add set {TABLE} {SAME_BRIDGE} {{ typeof iifname . oifname; }}\n\
          add set {TABLE} {PROTECTED} {{ type ipv4_addr; }}\n"
     )
@@ -58,6 +129,7 @@ pub fn host_script() -> String {
     for (chain, hook) in [
         ("raw_prerouting", "type filter hook prerouting priority raw"),
         ("raw_output", "type filter hook output priority raw"),
+        ("mark_prerouting", "type filter hook prerouting priority mangle"),
         ("forward", "type filter hook forward priority filter"),
         ("input", "type filter hook input priority filter"),
         ("postrouting", "type nat hook postrouting priority srcnat"),
@@ -65,11 +137,25 @@ pub fn host_script() -> String {
         script += &format!("add chain {TABLE} {chain} {{ {hook}; policy accept; }}\n");
         script += &format!("flush chain {TABLE} {chain}\n");
     }
+    // The chains no longer name the legacy set, so it can go (made first, as deleting
+    // a missing set would fail the transaction).
+    script += &format!("add set {TABLE} {LEGACY_SUBNETS} {{ type ipv4_addr; flags interval; }}\n");
+    script += &format!("delete set {TABLE} {LEGACY_SUBNETS}\n");
+    let ours = format!("and {MARK_FLAG:#x} == {MARK_FLAG:#x}");
     let rules = [
         // The underlay's VXLAN packets need no connection tracking (a lookup per
         // packet on both hosts); what nodes send to the port stays tracked and dropped.
         format!("raw_prerouting iifname != {any} udp dport {VXLAN_PORT} notrack"),
         format!("raw_output udp dport {VXLAN_PORT} notrack"),
+        // Each segment's connections live in its own conntrack zone (see ZONES).
+        format!("raw_prerouting iifname . ip daddr @{SEGMENT_NETS} ct zone set iifname map @{ZONES}"),
+        format!("raw_prerouting iifname . ip daddr != @{SEGMENT_NETS} ct original zone set iifname map @{ZONES}"),
+        format!("raw_output oifname . ip daddr @{SEGMENT_NETS} ct zone set oifname map @{ZONES}"),
+        // Connections nodes open carry their segment's mark; replies coming back
+        // (de-masqueraded) are routed by it, not by the main table, where a subnet
+        // two segments share points at one of them only.
+        format!("mark_prerouting iifname {any} ct state new ct mark set iifname map @{MARKS}"),
+        format!("mark_prerouting iifname != {any} ct direction reply ct mark {ours} meta mark set ct mark"),
         // Nodes cannot send VXLAN into the underlay: a forged VNI would land them in
         // another cluster's segment on another host. Their own VXLAN inside their
         // segment (bridged, out a bridge) stays theirs.
@@ -88,7 +174,7 @@ pub fn host_script() -> String {
         format!("input iifname {any} ct state {{ established, related }} accept"),
         format!("input iifname {any} drop"),
         // Egress: nodes reach the world behind the host's address.
-        format!("postrouting ip saddr @{SUBNETS} oifname != {any} masquerade"),
+        format!("postrouting oifname != {any} ct mark {ours} masquerade"),
     ];
     for rule in rules {
         script += &format!("add rule {TABLE} {rule}\n");
@@ -109,35 +195,55 @@ fn bridge_script() -> String {
     )
 }
 
-/// Registers a segment: its subnet (dropping stale elements of the same VNI or subnet)
-/// and its same-bridge pair.
-pub fn segment_script(vni: u32, bridge: &str, subnet: Ipv4Net, current: &[SubnetElement]) -> String {
-    let value = subnet.trunc().to_string();
+/// What one segment registers: its bridge's zone, mark, subnet and same-bridge pair.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SegmentElements<'a> {
+    /// The segment's bridge.
+    pub bridge: &'a str,
+    /// Its subnet.
+    pub subnet: Ipv4Net,
+    /// Its conntrack zone.
+    pub zone: u16,
+    /// Its mark.
+    pub mark: u32,
+}
+
+/// Registers a segment, replacing elements of its bridge that differ (a moved subnet).
+pub fn segment_script(seg: &SegmentElements<'_>, current: &TableState) -> String {
+    let bridge = seg.bridge;
+    let value = seg.subnet.trunc().to_string();
     let mut script = preamble();
-    for element in current {
-        let ours = element.vni == Some(vni);
-        let same_subnet = element.value == value;
-        // A moved subnet or a subnet handed to another VNI; the exact element stays.
-        if ours != same_subnet {
-            script += &delete_subnet(&element.value);
-        }
+    for (_, net) in current.nets.iter().filter(|(b, n)| b == bridge && *n != value) {
+        script += &format!("delete element {TABLE} {SEGMENT_NETS} {{ \"{bridge}\" . {net} }}\n");
     }
-    script += &format!(
-        "add element {TABLE} {SUBNETS} {{ {value} comment \"{}\" }}\n",
-        vni_comment(vni)
-    );
+    if let Some(zone) = current.zones.get(bridge).filter(|&&z| z != seg.zone) {
+        script += &format!("delete element {TABLE} {ZONES} {{ \"{bridge}\" : {zone} }}\n");
+    }
+    if let Some(mark) = current.marks.get(bridge).filter(|&&m| m != seg.mark) {
+        script += &format!("delete element {TABLE} {MARKS} {{ \"{bridge}\" : {mark:#x} }}\n");
+    }
+    script += &format!("add element {TABLE} {ZONES} {{ \"{bridge}\" : {} }}\n", seg.zone);
+    script += &format!("add element {TABLE} {MARKS} {{ \"{bridge}\" : {:#x} }}\n", seg.mark);
+    script += &format!("add element {TABLE} {SEGMENT_NETS} {{ \"{bridge}\" . {value} }}\n");
     script += &format!("add element {TABLE} {SAME_BRIDGE} {{ {} }}\n", pair(bridge));
     script
 }
 
-/// Unregisters a segment. Deleting a missing element fails the whole transaction, so
-/// the pair is added first (a no-op when present) and subnets come from a listing.
-pub fn remove_script(vni: u32, bridge: &str, current: &[SubnetElement]) -> String {
-    // No preamble: removing must not create the table on a host that never had it.
-    let mut script = format!("add element {TABLE} {SAME_BRIDGE} {{ {} }}\n", pair(bridge));
-    script += &format!("delete element {TABLE} {SAME_BRIDGE} {{ {} }}\n", pair(bridge));
-    for element in current.iter().filter(|e| e.vni == Some(vni)) {
-        script += &delete_subnet(&element.value);
+/// Unregisters a segment: deletes exactly the elements a listing showed (deleting a
+/// missing element would fail the whole transaction). Empty when nothing is left.
+pub fn remove_script(bridge: &str, current: &TableState) -> String {
+    let mut script = String::new();
+    if let Some(zone) = current.zones.get(bridge) {
+        script += &format!("delete element {TABLE} {ZONES} {{ \"{bridge}\" : {zone} }}\n");
+    }
+    if let Some(mark) = current.marks.get(bridge) {
+        script += &format!("delete element {TABLE} {MARKS} {{ \"{bridge}\" : {mark:#x} }}\n");
+    }
+    for (_, net) in current.nets.iter().filter(|(b, _)| b == bridge) {
+        script += &format!("delete element {TABLE} {SEGMENT_NETS} {{ \"{bridge}\" . {net} }}\n");
+    }
+    if current.same_bridge.contains(bridge) {
+        script += &format!("delete element {TABLE} {SAME_BRIDGE} {{ {} }}\n", pair(bridge));
     }
     script
 }
@@ -158,48 +264,58 @@ pub fn apply_host() -> Result<(), NetworkError> {
     cmd::nft_script(&host_script())
 }
 
-/// The subnet set's elements; empty when the table was never made.
-pub fn list_subnets() -> Result<Vec<SubnetElement>, NetworkError> {
-    Ok(list_set(SUBNETS)?.iter().filter_map(subnet_element).collect())
-}
-
-/// Bridges with a same-bridge pair registered.
-pub fn list_same_bridges() -> Result<Vec<String>, NetworkError> {
-    Ok(list_set(SAME_BRIDGE)?.iter().filter_map(pair_bridge).collect())
-}
-
-fn list_set(set: &str) -> Result<Vec<Value>, NetworkError> {
-    let args = ["-j", "list", "set", "inet", "corral", set];
+/// The segment elements of the table; empty when the table was never made.
+pub fn list_table() -> Result<TableState, NetworkError> {
+    let args = ["-j", "list", "table", "inet", "corral"];
     let text = match cmd::run("nft", &args, None) {
         Ok(text) => text,
-        Err(err) if cmd::is_not_found(&err) => return Ok(Vec::new()),
+        Err(err) if cmd::is_not_found(&err) => return Ok(TableState::default()),
         Err(err) => return Err(err),
     };
     let json: Value = serde_json::from_str(&text).map_err(|err| NetworkError::Command {
         command: format!("nft {}", args.join(" ")),
         message: format!("unreadable json: {err}"),
     })?;
-    Ok(set_elements(&json))
+    Ok(parse_table(&json))
 }
 
-fn set_elements(json: &Value) -> Vec<Value> {
-    json["nftables"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|item| item["set"]["elem"].as_array())
-        .flatten()
-        .cloned()
-        .collect()
+fn parse_table(json: &Value) -> TableState {
+    let mut state = TableState::default();
+    for item in json["nftables"].as_array().into_iter().flatten() {
+        let (set, name) = match (item.get("set"), item.get("map")) {
+            (Some(set), _) | (None, Some(set)) => (set, set["name"].as_str().unwrap_or_default()),
+            _ => continue,
+        };
+        let elements = set["elem"].as_array().into_iter().flatten();
+        match name {
+            ZONES => state.zones.extend(elements.filter_map(|e| {
+                let (bridge, zone) = map_element(e)?;
+                Some((bridge, u16::try_from(zone).ok()?))
+            })),
+            MARKS => state.marks.extend(elements.filter_map(|e| {
+                let (bridge, mark) = map_element(e)?;
+                Some((bridge, u32::try_from(mark).ok()?))
+            })),
+            SEGMENT_NETS => state.nets.extend(elements.filter_map(net_element)),
+            SAME_BRIDGE => state.same_bridge.extend(elements.filter_map(pair_bridge)),
+            _ => {}
+        }
+    }
+    state
 }
 
-/// Elements with a comment are wrapped as `{"elem": {"val": …, "comment": …}}`.
-fn subnet_element(elem: &Value) -> Option<SubnetElement> {
-    let (val, comment) = match elem.get("elem") {
-        Some(inner) => (&inner["val"], inner["comment"].as_str()),
-        None => (elem, None),
-    };
-    let value = match val {
+/// A map element `["cb-7", 3]`.
+fn map_element(elem: &Value) -> Option<(String, u64)> {
+    let pair = elem.as_array()?;
+    Some((pair.first()?.as_str()?.to_string(), pair.get(1)?.as_u64()?))
+}
+
+/// A set element `{"concat": ["cb-7", {"prefix": {"addr": "10.1.0.0", "len": 24}}]}`.
+fn net_element(elem: &Value) -> Option<(String, String)> {
+    let parts = elem["concat"].as_array()?;
+    let bridge = parts.first()?.as_str()?.to_string();
+    let val = parts.get(1)?;
+    let net = match val {
         Value::String(addr) => addr.clone(),
         Value::Object(_) if val.get("prefix").is_some() => {
             let prefix = &val["prefix"];
@@ -211,10 +327,7 @@ fn subnet_element(elem: &Value) -> Option<SubnetElement> {
         }
         _ => return None,
     };
-    Some(SubnetElement {
-        value,
-        vni: comment.and_then(vni_of_comment),
-    })
+    Some((bridge, net))
 }
 
 fn pair_bridge(elem: &Value) -> Option<String> {
@@ -226,18 +339,28 @@ fn pair(bridge: &str) -> String {
     format!("\"{bridge}\" . \"{bridge}\"")
 }
 
-fn delete_subnet(value: &str) -> String {
-    format!("delete element {TABLE} {SUBNETS} {{ {value} }}\n")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn element(value: &str, vni: Option<u32>) -> SubnetElement {
-        SubnetElement {
-            value: value.to_string(),
-            vni,
+    fn state() -> TableState {
+        TableState {
+            zones: [("cb-7".to_string(), 3), ("cb-8".to_string(), 4)].into(),
+            marks: [("cb-7".to_string(), 0x0100_0007)].into(),
+            nets: vec![
+                ("cb-7".to_string(), "10.2.0.0/24".to_string()),
+                ("cb-8".to_string(), "10.1.0.0/24".to_string()),
+            ],
+            same_bridge: ["cb-7".to_string()].into(),
+        }
+    }
+
+    fn elements(subnet: &str, zone: u16) -> SegmentElements<'static> {
+        SegmentElements {
+            bridge: "cb-7",
+            subnet: subnet.parse().unwrap(),
+            zone,
+            mark: 0x0100_0007,
         }
     }
 
@@ -253,7 +376,28 @@ mod tests {
              iifname . oifname != @same_bridge drop\n"
         ));
         assert!(script.contains("add rule inet corral input iifname \"cb-*\" drop\n"));
-        assert!(script.contains("add rule inet corral postrouting ip saddr @subnets oifname != \"cb-*\" masquerade\n"));
+        assert!(script.contains(
+            "add rule inet corral postrouting oifname != \"cb-*\" ct mark and 0x1000000 == 0x1000000 masquerade\n"
+        ));
+    }
+
+    #[test]
+    fn the_legacy_subnet_set_goes_after_the_chains_that_used_it_are_flushed() {
+        let script = host_script();
+        let flush = script.find("flush chain inet corral postrouting").unwrap();
+        let make = script.find("add set inet corral subnets").unwrap();
+        let delete = script.find("delete set inet corral subnets").unwrap();
+        assert!(flush < make && make < delete);
+    }
+
+    #[test]
+    fn segments_get_zones_both_ways_inside_and_one_way_out() {
+        let script = host_script();
+        assert!(script.contains("raw_prerouting iifname . ip daddr @segment_nets ct zone set iifname map @zones\n"));
+        assert!(script
+            .contains("raw_prerouting iifname . ip daddr != @segment_nets ct original zone set iifname map @zones\n"));
+        assert!(script.contains("raw_output oifname . ip daddr @segment_nets ct zone set oifname map @zones\n"));
+        assert!(script.contains("ct direction reply ct mark and 0x1000000 == 0x1000000 meta mark set ct mark\n"));
     }
 
     #[test]
@@ -278,60 +422,78 @@ mod tests {
     }
 
     #[test]
-    fn segment_script_adds_tagged_subnet_and_pair() {
-        let script = segment_script(7, "cb-7", "10.1.0.9/24".parse().unwrap(), &[]);
+    fn segment_script_adds_zone_mark_subnet_and_pair() {
+        let script = segment_script(&elements("10.1.0.9/24", 5), &TableState::default());
         assert!(script.starts_with(&preamble()));
-        assert!(script.contains("add element inet corral subnets { 10.1.0.0/24 comment \"vni 7\" }\n"));
+        assert!(script.contains("add element inet corral zones { \"cb-7\" : 5 }\n"));
+        assert!(script.contains("add element inet corral marks { \"cb-7\" : 0x1000007 }\n"));
+        assert!(script.contains("add element inet corral segment_nets { \"cb-7\" . 10.1.0.0/24 }\n"));
         assert!(script.contains("add element inet corral same_bridge { \"cb-7\" . \"cb-7\" }\n"));
         assert!(!script.contains("delete"));
     }
 
     #[test]
-    fn segment_script_drops_stale_elements_only() {
-        let current = [
-            element("10.1.0.0/24", Some(7)),
-            element("10.2.0.0/24", Some(7)),
-            element("10.3.0.0/24", Some(8)),
-            element("10.1.0.0/24", Some(9)),
-        ];
-        let script = segment_script(7, "cb-7", "10.1.0.0/24".parse().unwrap(), &current);
-        assert!(script.contains("delete element inet corral subnets { 10.2.0.0/24 }\n"));
-        assert!(!script.contains("{ 10.3.0.0/24 }"));
-        assert_eq!(script.matches("delete element").count(), 2);
+    fn segment_script_replaces_only_what_differs() {
+        let script = segment_script(&elements("10.1.0.0/24", 3), &state());
+        assert!(script.contains("delete element inet corral segment_nets { \"cb-7\" . 10.2.0.0/24 }\n"));
+        assert_eq!(script.matches("delete element").count(), 1, "{script}");
+        let script = segment_script(&elements("10.2.0.0/24", 9), &state());
+        assert!(script.contains("delete element inet corral zones { \"cb-7\" : 3 }\n"));
+        assert_eq!(script.matches("delete element").count(), 1, "{script}");
     }
 
     #[test]
-    fn remove_script_tolerates_missing_pair_and_deletes_own_subnets() {
-        let current = [element("10.1.0.0/24", Some(7)), element("10.3.0.0/24", Some(8))];
-        let script = remove_script(7, "cb-7", &current);
-        let add = script.find("add element inet corral same_bridge").unwrap();
-        let del = script.find("delete element inet corral same_bridge").unwrap();
-        assert!(add < del);
-        assert!(script.contains("delete element inet corral subnets { 10.1.0.0/24 }\n"));
-        assert!(!script.contains("10.3.0.0/24"));
+    fn remove_script_deletes_exactly_what_is_listed() {
+        let script = remove_script("cb-7", &state());
+        assert_eq!(
+            script,
+            "delete element inet corral zones { \"cb-7\" : 3 }\n\
+             delete element inet corral marks { \"cb-7\" : 0x1000007 }\n\
+             delete element inet corral segment_nets { \"cb-7\" . 10.2.0.0/24 }\n\
+             delete element inet corral same_bridge { \"cb-7\" . \"cb-7\" }\n"
+        );
+        assert_eq!(remove_script("cb-9", &state()), "");
+        assert_eq!(state().describe("cb-7").len(), 4);
+        assert_eq!(state().bridges().into_iter().collect::<Vec<_>>(), ["cb-7", "cb-8"]);
+    }
+
+    #[test]
+    fn zones_are_kept_and_free_ones_picked() {
+        let s = state();
+        assert_eq!(s.zone_for("cb-8", 1), Some(4));
+        let fresh = s.zone_for("cb-9", 9).unwrap();
+        assert!(fresh != 0 && fresh != 3 && fresh != 4);
+        assert_eq!(s.zone_for("cb-9", 9), Some(fresh), "stable for one VNI");
+        let full = TableState {
+            zones: (1..=u16::MAX).map(|z| (format!("b{z}"), z)).collect(),
+            ..TableState::default()
+        };
+        assert_eq!(full.zone_for("cb-1", 1), None);
     }
 
     #[test]
     fn json_listing_is_parsed() {
         let json: Value = serde_json::from_str(
-            r#"{"nftables": [{"metainfo": {}}, {"set": {"name": "subnets", "elem": [
-                {"elem": {"val": {"prefix": {"addr": "10.9.0.0", "len": 24}}, "comment": "vni 5"}},
-                {"prefix": {"addr": "10.8.0.0", "len": 16}},
-                "10.7.0.1"]}}]}"#,
+            r#"{"nftables": [{"metainfo": {}}, {"table": {"name": "corral"}},
+                {"map": {"name": "zones", "elem": [["cb-1", 1], ["cb-2", 2]]}},
+                {"map": {"name": "marks", "elem": [["cb-1", 16777217]]}},
+                {"set": {"name": "segment_nets", "elem": [
+                    {"concat": ["cb-1", {"prefix": {"addr": "10.1.0.0", "len": 24}}]},
+                    {"concat": ["cb-2", {"range": ["10.1.0.0", "10.1.0.9"]}]}]}},
+                {"set": {"name": "same_bridge", "elem": [{"concat": ["cb-5", "cb-5"]}]}},
+                {"set": {"name": "protected", "elem": ["192.0.2.1"]}}]}"#,
         )
         .unwrap();
-        let elements: Vec<_> = set_elements(&json).iter().filter_map(subnet_element).collect();
+        let state = parse_table(&json);
+        assert_eq!(state.zones, [("cb-1".to_string(), 1), ("cb-2".to_string(), 2)].into());
+        assert_eq!(state.marks, [("cb-1".to_string(), 0x0100_0001)].into());
         assert_eq!(
-            elements,
+            state.nets,
             [
-                element("10.9.0.0/24", Some(5)),
-                element("10.8.0.0/16", None),
-                element("10.7.0.1", None)
+                ("cb-1".to_string(), "10.1.0.0/24".to_string()),
+                ("cb-2".to_string(), "10.1.0.0-10.1.0.9".to_string())
             ]
         );
-        let pairs: Value =
-            serde_json::from_str(r#"{"nftables": [{"set": {"elem": [{"concat": ["cb-5", "cb-5"]}]}}]}"#).unwrap();
-        let bridges: Vec<_> = set_elements(&pairs).iter().filter_map(pair_bridge).collect();
-        assert_eq!(bridges, ["cb-5"]);
+        assert_eq!(state.same_bridge, ["cb-5".to_string()].into());
     }
 }

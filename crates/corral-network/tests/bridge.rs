@@ -6,7 +6,7 @@
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
 use std::io::ErrorKind;
-use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
@@ -89,15 +89,32 @@ impl Lab {
         seg
     }
 
+    /// A fresh segment (own VNI) with the subnet and gateway of `like`: two clusters
+    /// that asked for the same subnet.
+    fn segment_like(&mut self, like: &SegmentSpec) -> SegmentSpec {
+        let fresh = self.segment();
+        self.net.remove_segment(fresh.vni).expect("remove the placeholder");
+        let seg = SegmentSpec {
+            subnet: like.subnet,
+            gateway: like.gateway,
+            ..fresh
+        };
+        *self.segments.last_mut().unwrap() = seg.clone();
+        self.net.ensure_segment(&seg).expect("ensure_segment");
+        seg
+    }
+
     /// A node spec with host number `host` in `seg`.
     fn node(&mut self, seg: &SegmentSpec, host: u8) -> AttachSpec {
         let id = format!("t{}-{}-{host}", self.tag, seg.vni);
         self.nodes.push(id.clone());
         let octets = seg.subnet.network().octets();
+        // The VNI's low byte tells apart nodes of two segments sharing a subnet.
+        let vni = u8::try_from(seg.vni & 0xff).unwrap();
         AttachSpec {
             node_id: id,
             address: Ipv4Addr::new(octets[0], octets[1], octets[2], host),
-            mac: [0x02, 0xc0, octets[1], octets[2], host, 0x01],
+            mac: [0x02, 0xc0, octets[1], octets[2], host, vni],
         }
     }
 
@@ -394,6 +411,106 @@ fn attach_is_fast() {
     // Generous bound for a loaded 2-core machine; the point is catching a regression
     // to many spawns or sleeps.
     assert!(fresh < Duration::from_millis(250), "attach took {fresh:?}");
+}
+
+/// A UDP socket inside the node, bound to `port` on its address; usable from any
+/// thread afterwards.
+fn udp_in(node: &AttachSpec, port: u16) -> UdpSocket {
+    let addr = SocketAddr::from((node.address, port));
+    in_node(node, move || {
+        let socket = UdpSocket::bind(addr).expect("bind in node");
+        socket.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+        socket
+    })
+}
+
+/// A UDP echo at `at` in the neighbour: answers each datagram with its text and the
+/// source address it saw; serves until `count` datagrams were answered or it idles.
+fn udp_echo(neighbour: &Neighbour, at: Ipv4Addr, count: usize) -> (SocketAddr, std::thread::JoinHandle<()>) {
+    let path = format!("/run/netns/{}", neighbour.netns);
+    let socket = std::thread::spawn(move || {
+        let fd = std::fs::File::open(&path).expect("open netns");
+        setns(&fd, CloneFlags::CLONE_NEWNET).expect("setns");
+        UdpSocket::bind((at, 0)).expect("bind in neighbour")
+    })
+    .join()
+    .unwrap();
+    socket.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let addr = socket.local_addr().unwrap();
+    let serve = std::thread::spawn(move || {
+        let mut buf = [0u8; 512];
+        for _ in 0..count {
+            let Ok((n, peer)) = socket.recv_from(&mut buf) else {
+                return;
+            };
+            let text = format!("{} seen from {peer}", String::from_utf8_lossy(&buf[..n]));
+            let _ = socket.send_to(text.as_bytes(), peer);
+        }
+    });
+    (addr, serve)
+}
+
+/// Sends `text` from `socket` to `to` and returns the answer, trying a few times (the
+/// first datagram can be lost to ARP on a loaded machine).
+fn udp_ask(socket: &UdpSocket, to: SocketAddr, text: &str) -> Option<String> {
+    let mut buf = [0u8; 512];
+    for _ in 0..3 {
+        socket.send_to(text.as_bytes(), to).ok()?;
+        if let Ok(n) = socket.recv(&mut buf) {
+            return Some(String::from_utf8_lossy(&buf[..n]).into_owned());
+        }
+    }
+    None
+}
+
+#[test]
+fn two_segments_with_one_subnet_stay_apart_and_both_reach_out() {
+    require_root!();
+    let mut lab = Lab::new();
+    let red = lab.segment();
+    let blue = lab.segment_like(&red);
+    assert_eq!((red.subnet, red.gateway), (blue.subnet, blue.gateway));
+    let (red2, red3) = (lab.attach(&red, 2), lab.attach(&red, 3));
+    let (blue2, blue3, blue4) = (lab.attach(&blue, 2), lab.attach(&blue, 3), lab.attach(&blue, 4));
+    assert_eq!((red2.address, red3.address), (blue2.address, blue3.address));
+
+    assert!(
+        ping(&red2, red3.address) && ping(&blue2, blue3.address),
+        "each reaches its peers"
+    );
+    // The same address answers in each segment, from that segment's node: a listener
+    // on red3 is reached from red2, while blue2 meets blue3, which has none.
+    let red_port = listen_in(&red3);
+    let port = red_port.local_addr().unwrap().port();
+    connect_from(&red2, SocketAddr::from((red3.address, port))).expect("red2 → red3");
+    let err = connect_from(&blue2, SocketAddr::from((blue3.address, port))).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::ConnectionRefused, "blue2 must meet blue3: {err}");
+    // An address only blue uses is not there for red.
+    assert!(ping(&blue2, blue4.address));
+    assert!(!ping(&red2, blue4.address), "red reached blue's .4");
+
+    // Both reach the outside from the very same address and port at once: their
+    // connections never mix in conntrack, and the masquerade gives them two ports.
+    let neighbour = Neighbour::new(&lab.tag.clone());
+    let (echo, serving) = udp_echo(&neighbour, Ipv4Addr::new(192, 0, 2, 2), 2);
+    let (red_socket, blue_socket) = (udp_in(&red2, 40000), udp_in(&blue2, 40000));
+    let red_answer = udp_ask(&red_socket, echo, "red").expect("red reaches the outside");
+    let blue_answer = udp_ask(&blue_socket, echo, "blue").expect("blue reaches the outside");
+    serving.join().unwrap();
+    assert!(red_answer.starts_with("red seen from 192.0.2.1:"), "{red_answer}");
+    assert!(blue_answer.starts_with("blue seen from 192.0.2.1:"), "{blue_answer}");
+    let port_of = |answer: &str| answer.rsplit(':').next().unwrap().to_string();
+    assert_ne!(
+        port_of(&red_answer),
+        port_of(&blue_answer),
+        "one outside port for two segments"
+    );
+    assert!(ping(&red2, Ipv4Addr::new(192, 0, 2, 3)) && ping(&blue3, Ipv4Addr::new(192, 0, 2, 3)));
+    // Neither reaches the host through the shared gateway address.
+    assert!(!ping(&red2, red.gateway) && !ping(&blue2, blue.gateway));
+
+    lab.teardown();
+    assert_eq!(lab.leftovers(), Vec::<String>::new());
 }
 
 fn ip(args: &[&str]) {

@@ -91,7 +91,11 @@ fn new_plan(source: usize, moves: Vec<(usize, usize)>) -> Plan {
 /// Free room of each host after what it holds (cpu over-committed as the scheduler
 /// does), how many nodes it holds, and whether one of them may not move.
 #[allow(clippy::type_complexity)]
-fn occupancy(hosts: &[HostLoad], nodes: &[NodeLoad], cpu_overcommit: f64) -> (Vec<(i128, i128)>, Vec<usize>, Vec<bool>) {
+fn occupancy(
+    hosts: &[HostLoad],
+    nodes: &[NodeLoad],
+    cpu_overcommit: f64,
+) -> (Vec<(i128, i128)>, Vec<usize>, Vec<bool>) {
     let mut free: Vec<(i128, i128)> = hosts
         .iter()
         .map(|h| ((h.cpu_millis as f64 * cpu_overcommit) as i128, h.memory_bytes as i128))

@@ -200,7 +200,10 @@ impl ScheduleRule {
 
     /// "Mon–Fri 08:00–20:00 min 8".
     pub fn describe(&self) -> String {
-        let days = if self.days.len() == 5 && (0..5).all(|i| self.days.contains(&Weekday::try_from(i as u8).unwrap())) {
+        let has = |n: u8| (0..n).all(|i| self.days.contains(&Weekday::try_from(i).unwrap()));
+        let days = if self.days.len() == 7 && has(7) {
+            "daily".to_string()
+        } else if self.days.len() == 5 && has(5) {
             "Mon–Fri".to_string()
         } else {
             self.days.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(",")

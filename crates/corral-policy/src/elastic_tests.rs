@@ -198,3 +198,25 @@ fn schedule_sets_a_floor_in_the_time_zone() {
     assert!(!night.applies(Weekday::Fri, 60));
     assert!(night.applies(Weekday::Fri, 23 * 60));
 }
+
+#[test]
+fn rules_describe_common_day_sets_by_name() {
+    let rule = |days: Vec<Weekday>| ScheduleRule {
+        days,
+        start_minute: 0,
+        end_minute: 1440,
+        min: 2,
+    };
+    let week = vec![
+        Weekday::Mon,
+        Weekday::Tue,
+        Weekday::Wed,
+        Weekday::Thu,
+        Weekday::Fri,
+        Weekday::Sat,
+        Weekday::Sun,
+    ];
+    assert_eq!(rule(week.clone()).describe(), "daily 00:00–24:00 min 2");
+    assert_eq!(rule(week[..5].to_vec()).describe(), "Mon–Fri 00:00–24:00 min 2");
+    assert_eq!(rule(week[5..].to_vec()).describe(), "Sat,Sun 00:00–24:00 min 2");
+}

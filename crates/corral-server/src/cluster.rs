@@ -7,8 +7,8 @@ use std::net::Ipv4Addr;
 use corral_api::agent::SshMaterial;
 use corral_api::quantity::{format_bytes, parse_bytes, parse_millicpu};
 use corral_api::{
-    names, ApiError, Cluster, ClusterSpec, ClusterState, ErrorCode, HostState, NetworkInfo, NodeGroupSpec, NodeState,
-    ScaleRequest,
+    names, ApiError, Cluster, ClusterSpec, ClusterState, ErrorCode, GroupScaling, HostState, NetworkInfo,
+    NodeGroupSpec, NodeState, ScaleRequest,
 };
 use corral_store::{typed, Compare, Op};
 use ipnet::Ipv4Net;
@@ -48,6 +48,15 @@ pub struct ClusterRecord {
     pub deleting: bool,
     /// Creation time.
     pub created_at: u64,
+    /// Secret the cluster's nodes present to the node API (`/etc/corral/credential`):
+    /// 32 random bytes, hex. Empty in clusters made before it existed, which the node
+    /// API then refuses.
+    #[serde(default)]
+    pub credential: String,
+    /// The last change of size of each node group, by group name: the elasticity
+    /// manager's cooldown starts there, whoever made the change.
+    #[serde(default)]
+    pub scaling: BTreeMap<String, GroupScaling>,
 }
 
 /// A node group's resolved resources and image.
@@ -97,6 +106,9 @@ fn plan(ctx: &Context, user: &UserRecord, spec: &ClusterSpec) -> Result<Vec<Grou
                 g.name, g.count
             ))
             .into());
+        }
+        if let Some(e) = &g.elastic {
+            crate::elastic::validate(&g.name, g.count, e, &groups)?;
         }
         out.push(plan_group(ctx, user, spec, g)?);
     }
@@ -376,6 +388,8 @@ pub async fn create(ctx: &Context, user: &UserRecord, spec: ClusterSpec) -> Resu
         desired: Desired::Running,
         deleting: false,
         created_at: crate::time::now(),
+        credential: crate::user::random_secret(32),
+        scaling: BTreeMap::new(),
     };
     let total: usize = groups.iter().map(|g| g.count as usize).sum();
     let mut addrs = ipam::free_addresses(&subnet, &HashSet::new(), total)?.into_iter();
@@ -393,14 +407,12 @@ pub async fn create(ctx: &Context, user: &UserRecord, spec: ClusterSpec) -> Resu
         WaitFor::ClusterRunning { uid: c.uid.clone() },
     );
     ops.push(operation::put_op(&op)?);
-    ops.push(Op::Put(
-        keys::subnet_claim(&subnet.to_string()),
-        c.uid.as_bytes().to_vec(),
-    ));
+    let subnet_claim = ipam::claim_key(&subnet.to_string(), &c.uid);
+    ops.push(Op::Put(subnet_claim.clone(), c.uid.as_bytes().to_vec()));
     ops.push(Op::Put(keys::vni_claim(vni), c.uid.as_bytes().to_vec()));
     let compares = [
         Compare::Absent(key),
-        Compare::Absent(keys::subnet_claim(&subnet.to_string())),
+        Compare::Absent(subnet_claim),
         Compare::Absent(keys::vni_claim(vni)),
     ];
     if ctx.store.txn(&compares, &ops)?.is_none() {
@@ -484,6 +496,7 @@ pub fn view(ctx: &Context, c: &ClusterRecord) -> Result<Cluster> {
             .map(|n| n.to_api())
             .collect(),
         created_at: c.created_at,
+        scaling: c.scaling.clone(),
     })
 }
 
@@ -500,7 +513,16 @@ pub async fn scale(
         nodes: req.nodes,
         remove: Vec::new(),
     };
-    let done = resize(ctx, &user.name, &doc.value.owner, name, req.group.as_deref(), change, None).await?;
+    let done = resize(
+        ctx,
+        &user.name,
+        &doc.value.owner,
+        name,
+        req.group.as_deref(),
+        change,
+        None,
+    )
+    .await?;
     Ok(done.operation)
 }
 
@@ -591,6 +613,9 @@ pub async fn resize(
     if to > MAX_GROUP_NODES {
         return Err(ApiError::invalid(format!("at most {MAX_GROUP_NODES} nodes in a group")).into());
     }
+    if let Some(e) = &c.spec.node_groups[gi].elastic {
+        check_bounds(&group_name, e, current, to)?;
+    }
     let mut ops = Vec::new();
     let mut compares = vec![Compare::ModRevision(doc.key.clone(), doc.revision)];
     if !add.is_empty() {
@@ -626,7 +651,19 @@ pub async fn resize(
         compares.push(Compare::ModRevision(d.key.clone(), d.revision));
         ops.push(typed::put_op(&d.key, &n)?);
     }
+    let mut message = format!("scaled {group_name} {current}→{to}");
+    if let Some(why) = why {
+        message = format!("{message}: {why}");
+    }
     c.spec.node_groups[gi].count = to;
+    c.scaling.insert(
+        group_name.clone(),
+        GroupScaling {
+            last_scaled: crate::time::now(),
+            last_decision: message.clone(),
+            actor: actor.to_string(),
+        },
+    );
     ops.push(typed::put_op(&doc.key, &c)?);
     let op = operation::new(
         "cluster.scale",
@@ -638,11 +675,14 @@ pub async fn resize(
     if ctx.store.txn(&compares, &ops)?.is_none() {
         return Err(conflict(format!("cluster {name:?} changed meanwhile; try again")));
     }
-    let mut message = format!("scaled {group_name} {current}→{to}");
-    if let Some(why) = why {
-        message = format!("{message}: {why}");
-    }
-    event::record_owned(ctx, actor, owner, &format!("clusters/{name}"), "cluster.scaled", message);
+    event::record_owned(
+        ctx,
+        actor,
+        owner,
+        &format!("clusters/{name}"),
+        "cluster.scaled",
+        message,
+    );
     Ok(Resized {
         group: group_name.clone(),
         from: current,
@@ -651,6 +691,19 @@ pub async fn resize(
         removed: remove.iter().map(|d| d.value.name.clone()).collect(),
         operation: op,
     })
+}
+
+/// Refuses a size outside an elastic group's [min, max]; a change that moves a group
+/// already outside (its bounds were narrowed) towards them is let through.
+fn check_bounds(group: &str, e: &corral_api::ElasticSpec, current: u32, to: u32) -> Result<()> {
+    if (to < e.min && to < current) || (to > e.max && to > current) {
+        return Err(ApiError::invalid(format!(
+            "node group {group:?} is elastic with {} to {} nodes: {to} is outside [{}, {}]",
+            e.min, e.max, e.min, e.max
+        ))
+        .into());
+    }
+    Ok(())
 }
 
 /// The indices to create and the nodes to delete for `change` of a group whose live
@@ -668,7 +721,10 @@ fn resize_plan<'a>(
             .and_then(|i| i.parse::<u32>().ok())
             .filter(|i| *i < MAX_GROUP_NODES && format!("{group}-{i}") == n)
             .ok_or_else(|| {
-                ApiError::invalid(format!("{n:?} is not a node name of group {group:?} (`{group}-<index>`)")).into()
+                ApiError::invalid(format!(
+                    "{n:?} is not a node name of group {group:?} (`{group}-<index>`)"
+                ))
+                .into()
             })
     };
     let taken: HashSet<u32> = live.iter().map(|d| d.value.index).collect();
@@ -692,8 +748,11 @@ fn resize_plan<'a>(
                     victims.push(d);
                 }
             }
-            let mut rest: Vec<&typed::Doc<NodeRecord>> =
-                live.iter().copied().filter(|d| !victims.iter().any(|v| v.key == d.key)).collect();
+            let mut rest: Vec<&typed::Doc<NodeRecord>> = live
+                .iter()
+                .copied()
+                .filter(|d| !victims.iter().any(|v| v.key == d.key))
+                .collect();
             rest.sort_by_key(|d| std::cmp::Reverse(d.value.index));
             victims.extend(rest);
             victims.truncate((current - nodes) as usize);
@@ -704,7 +763,9 @@ fn resize_plan<'a>(
             for n in add {
                 let i = index_of(n)?;
                 if leaving.contains(&i) {
-                    return Err(conflict(format!("node {n:?} is still being removed; try again shortly")));
+                    return Err(conflict(format!(
+                        "node {n:?} is still being removed; try again shortly"
+                    )));
                 }
                 if !taken.contains(&i) && !indices.contains(&i) {
                     indices.push(i);
@@ -821,11 +882,12 @@ pub fn finalise(ctx: &Context, doc: &typed::Doc<ClusterRecord>) -> Result<bool> 
         return Ok(false);
     }
     let subnet = c.network.subnet.clone();
-    let ops = vec![
+    let mut ops = vec![
         Op::Delete(doc.key.clone()),
-        Op::Delete(keys::subnet_claim(&subnet)),
+        Op::Delete(ipam::claim_key(&subnet, &c.uid)),
         Op::Delete(keys::vni_claim(c.network.vni)),
     ];
+    ops.extend(ipam::legacy_claim(ctx, &subnet, &c.uid)?.map(Op::Delete));
     if ctx
         .store
         .txn(&[Compare::ModRevision(doc.key.clone(), doc.revision)], &ops)?

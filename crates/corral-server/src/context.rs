@@ -38,8 +38,12 @@ pub struct ServerConfig {
     pub power: corral_policy::power::PowerPolicy,
     /// How often the power manager looks at the pool.
     pub power_interval: std::time::Duration,
+    /// Least time between two hosts chosen for consolidation; zero turns it off.
+    pub consolidate_interval: std::time::Duration,
     /// What a host draws: idle and peak watts, boot and shutdown times.
     pub power_model: corral_policy::energy::PowerModel,
+    /// How often the elasticity manager looks at the elastic node groups.
+    pub elastic_interval: std::time::Duration,
 }
 
 impl ServerConfig {
@@ -61,7 +65,9 @@ impl ServerConfig {
             host_timeout: std::time::Duration::from_secs(15),
             power: Default::default(),
             power_interval: std::time::Duration::from_secs(5),
+            consolidate_interval: std::time::Duration::from_secs(600),
             power_model: Default::default(),
+            elastic_interval: std::time::Duration::from_secs(5),
         }
     }
 }
@@ -92,6 +98,8 @@ pub struct Context {
     pub metrics_history: crate::metrics_history::MetricsHistory,
     /// Energy drawn and saved, per host, cluster and project.
     pub energy: crate::energy::Energy,
+    /// Rate limits of requests from inside clusters (the node API).
+    pub node_api: crate::in_cluster::NodeApiLimits,
 }
 
 impl Context {
@@ -109,6 +117,7 @@ impl Context {
             metrics: Default::default(),
             metrics_history: Default::default(),
             energy: Default::default(),
+            node_api: Default::default(),
         })
     }
 

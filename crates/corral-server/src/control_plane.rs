@@ -8,7 +8,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use corral_agent::{AgentError, ControlPlane};
-use corral_api::agent::{Assignments, DesiredState, MetricsReport, NodeAssignment, NodeReport, PeerHost, SegmentPeers};
+use corral_api::agent::{
+    Assignments, ClusterRequest, DesiredState, MetricsReport, NodeAnswer, NodeAssignment, NodeReport, PeerHost,
+    SegmentPeers,
+};
 use corral_api::NodeState;
 use corral_api::RegisterRequest;
 use corral_store::{typed, Compare, Op};
@@ -86,6 +89,7 @@ pub fn assignments_of(ctx: &Context, host_name: &str) -> Result<(Assignments, u6
             recovered: n.recovered,
             export_upper: stopping,
             import_upper: moving,
+            credential: c.credential.clone(),
         });
     }
     let hosts: Vec<crate::host::HostRecord> = host_docs.into_iter().map(|d| d.value).collect();
@@ -173,7 +177,7 @@ pub fn apply_metrics(ctx: &Context, host_name: &str, report: &MetricsReport) -> 
     Ok(())
 }
 
-fn find_node(ctx: &Context, id: &str) -> Result<Option<typed::Doc<NodeRecord>>> {
+pub(crate) fn find_node(ctx: &Context, id: &str) -> Result<Option<typed::Doc<NodeRecord>>> {
     // Ids are `<8 hex uid>-<name>`: the key is found without a scan.
     let Some((uid, name)) = id.split_once('-') else {
         return Ok(None);
@@ -360,5 +364,15 @@ impl ControlPlane for InProcessControlPlane {
 
     async fn report(&self, host_name: &str, reports: Vec<NodeReport>) -> std::result::Result<(), AgentError> {
         apply_reports(&self.ctx, host_name, &reports).map_err(cp_err)
+    }
+
+    async fn cluster_request(
+        &self,
+        host_name: &str,
+        req: ClusterRequest,
+    ) -> std::result::Result<NodeAnswer, AgentError> {
+        crate::in_cluster::handle(&self.ctx, host_name, &req)
+            .await
+            .map_err(|e| AgentError::Refused(e.to_api()))
     }
 }

@@ -5,8 +5,10 @@
 mod agent_api;
 mod bootstrap;
 mod cluster;
+mod consolidation;
 mod context;
 mod control_plane;
+mod elastic;
 mod energy;
 mod error;
 mod event;
@@ -16,6 +18,7 @@ mod host;
 mod host_channel;
 mod http;
 mod image;
+mod in_cluster;
 mod ipam;
 mod join;
 mod keys;
@@ -32,9 +35,13 @@ mod tracker;
 mod user;
 
 pub use bootstrap::{credential_path, ensure_admin as bootstrap};
+pub use consolidation::{pass as run_consolidation_pass, State as ConsolidationState};
 pub use context::{Context, ServerConfig};
 pub use control_plane::InProcessControlPlane;
 pub use corral_policy::power::{PowerPolicy, Spare};
+pub use elastic::{
+    parse_sinfo, parse_squeue, Activity, ElasticManager, ProbeError, ProbeTarget, QueueProbe, QueueStatus, SlurmProbe,
+};
 pub use error::ServerError;
 
 /// The API router, for tests that drive it without a socket.
@@ -75,6 +82,7 @@ pub async fn serve(ctx: Arc<Context>, listener: tokio::net::TcpListener) -> Resu
     tokio::spawn(health::run(ctx.clone()));
     tokio::spawn(power::run(ctx.clone()));
     tokio::spawn(energy::run(ctx.clone()));
+    tokio::spawn(elastic::run(ctx.clone()));
     tokio::spawn(migration::run(ctx.clone()));
     tokio::spawn(metrics_history::run(ctx.clone()));
     let app = http::router(ctx);

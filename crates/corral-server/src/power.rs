@@ -24,10 +24,18 @@ use crate::{event, keys};
 
 /// Runs the power manager until the process ends.
 pub async fn run(ctx: Arc<Context>) {
+    let mut consolidation = crate::consolidation::State::default();
     loop {
         tokio::time::sleep(ctx.cfg.power_interval).await;
         if let Err(e) = pass(&ctx).await {
             tracing::warn!(error = %e, "power pass failed");
+        }
+        // Consolidation frees hosts for the power policy: pointless when it switches none.
+        let managed = crate::host::all(&ctx).is_ok_and(|h| h.iter().any(|h| h.power_config.is_some()));
+        if managed {
+            if let Err(e) = crate::consolidation::pass(&ctx, &mut consolidation, now()) {
+                tracing::warn!(error = %e, "consolidation pass failed");
+            }
         }
     }
 }

@@ -176,6 +176,7 @@ async fn request_examples_are_what_the_server_accepts() {
         }
     }
     parses::<corral_api::ClusterSpec>(schemas, "ClusterSpec");
+    parses::<corral_api::ElasticSpec>(schemas, "ElasticSpec");
     parses::<corral_api::ScaleRequest>(schemas, "ScaleRequest");
     parses::<corral_api::ExecRequest>(schemas, "ExecRequest");
     parses::<corral_api::SaveNodeRequest>(schemas, "SaveNodeRequest");
@@ -194,4 +195,35 @@ async fn request_examples_are_what_the_server_accepts() {
     parses::<corral_api::JoinToken>(schemas, "JoinToken");
     parses::<corral_api::ExecResult>(schemas, "ExecResult");
     parses::<corral_api::ApiError>(schemas, "ApiError");
+}
+
+#[tokio::test]
+async fn elasticity_is_in_the_document() {
+    let dir = tempfile::tempdir().unwrap();
+    let ctx = context(&dir);
+    let doc = document(&ctx).await;
+    let schemas = &doc["components"]["schemas"];
+    let elastic = schemas["ElasticSpec"]["properties"].as_object().unwrap();
+    for field in ["min", "max", "cooldown", "metrics", "schedule", "queue"] {
+        assert!(elastic.contains_key(field), "ElasticSpec lacks {field}: {elastic:?}");
+    }
+    for name in [
+        "Adjustment",
+        "MetricsTrigger",
+        "ScheduleSpec",
+        "ScheduleRuleSpec",
+        "QueueTrigger",
+        "GroupScaling",
+    ] {
+        assert!(schemas[name].is_object(), "no schema {name}");
+    }
+    assert!(schemas["Cluster"]["properties"]["scaling"].is_object());
+    // An adjustment is one of three one-key objects, as serde reads them.
+    let variants = schemas["Adjustment"]["oneOf"].as_array().unwrap();
+    let keys: Vec<&str> = variants
+        .iter()
+        .flat_map(|v| v["properties"].as_object().unwrap().keys())
+        .map(|k| k.as_str())
+        .collect();
+    assert_eq!(keys, ["exact_capacity", "change_in_capacity", "change_in_percentage"]);
 }

@@ -24,10 +24,17 @@ struct Api {
 
 impl Api {
     async fn new() -> Api {
+        Api::with_config(|_| {}).await
+    }
+
+    /// A pool whose server configuration `configure` adjusts first.
+    async fn with_config(configure: impl FnOnce(&mut ServerConfig)) -> Api {
         let dir = tempfile::tempdir().unwrap();
         let store = Arc::new(corral_store::sqlite::SqliteStore::open(&dir.path().join("state.db")).unwrap());
         let images = corral_image::ImageStore::open(&dir.path().join("images")).unwrap();
-        let ctx = Context::new(store, images, ServerConfig::new(dir.path().join("server")));
+        let mut cfg = ServerConfig::new(dir.path().join("server"));
+        configure(&mut cfg);
+        let ctx = Context::new(store, images, cfg);
         corral_server::bootstrap(&ctx).unwrap();
         let manifest = corral_image::ImageManifest::new(vec![], Default::default(), 0);
         corral_server::ensure_builtin_image(&ctx, "minimal", |_| Ok(manifest)).unwrap();
@@ -260,4 +267,79 @@ async fn parallel_creates_and_passes_never_overfill_a_host() {
         .filter(|n| n["state"] == "pending")
         .count();
     assert_eq!(pending, 7);
+}
+
+#[tokio::test]
+async fn consolidation_empties_the_least_loaded_switched_host_of_pack_nodes() {
+    // No spare host: an emptied host would be powered off at once.
+    let api = Api::with_config(|c| c.power.spare = corral_server::Spare::Hosts(0)).await;
+    for h in ["h1", "h2"] {
+        api.host(h, 4, 4 * GIB, &[]).await;
+        let (s, v) = api
+            .call("PUT", &format!("/v1/hosts/{h}/power"), Some(json!({"driver": "sim"})))
+            .await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+    }
+    // Pack fills one host with `a` (3 GiB) and `b`'s first node, and puts `b-1` on the other.
+    for (name, nodes) in [("a", 3), ("b", 2)] {
+        let (s, v) = api
+            .create(json!({"name": name, "image": "minimal", "nodes": nodes, "placement": "pack", "resources": {"memory": "1GiB"}}))
+            .await;
+        assert_eq!(s, StatusCode::ACCEPTED, "{v}");
+        api.schedule();
+    }
+    let a = api.hosts_of("a").await;
+    let full = a["node-0"].clone().unwrap();
+    let other = if full == "h1" { "h2" } else { "h1" };
+    assert_eq!(api.hosts_of("b").await["node-1"].as_deref(), Some(other));
+    let mut state = corral_server::ConsolidationState::default();
+    let now = 1_000_000;
+    corral_server::run_consolidation_pass(&api.ctx, &mut state, now).unwrap();
+    let moving = |ctx: &Arc<Context>| -> usize {
+        let text = format!(
+            "{:?}",
+            corral_store::typed::list::<Value>(ctx.store.as_ref(), "/nodes/").unwrap()
+        );
+        text.matches("\"phase\"").count()
+    };
+    assert_eq!(
+        moving(&api.ctx),
+        0,
+        "the full host cannot be emptied and the other's node has no room"
+    );
+
+    // `a` shrinks to one node (its agent reports the others gone): b-1 now fits beside
+    // the rest, and its host is emptied.
+    let ids: HashMap<String, String> = InProcessControlPlane::new(api.ctx.clone())
+        .assignments(&full, 0)
+        .await
+        .unwrap()
+        .nodes
+        .into_iter()
+        .map(|n| (format!("{}/{}", n.cluster, n.name), n.id))
+        .collect();
+    let (s, v) = api
+        .call("POST", "/v1/clusters/a/scale", Some(json!({"nodes": 1})))
+        .await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{v}");
+    let gone = ["a/node-1", "a/node-2"]
+        .iter()
+        .map(|n| corral_api::agent::NodeReport {
+            id: ids[*n].clone(),
+            state: corral_api::NodeState::Deleting,
+            error: None,
+            oom_kills: 0,
+            started_at: None,
+            removed: true,
+        })
+        .collect();
+    InProcessControlPlane::new(api.ctx.clone())
+        .report(&full, gone)
+        .await
+        .unwrap();
+    corral_server::run_consolidation_pass(&api.ctx, &mut state, now + 1).unwrap();
+    let (_, node) = api.call("GET", "/v1/clusters/b/nodes/node-1", None).await;
+    let (_, events) = api.call("GET", &format!("/v1/events?target=hosts/{other}"), None).await;
+    assert!(events.to_string().contains("consolidating"), "{events}");
+    assert_eq!(moving(&api.ctx), 1, "b-1 moves to {full}: {node}");
 }

@@ -47,6 +47,13 @@ pub struct ServerArgs {
     /// Seconds between looks of the power manager at the pool
     #[arg(long, default_value_t = 5.0)]
     pub power_interval: f64,
+    /// Least seconds between two hosts emptied by moving their `pack` nodes onto other
+    /// powered-on hosts, so they can be powered off; 0 turns consolidation off
+    #[arg(long, default_value_t = 600)]
+    pub consolidate_interval: u64,
+    /// Seconds between looks of the elasticity manager at elastic node groups
+    #[arg(long, env = "CORRAL_ELASTIC_INTERVAL", default_value_t = 5.0)]
+    pub elastic_interval: f64,
 }
 
 /// Reads `--power-spare`: `N` hosts or `P%` of the pool.
@@ -94,6 +101,11 @@ pub async fn start(args: &ServerArgs) -> anyhow::Result<Started> {
         anyhow::bail!("--power-interval must be between 0.1 and 3600 seconds");
     }
     cfg.power_interval = std::time::Duration::from_secs_f64(args.power_interval);
+    cfg.consolidate_interval = std::time::Duration::from_secs(args.consolidate_interval);
+    if !(0.1..=3600.0).contains(&args.elastic_interval) {
+        anyhow::bail!("--elastic-interval must be between 0.1 and 3600 seconds");
+    }
+    cfg.elastic_interval = std::time::Duration::from_secs_f64(args.elastic_interval);
     let ctx = Context::new(store, images, cfg);
     corral_server::bootstrap(&ctx)?;
     let listener = tokio::net::TcpListener::bind(&args.listen)

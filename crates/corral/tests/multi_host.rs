@@ -388,3 +388,92 @@ fn a_cluster_grows_onto_a_new_host_and_every_host_learns_it() {
     );
     assert!(lan.cli(&["cluster", "delete", "grow"]).status.success());
 }
+
+/// `corral exec CLUSTER/NODE -- sh -c COMMAND`: (success, stdout + stderr).
+fn sh_in(lan: &Lan, node: &str, command: &str) -> (bool, String) {
+    let out = lan.cli(&["exec", node, "--", "sh", "-c", command]);
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+#[test]
+fn two_clusters_with_one_subnet_across_hosts_never_meet() {
+    let mut lan = Lan::start();
+    for _ in 0..2 {
+        let t = lan.token();
+        lan.add_host(&t, "");
+    }
+    lan.wait_ready_hosts(2);
+    let create = |name: &str, nodes: &str| {
+        let c = lan.json(&[
+            "cluster",
+            "create",
+            name,
+            "--image",
+            "minimal",
+            "--nodes",
+            nodes,
+            "--cpu",
+            "0.1",
+            "--memory",
+            "64MiB",
+            "--subnet",
+            "10.77.0.0/24",
+        ]);
+        assert_eq!(c["state"], "running", "{c}");
+        assert_eq!(c["network"]["subnet"], "10.77.0.0/24", "{c}");
+        c
+    };
+    let red = create("red", "2");
+    let blue = create("blue", "3");
+    assert_ne!(red["network"]["vni"], blue["network"]["vni"]);
+    for c in [&red, &blue] {
+        assert_ne!(c["nodes"][0]["host"], c["nodes"][1]["host"], "nodes should spread: {c}");
+    }
+    let address = |c: &serde_json::Value, i: usize| c["nodes"][i]["address"].as_str().unwrap().to_string();
+    assert_eq!(address(&red, 1), address(&blue, 1), "the same address in both");
+    let only_blue = address(&blue, 2);
+
+    // Inside each cluster, by name, across hosts.
+    for (c, n) in [("red", 2), ("blue", 3)] {
+        for i in 0..n {
+            let next = format!("node-{}", (i + 1) % n);
+            let (ok, text) = sh_in(&lan, &format!("{c}/node-{i}"), &format!("ping -c1 -W2 {next}"));
+            assert!(ok, "{c}/node-{i} → {next}: {text}");
+        }
+    }
+    // node-1's address answers, in each cluster, with that cluster's node-1: the MAC
+    // its node-0 learnt is the one its own node-1 has.
+    let mac_of = |node: &str| {
+        sh_in(&lan, node, "cat /sys/class/net/eth0/address")
+            .1
+            .trim()
+            .to_string()
+    };
+    let (red_mac, blue_mac) = (mac_of("red/node-1"), mac_of("blue/node-1"));
+    assert_ne!(red_mac, blue_mac);
+    for (c, own) in [("red", &red_mac), ("blue", &blue_mac)] {
+        let probe = format!(
+            "ping -c1 -W2 {a} >/dev/null && grep '^{a} ' /proc/net/arp",
+            a = address(&red, 1)
+        );
+        let (ok, text) = sh_in(&lan, &format!("{c}/node-0"), &probe);
+        assert!(
+            ok && text.contains(own.as_str()),
+            "{c}/node-0 reached another node-1: {text}"
+        );
+    }
+    // An address only blue uses does not exist for red, on either host.
+    for i in 0..2 {
+        let (ok, text) = sh_in(&lan, &format!("red/node-{i}"), &format!("ping -c1 -W2 {only_blue}"));
+        assert!(!ok, "red/node-{i} reached blue's {only_blue}: {text}");
+    }
+    for c in ["red", "blue"] {
+        let out = lan.cli(&["cluster", "delete", c]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+}

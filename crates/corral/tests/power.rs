@@ -233,3 +233,120 @@ fn a_wake_on_lan_host_is_woken_by_its_nic_and_powered_off_by_its_agent() {
     wait("the host to be powered off again", || power_state(&lan, &name) == "off");
     assert!(!agent_runs());
 }
+
+/// Ends, on drop, agents the power script may have started outside the harness.
+struct AgentsStarted(Vec<String>);
+
+impl Drop for AgentsStarted {
+    fn drop(&mut self) {
+        for data in &self.0 {
+            let _ = std::process::Command::new("pkill")
+                .args(["-KILL", "-f", "--", &format!("--data-dir {data}$")])
+                .status();
+        }
+    }
+}
+
+/// An operator's power script for the `exec` driver: `on`/`off`/`status` of the test
+/// hosts, starting and stopping their agents.
+fn power_script(lan: &Lan, dir: &std::path::Path) -> String {
+    use std::os::unix::fs::PermissionsExt;
+    let mut cases = String::new();
+    for (i, h) in lan.hosts.iter().enumerate() {
+        let data = h.data.display();
+        let running = format!("pgrep -f -- '--data-dir {data}$' >/dev/null");
+        let start = lan.agent_command_line(i, "");
+        cases.push_str(&format!(
+            "{name}) case $1 in\n  on) {running} || ({start}) ;;\n  off) pkill -TERM -f -- '--data-dir {data}$'; while {running}; do sleep 0.1; done ;;\n  status) if {running}; then echo on; else echo off; fi ;;\n  esac ;;\n",
+            name = h.name
+        ));
+    }
+    let path = dir.join("power.sh");
+    std::fs::write(&path, format!("#!/bin/sh\ncase $2 in\n{cases}*) exit 3 ;;\nesac\n")).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path.display().to_string()
+}
+
+#[test]
+fn consolidation_moves_pack_nodes_together_and_powers_the_emptied_host_off() {
+    let mut lan = Lan::start_with(&[
+        "--host-idle-time",
+        "1",
+        "--power-interval",
+        "0.3",
+        "--power-spare",
+        "0",
+        "--consolidate-interval",
+        "1",
+    ]);
+    for _ in 0..2 {
+        let t = lan.token();
+        lan.add_host(&t, "");
+    }
+    lan.wait_ready_hosts(2);
+    // Two pack clusters, one node each, put on different hosts by hand.
+    for name in ["one", "two"] {
+        let c = lan.json(&[
+            "cluster",
+            "create",
+            name,
+            "--image",
+            "minimal",
+            "--nodes",
+            "1",
+            "--cpu",
+            "0.1",
+            "--memory",
+            "64MiB",
+            "--placement",
+            "pack",
+        ]);
+        assert_eq!(c["state"], "running", "{c}");
+    }
+    let host_of = |lan: &Lan, c: &str| lan.json(&["node", "show", &format!("{c}/node-0")])["host"].clone();
+    let first = host_of(&lan, "one").as_str().unwrap().to_string();
+    let other = lan.hosts.iter().find(|h| h.name != first).unwrap().name.clone();
+    let n = lan.json(&["node", "migrate", "two/node-0", "--to", &other]);
+    assert_eq!(n["host"], other.as_str(), "{n}");
+    let out = lan.cli(&["exec", "two/node-0", "--", "sh", "-c", "echo carried > /root/luggage"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    // Corral now switches both hosts: one is emptied onto the other and powered off.
+    let _agents = AgentsStarted(lan.hosts.iter().map(|h| h.data.display().to_string()).collect());
+    let dir = tempfile::tempdir().unwrap();
+    let script = power_script(&lan, dir.path());
+    for h in lan.hosts.iter().map(|h| h.name.clone()).collect::<Vec<_>>() {
+        let out = lan.cli(&["host", "power", "set", &h, "--driver", "exec", "--command", &script]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    wait("one host to be emptied and powered off", || {
+        lan.hosts.iter().any(|h| power_state(&lan, &h.name) == "off")
+    });
+    let off = lan
+        .hosts
+        .iter()
+        .find(|h| power_state(&lan, &h.name) == "off")
+        .unwrap()
+        .name
+        .clone();
+    let on = lan.hosts.iter().find(|h| h.name != off).unwrap().name.clone();
+    for c in ["one", "two"] {
+        let n = lan.json(&["node", "show", &format!("{c}/node-0")]);
+        assert_eq!(
+            (n["host"].as_str(), n["state"].as_str()),
+            (Some(on.as_str()), Some("running")),
+            "{n}"
+        );
+    }
+    let out = lan.cli(&["exec", "two/node-0", "--", "cat", "/root/luggage"]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "carried",
+        "the writable layer moved with the node"
+    );
+    let events = lan.json(&["event", "list", "--kind", "host.consolidating"]).to_string();
+    assert!(events.contains(&off), "{events}");
+    for c in ["one", "two"] {
+        assert!(lan.cli(&["cluster", "delete", c]).status.success());
+    }
+}

@@ -8,7 +8,7 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use corral_api::names::validate_name;
 use corral_api::quantity::{parse_bytes, parse_millicpu};
-use corral_api::{ClusterSpec, Placement, Resources};
+use corral_api::{ClusterSpec, ElasticSpec, NodeGroupSpec, Placement, Resources};
 
 /// Arguments of `corral cluster create`.
 #[derive(Debug, Args)]
@@ -18,6 +18,9 @@ pub struct CreateArgs {
     /// Spec file, YAML or JSON; flags given beside it override its fields
     #[arg(short = 'f', long = "file", value_name = "SPEC")]
     pub file: Option<PathBuf>,
+    /// A spec built into corral (`slurm`), used like a spec file
+    #[arg(long, value_name = "NAME", conflicts_with = "file")]
+    pub template: Option<String>,
     /// Image of every node
     #[arg(long)]
     pub image: Option<String>,
@@ -45,6 +48,13 @@ pub struct CreateArgs {
     /// Host label the nodes' hosts must carry, e.g. site=a (repeatable)
     #[arg(long = "constraint", value_name = "LABEL=VALUE", value_parser = parse_env)]
     pub constraints: Vec<(String, String)>,
+    /// Make the single group elastic with at least this many nodes (with --max);
+    /// in a spec file, give a node group `elastic: {min, max, ...}` instead
+    #[arg(long, requires = "max")]
+    pub min: Option<u32>,
+    /// Make the single group elastic with at most this many nodes (with --min)
+    #[arg(long, requires = "min")]
+    pub max: Option<u32>,
     /// Return once the request is accepted instead of waiting for the nodes
     #[arg(long = "async")]
     pub no_wait: bool,
@@ -60,9 +70,16 @@ fn parse_env(s: &str) -> Result<(String, String), String> {
 impl CreateArgs {
     /// The spec to send: the file's (if any) with the flags applied, checked.
     pub fn spec(&self) -> Result<ClusterSpec> {
-        let mut spec = match &self.file {
-            Some(path) => read_spec_file(path, self.name.as_deref(), self.image.as_deref())?,
-            None => self.spec_from_flags()?,
+        let mut spec = match (&self.file, &self.template) {
+            (Some(path), _) => read_spec_file(path, self.name.as_deref(), self.image.as_deref())?,
+            (None, Some(t)) => {
+                let Some(name) = &self.name else {
+                    bail!("a cluster needs a name: corral cluster create NAME --template {t}");
+                };
+                parse_spec(super::template::text(t)?, Some(name), self.image.as_deref())
+                    .with_context(|| format!("in template {t:?}"))?
+            }
+            (None, None) => self.spec_from_flags()?,
         };
         if let Some(nodes) = self.nodes {
             spec.nodes = Some(nodes);
@@ -84,6 +101,9 @@ impl CreateArgs {
             spec.placement = p;
         }
         spec.constraints.extend(self.constraints.iter().cloned());
+        if let (Some(min), Some(max)) = (self.min, self.max) {
+            make_elastic(&mut spec, min, max)?;
+        }
         validate(&spec)?;
         Ok(spec)
     }
@@ -110,6 +130,29 @@ impl CreateArgs {
             max_unavailable: None,
         })
     }
+}
+
+/// Turns the single-group shorthand (`nodes`) into one elastic group `node` within
+/// [min, max], starting at `nodes` or else at min (at least one node).
+fn make_elastic(spec: &mut ClusterSpec, min: u32, max: u32) -> Result<()> {
+    if !spec.node_groups.is_empty() {
+        bail!("--min/--max make the single group elastic; with node groups, give a group `elastic: {{min, max}}` in the spec file");
+    }
+    if min > max {
+        bail!("--min {min} is above --max {max}");
+    }
+    let count = spec.nodes.take().unwrap_or_else(|| min.max(1).min(max));
+    if count < min || count > max {
+        bail!("--nodes {count} is outside --min {min} and --max {max}");
+    }
+    spec.node_groups = vec![NodeGroupSpec {
+        name: "node".into(),
+        count,
+        resources: None,
+        image: None,
+        elastic: Some(ElasticSpec::bounds(min, max)),
+    }];
+    Ok(())
 }
 
 /// Reads a spec file; `name` and `image` from the command line fill in or override
@@ -171,6 +214,7 @@ mod tests {
         CreateArgs {
             name: name.map(Into::into),
             file: None,
+            template: None,
             image: None,
             nodes: None,
             cpu: None,
@@ -180,8 +224,64 @@ mod tests {
             env: vec![],
             placement: None,
             constraints: vec![],
+            min: None,
+            max: None,
             no_wait: false,
         }
+    }
+
+    #[test]
+    fn min_max_flags_make_the_single_group_elastic() {
+        let mut a = args(Some("demo"));
+        a.image = Some("minimal".into());
+        a.min = Some(2);
+        a.max = Some(5);
+        let spec = a.spec().unwrap();
+        assert_eq!(spec.nodes, None);
+        let g = &spec.node_groups[0];
+        assert_eq!((g.name.as_str(), g.count), ("node", 2));
+        assert_eq!(g.elastic, Some(ElasticSpec::bounds(2, 5)));
+        a.nodes = Some(9);
+        assert!(a.spec().unwrap_err().to_string().contains("outside"));
+        a.nodes = None;
+        a.min = Some(6);
+        assert!(a.spec().unwrap_err().to_string().contains("above"));
+    }
+
+    #[test]
+    fn spec_files_carry_elastic_triggers() {
+        let spec = parse_spec(
+            "name: hpc\nimage: minimal\nnode_groups:\n  - name: head\n    count: 1\n  - name: worker\n    count: 2\n    elastic:\n      min: 1\n      max: 8\n      cooldown: 30\n      metrics:\n        window: 120\n        scale_out_above: 70\n        scale_in_below: 20\n        scale_out: {change_in_percentage: {percent: 50, min_step: 2}}\n        scale_in: {change_in_capacity: -1}\n      schedule:\n        timezone: Europe/Stockholm\n        rules:\n          - {days: mon-fri, start: '08:00', end: '20:00', min: 4}\n      queue: {probe: slurm, idle_time: 600}\n",
+            None,
+            None,
+        )
+        .unwrap();
+        let e = spec.node_groups[1].elastic.as_ref().unwrap();
+        assert_eq!((e.min, e.max, e.cooldown), (1, 8, 30));
+        let m = e.metrics.unwrap();
+        assert_eq!(
+            m.scale_out,
+            corral_api::Adjustment::ChangeInPercentage {
+                percent: 50,
+                min_step: 2
+            }
+        );
+        assert_eq!(m.scale_in, corral_api::Adjustment::ChangeInCapacity(-1));
+        assert_eq!(e.schedule.as_ref().unwrap().rules[0].min, 4);
+        assert_eq!(e.queue.as_ref().unwrap().idle_time, 600);
+        // Defaults: cooldown 60, one node each way.
+        let spec = parse_spec(
+            "name: a\nimage: minimal\nnode_groups: [{name: w, count: 1, elastic: {min: 1, max: 2, metrics: {scale_out_above: 50}}}]\n",
+            None,
+            None,
+        )
+        .unwrap();
+        let e = spec.node_groups[0].elastic.as_ref().unwrap();
+        assert_eq!(e.cooldown, 60);
+        assert_eq!(
+            e.metrics.unwrap().scale_out,
+            corral_api::Adjustment::ChangeInCapacity(1)
+        );
     }
 
     #[test]
@@ -254,6 +354,21 @@ mod tests {
             (spec.placement, spec.constraints["site"].as_str()),
             (Placement::Pack, "b")
         );
+    }
+
+    #[test]
+    fn template_needs_a_name_and_takes_flags() {
+        let mut a = args(None);
+        a.template = Some("slurm".into());
+        assert!(a.spec().unwrap_err().to_string().contains("NAME --template slurm"));
+        let mut a = args(Some("hpc"));
+        a.template = Some("slurm".into());
+        a.env = vec![("SLURM_SUSPEND_TIME".into(), "15".into())];
+        let spec = a.spec().unwrap();
+        assert_eq!((spec.name.as_str(), spec.image.as_str()), ("hpc", "slurm"));
+        assert_eq!(spec.env["SLURM_SUSPEND_TIME"], "15");
+        a.template = Some("nope".into());
+        assert!(a.spec().unwrap_err().to_string().contains("no template"));
     }
 
     #[test]

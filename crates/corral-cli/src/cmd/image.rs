@@ -19,7 +19,7 @@ pub enum ImageCommand {
         /// Image name
         name: String,
     },
-    /// Build an image from a recipe (`minimal` or `debian`)
+    /// Build an image from a recipe (`minimal`, `debian` or `slurm`)
     Build(BuildArgs),
     /// Import a root filesystem tarball or an OCI archive
     Import(ImportArgs),
@@ -43,7 +43,7 @@ pub enum ImageCommand {
 /// Arguments of `corral image build`.
 #[derive(Debug, Args)]
 pub struct BuildArgs {
-    /// Recipe: `minimal` (busybox) or `debian` (debootstrap bookworm)
+    /// Recipe: `minimal` (busybox), `debian` (debootstrap bookworm) or `slurm` (debian with Slurm, munge, Open MPI)
     pub recipe: String,
     /// Image name [default: the recipe's name]
     #[arg(long)]

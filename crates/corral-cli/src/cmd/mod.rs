@@ -11,6 +11,7 @@ pub mod operation;
 pub mod page;
 pub mod power;
 pub mod ssh;
+pub mod template;
 pub mod user;
 
 use corral_api::Operation;

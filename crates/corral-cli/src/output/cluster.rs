@@ -1,6 +1,6 @@
 //! Human rendering of clusters.
 
-use corral_api::{Cluster, NodeState};
+use corral_api::{Cluster, ElasticSpec, NodeState};
 
 use super::{age, fields, table, wire_name, Render};
 
@@ -9,6 +9,34 @@ fn node_counts(c: &Cluster) -> String {
     let desired: u32 = c.spec.groups().iter().map(|g| g.count).sum();
     let running = c.nodes.iter().filter(|n| n.state == NodeState::Running).count();
     format!("{running}/{desired}")
+}
+
+/// "worker 1–3 nodes, cooldown 60s; metrics: cpu >70% grows, <20% shrinks over 300s;
+/// schedule (Europe/Stockholm): mon-fri 08:00–20:00 min 4; queue: slurm, idle 300s".
+fn describe_elastic(group: &str, e: &ElasticSpec) -> String {
+    let mut out = format!("{group} {}–{} nodes, cooldown {}s", e.min, e.max, e.cooldown);
+    if let Some(m) = &e.metrics {
+        let mut sides = Vec::new();
+        if let Some(p) = m.scale_out_above {
+            sides.push(format!(">{p}% grows"));
+        }
+        if let Some(p) = m.scale_in_below {
+            sides.push(format!("<{p}% shrinks"));
+        }
+        out.push_str(&format!("; metrics: cpu {} over {}s", sides.join(", "), m.window));
+    }
+    if let Some(s) = &e.schedule {
+        let rules: Vec<String> = s
+            .rules
+            .iter()
+            .map(|r| format!("{} {}–{} min {}", r.days, r.start, r.end, r.min))
+            .collect();
+        out.push_str(&format!("; schedule ({}): {}", s.timezone, rules.join(", ")));
+    }
+    if let Some(q) = &e.queue {
+        out.push_str(&format!("; queue: {}, idle {}s", wire_name(&q.probe), q.idle_time));
+    }
+    out
 }
 
 impl Render for Vec<Cluster> {
@@ -87,6 +115,17 @@ impl Render for Cluster {
         if !scripts.is_empty() {
             pairs.push(("Scripts", scripts.join(", ")));
         }
+        for g in self.spec.groups() {
+            if let Some(e) = &g.elastic {
+                pairs.push(("Elastic", describe_elastic(&g.name, e)));
+            }
+        }
+        for s in self.scaling.values() {
+            pairs.push((
+                "Scaled",
+                format!("{} ({} ago, by {})", s.last_decision, age(now, s.last_scaled), s.actor),
+            ));
+        }
         pairs.push(("Age", age(now, self.created_at)));
         let mut out = fields(&pairs);
         out.push('\n');
@@ -151,6 +190,7 @@ pub(crate) mod tests {
             },
             nodes: vec![node("node-0", NodeState::Running), node("node-1", NodeState::Pending)],
             created_at: 880,
+            scaling: Default::default(),
         }
     }
 
@@ -162,6 +202,43 @@ pub(crate) mod tests {
         assert_eq!(header, ["NAME", "STATE", "NODES", "IMAGE", "SUBNET", "AGE"]);
         let row: Vec<&str> = lines.next().unwrap().split_whitespace().collect();
         assert_eq!(row, ["demo", "creating", "1/2", "minimal", "10.20.0.0/24", "2m"]);
+    }
+
+    #[test]
+    fn show_prints_elasticity_and_the_last_decision() {
+        let mut c = cluster();
+        let mut e = corral_api::ElasticSpec::bounds(1, 3);
+        e.metrics = Some(corral_api::MetricsTrigger {
+            window: 20,
+            scale_out_above: Some(50),
+            scale_in_below: Some(10),
+            scale_out: corral_api::Adjustment::ChangeInCapacity(1),
+            scale_in: corral_api::Adjustment::ChangeInCapacity(-1),
+        });
+        c.spec.node_groups = vec![corral_api::NodeGroupSpec {
+            name: "worker".into(),
+            count: 2,
+            resources: None,
+            image: None,
+            elastic: Some(e),
+        }];
+        c.scaling.insert(
+            "worker".into(),
+            corral_api::GroupScaling {
+                last_scaled: 880,
+                last_decision: "scaled worker 1→2: mean cpu 97% over 20 s, above 50%".into(),
+                actor: "elastic".into(),
+            },
+        );
+        let text = c.table(1000);
+        assert!(
+            text.contains("Elastic:    worker 1–3 nodes, cooldown 60s; metrics: cpu >50% grows, <10% shrinks over 20s"),
+            "{text}"
+        );
+        assert!(
+            text.contains("Scaled:     scaled worker 1→2: mean cpu 97% over 20 s, above 50% (2m ago, by elastic)"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -56,7 +56,7 @@ pub(super) fn debootstrap(root: &Path, mirror: &str, progress: &mut dyn FnMut(&s
 }
 
 /// Sends each output line to `progress` and keeps the last few for error messages.
-fn forward_lines(output: File, progress: &mut dyn FnMut(&str)) -> VecDeque<String> {
+pub(super) fn forward_lines(output: File, progress: &mut dyn FnMut(&str)) -> VecDeque<String> {
     let mut tail = VecDeque::with_capacity(TAIL_LINES);
     for line in BufReader::new(output).lines().map_while(Result::ok) {
         progress(&line);

@@ -10,7 +10,7 @@ use axum::extract::{Path, Query, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use corral_agent::ControlPlane;
-use corral_api::agent::{Assignments, MetricsReport, NodeReport};
+use corral_api::agent::{Assignments, ClusterRequest, MetricsReport, NodeAnswer, NodeReport};
 use corral_api::{names, ApiError, ErrorCode, HostState, JoinRequest, JoinResponse, RegisterRequest};
 use corral_store::{typed, Compare};
 use serde::Deserialize;
@@ -35,6 +35,7 @@ pub fn router(ctx: Arc<Context>) -> Router {
         .route("/v1/agent/reports", post(reports))
         .route("/v1/agent/heartbeat", post(heartbeat))
         .route("/v1/agent/metrics", post(metrics))
+        .route("/v1/agent/cluster-requests", post(cluster_request))
         .route(
             "/v1/agent/nodes/{id}/upper",
             axum::routing::put(put_upper).get(get_upper),
@@ -151,6 +152,16 @@ async fn reports(State(ctx): State<Arc<Context>>, host: AgentHost, Json(r): Json
 async fn metrics(State(ctx): State<Arc<Context>>, host: AgentHost, Json(r): Json<MetricsReport>) -> Result<()> {
     crate::control_plane::apply_metrics(&ctx, &host.0, &r)?;
     Ok(())
+}
+
+/// `POST /v1/agent/cluster-requests`: a node's request through the node API its
+/// host's agent serves; the node must be on the calling host.
+async fn cluster_request(
+    State(ctx): State<Arc<Context>>,
+    host: AgentHost,
+    Json(r): Json<ClusterRequest>,
+) -> Result<Json<NodeAnswer>> {
+    Ok(Json(crate::in_cluster::handle(&ctx, &host.0, &r).await?))
 }
 
 /// `GET /v1/agent/manifests/{digest}`.

@@ -94,7 +94,7 @@ pub async fn list(
     request_body(description = "The cluster to create (JSON, or YAML with a `yaml` content type)", content((ClusterSpec = "application/json"), (ClusterSpec = "application/yaml"))),
     responses(
         (status = 202, description = "Accepted: the operation that tracks the work (poll `GET /v1/operations/{id}`)", body = Operation),
-        (status = 400, description = "Malformed body (`malformed_request`) or invalid values (`invalid_request`, `invalid_name`, `unknown_image`)", body = ApiError),
+        (status = 400, description = "Malformed body (`malformed_request`) or invalid values (`invalid_request`, `invalid_name`, `unknown_image`), elasticity included: bounds around the count, thresholds, time zone, calendar rules, probe group", body = ApiError),
         (status = 401, description = "Missing, invalid or expired token (`unauthorized`)", body = ApiError),
         (status = 409, description = "A cluster of this name exists (`already_exists`)", body = ApiError),
         (status = 422, description = "Not enough capacity in the pool (`insufficient_capacity`) or over quota (`quota_exceeded`)", body = ApiError),
@@ -183,7 +183,7 @@ pub async fn delete(
     request_body(description = "The group and its new size (JSON, or YAML with a `yaml` content type)", content((ScaleRequest = "application/json"), (ScaleRequest = "application/yaml"))),
     responses(
         (status = 202, description = "Accepted: the operation that tracks the work (poll `GET /v1/operations/{id}`)", body = Operation),
-        (status = 400, description = "Malformed body (`malformed_request`), or no such size or group given (`invalid_request`)", body = ApiError),
+        (status = 400, description = "Malformed body (`malformed_request`), no such size or group given, or a size outside an elastic group's [min, max] (`invalid_request`)", body = ApiError),
         (status = 401, description = "Missing, invalid or expired token (`unauthorized`)", body = ApiError),
         (status = 404, description = "No such cluster or node group, or not visible to the caller (`not_found`)", body = ApiError),
         (status = 409, description = "The cluster is being deleted or changed meanwhile (`conflict`)", body = ApiError),

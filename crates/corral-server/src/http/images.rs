@@ -127,8 +127,8 @@ pub async fn build(
     let name = req.name.clone().unwrap_or_else(|| req.recipe.clone());
     corral_api::names::validate_name("image", &name)?;
     let recipe = req.recipe.clone();
-    if !["minimal", "debian"].contains(&recipe.as_str()) {
-        return Err(ApiError::invalid(format!("unknown recipe {recipe:?}: choose minimal or debian")).into());
+    if !["minimal", "debian", "slurm"].contains(&recipe.as_str()) {
+        return Err(ApiError::invalid(format!("unknown recipe {recipe:?}: choose minimal, debian or slurm")).into());
     }
     let op = operation::new("image.build", &format!("images/{name}"), &caller.0.name, WaitFor::Task);
     operation::insert(&ctx, &op)?;
@@ -145,11 +145,11 @@ pub async fn build(
         ImageSource::Built,
         vis,
         move |c| {
-            if recipe == "minimal" {
-                c.images.build_minimal()
-            } else {
-                c.images
-                    .build_debian(&mut |line| tracing::info!(target: "corral::image", "{line}"))
+            let mut progress = |line: &str| tracing::info!(target: "corral::image", "{line}");
+            match recipe.as_str() {
+                "minimal" => c.images.build_minimal(),
+                "slurm" => c.images.build_slurm(&mut progress),
+                _ => c.images.build_debian(&mut progress),
             }
         },
     );

@@ -8,6 +8,7 @@
 #![allow(dead_code)]
 
 pub mod lan;
+pub mod mirror_proxy;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
