@@ -103,12 +103,35 @@ try {
   await a.page.waitForSelector(`[data-testid="users"] tr[data-user="${user.name}"]`);
   await a.page.waitForSelector(`[data-testid="users"] tr[data-user="${other.name}"]`);
   await shot(a.page, "03-admin-users");
+  // The build form offers the Slurm recipe and says it takes a while (not built here:
+  // that takes minutes; crates/corral/tests/slurm.rs does).
+  await a.page.click('[data-nav="images"]');
+  await a.page.selectOption('select[name="recipe"]', "slurm");
+  await a.page.waitForSelector('[data-testid="recipe-note"]:has-text("a few minutes")');
+  await shot(a.page, "03b-admin-build-slurm");
+  // A build's progress shows the same way for every recipe: a quick one here.
+  await a.page.selectOption('select[name="recipe"]', "minimal");
+  await a.page.fill('input[name="image-name"]', "tools");
+  await a.page.click('button:text-is("Build")');
+  await a.page.waitForSelector('[data-operation="succeeded"]:has-text("image.build")', { timeout: 60_000 });
+  await a.page.waitForSelector('[data-testid="images"] tr[data-image="tools"]');
 
-  // A user creates a 2-node cluster from the minimal image through the form.
+  // A user creates a 2-node cluster from the minimal image through the form, its
+  // group elastic within [1, 3] with a cpu trigger.
   step(`${user.name} logs in and creates ${cluster}`);
   const u = await session(user.name, user);
   await u.page.click('[data-nav="clusters"]');
   await u.page.click('[data-testid="new-cluster"]');
+  // The slurm template fills the form: a head and elastic workers from the slurm
+  // image, which this pool has not built, and the form says so before submit.
+  await u.page.selectOption('select[name="template"]', "slurm");
+  await u.page.waitForSelector('input[name="group-1-name"]');
+  if ((await u.page.inputValue('input[name="group-1-name"]')) !== "worker") throw new Error("the slurm template has no worker group");
+  if ((await u.page.inputValue('input[name="group-1-max"]')) === "") throw new Error("the slurm template's worker group has no max");
+  await u.page.waitForSelector('text=there is no image "slurm" yet');
+  await shot(u.page, "04a-create-from-slurm-template");
+  await u.page.selectOption('select[name="template"]', "");
+  await u.page.waitForSelector('input[name="group-1-name"]', { state: "detached" });
   // Validation before submit: a bad name is refused in the form, with the rule.
   await u.page.fill('input[name="name"]', "bad_name");
   await u.page.waitForSelector('text=only lowercase letters, digits and');
@@ -116,6 +139,18 @@ try {
   await u.page.selectOption('select[name="image"]', "minimal");
   await u.page.fill('input[name="memory"]', "64MiB");
   await u.page.fill('input[name="group-0-count"]', "2");
+  await u.page.check('input[name="group-0-elastic"]');
+  await u.page.fill('input[name="group-0-min"]', "1");
+  // Bounds that do not hold the starting size are refused in the form, in words.
+  await u.page.fill('input[name="group-0-max"]', "1");
+  await u.page.waitForSelector("text=the group starts with 2 nodes, outside min 1 to max 1");
+  await u.page.fill('input[name="group-0-max"]', "3");
+  await u.page.check('input[name="group-0-metrics"]');
+  // Only a scale-out threshold an idle cluster never reaches: nothing moves it here.
+  await u.page.fill('input[name="group-0-out-threshold"]', "90");
+  await u.page.fill('input[name="group-0-in-threshold"]', "95");
+  await u.page.waitForSelector("text=or the group would flap");
+  await u.page.fill('input[name="group-0-in-threshold"]', "");
   await shot(u.page, "04-create-cluster");
   await u.page.click('[data-testid="create"]');
   await u.page.waitForURL(`**/#/clusters/${user.name}/${cluster}`, { timeout: 90_000 });
@@ -126,6 +161,9 @@ try {
   await u.page.waitForSelector(running("node-1"), { timeout: 60_000 });
   await u.page.waitForSelector('h1 [data-state="running"]', { timeout: 30_000 });
   await u.page.waitForSelector('[data-node-charts="node-1"]');
+  // The group's bounds and trigger.
+  await u.page.waitForSelector('[data-testid="groups"] tr[data-group="node"] [data-bounds="1-3"]');
+  await u.page.waitForSelector('[data-testid="groups"] tr[data-group="node"]:has-text("cpu above 90% over 300 s: +1 node")');
   await shot(u.page, "05-cluster-detail");
 
   step("opens node-0's terminal and runs hostname");
@@ -138,14 +176,21 @@ try {
   await u.page.waitForSelector('[data-testid="terminal-status"]:text("connected")');
   await typeAndSee(u.page, "echo fresh-$((6*7))", "fresh-42");
 
-  step("scales to 3 nodes");
+  step("scales outside the bounds (refused), then to 3 nodes");
   await u.page.goto(`${url}/#/clusters/${user.name}/${cluster}`);
   await u.page.click('[data-testid="scale"]');
+  await u.page.fill('.modal input[name="nodes"]', "5");
+  await u.page.waitForSelector('.modal .field-error:has-text("node is elastic with 1 to 3 nodes: 5 is outside [1, 3]")');
+  await u.page.click('.modal button:text-is("Scale")');
+  await shot(u.page, "07a-scale-outside-bounds");
+  if (await u.page.$('[data-operation]')) throw new Error("a scale outside the bounds was sent");
   await u.page.fill('.modal input[name="nodes"]', "3");
   await u.page.click('.modal button:text("Scale to 3")');
   await u.page.waitForSelector(running("node-2"), { timeout: 60_000 });
   await u.page.waitForSelector('[data-node-charts="node-2"] [data-chart="CPU"]');
   await u.page.waitForSelector('[data-operation="succeeded"]', { timeout: 60_000 });
+  // The last change of size: from what to what, by whom.
+  await u.page.waitForSelector(`[data-testid="groups"] tr[data-group="node"] [data-scaled="2→3"]:has-text("by ${user.name}")`);
   await shot(u.page, "07-cluster-scaled");
 
   await u.page.click('[data-nav="dashboard"]');

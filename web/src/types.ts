@@ -47,6 +47,60 @@ export interface NodeGroupSpec {
   count: number;
   resources?: Resources;
   image?: string;
+  /** Keeps the group's size within [min, max]; `count` is then the size it starts at. */
+  elastic?: ElasticSpec;
+}
+
+/** A node group's elasticity: its bounds and what moves its size between them. */
+export interface ElasticSpec {
+  min: number;
+  max: number;
+  /** Seconds after any change of size in which the metrics and idle-queue triggers wait; default 60. */
+  cooldown?: number;
+  metrics?: MetricsTrigger;
+  schedule?: ScheduleSpec;
+  queue?: QueueTrigger;
+}
+
+/** A change of size as OpenStack Senlin defines them: a one-key mapping. */
+export type Adjustment =
+  | { exact_capacity: number }
+  | { change_in_capacity: number }
+  | { change_in_percentage: { percent: number; min_step?: number } };
+
+/** Grow or shrink on the group's mean cpu use (percent of its cpu limits) over a window. */
+export interface MetricsTrigger {
+  /** Seconds; default 300. */
+  window?: number;
+  scale_out_above?: number;
+  scale_in_below?: number;
+  /** Default one node more. */
+  scale_out?: Adjustment;
+  /** Default one node less. */
+  scale_in?: Adjustment;
+}
+
+/** Calendar floors on the size, in a time zone. */
+export interface ScheduleSpec {
+  timezone?: string;
+  rules: { days?: string; start: string; end: string; min: number }[];
+}
+
+/** Grow for the batch queue's pending jobs, shrink nodes it leaves idle. */
+export interface QueueTrigger {
+  probe: "slurm";
+  idle_time?: number;
+  probe_group?: string;
+}
+
+/** What last changed a node group's size. */
+export interface GroupScaling {
+  /** Seconds since the Unix epoch. */
+  last_scaled: number;
+  /** The change and why, e.g. "scaled worker 2→6: 4 jobs pending needing 6 nodes". */
+  last_decision: string;
+  /** A user, `elastic` (the elasticity manager) or `node:<name>`. */
+  actor: string;
 }
 
 export interface LifecycleScripts {
@@ -100,6 +154,15 @@ export interface Cluster {
   network: { vni: number; subnet: string; gateway: string; mtu: number };
   nodes: Node[];
   created_at: number;
+  /** The last change of size of each node group that changed, by group name. */
+  scaling?: Record<string, GroupScaling>;
+}
+
+/** `GET /v1/templates`: a built-in template; its spec's `name` is empty. */
+export interface ClusterTemplate {
+  name: string;
+  description: string;
+  spec: ClusterSpec;
 }
 
 export type OperationStatus = "running" | "succeeded" | "failed";

@@ -14,6 +14,7 @@ pub mod node_api;
 pub mod operation;
 pub mod power;
 pub mod quantity;
+pub mod template;
 pub mod user;
 
 pub use cluster::*;
@@ -25,4 +26,5 @@ pub use metrics::{NodeMetrics, NodeSample};
 pub use node::*;
 pub use operation::*;
 pub use power::{EnergyReport, HostEnergy, HostPower, PowerConfig, PowerState};
+pub use template::ClusterTemplate;
 pub use user::*;

@@ -1,8 +1,11 @@
 //! The web UI end to end in a real headless Chromium (Debian's, driven by
 //! playwright-core; web/e2e/ui.mjs holds the browser steps) against a real
-//! `corral up`: log in, create a 2-node cluster through the form, open a node's
-//! terminal, scale, delete; another user cannot see the cluster. Screenshots of the
-//! main pages land in target/e2e-screenshots/; any browser console error fails.
+//! `corral up`: log in, see the slurm recipe offered and the slurm template fill the
+//! create form, create a 2-node cluster whose group is elastic (checked before submit)
+//! through the form, see its bounds and trigger, open a node's terminal, be refused a
+//! size outside the bounds, scale within them and see who did, delete; another user
+//! cannot see the cluster. Screenshots of the main pages land in
+//! target/e2e-screenshots/; any browser console error fails.
 
 mod common;
 
@@ -128,8 +131,11 @@ fn web_ui_end_to_end_in_chromium() {
     );
     for page in [
         "01-admin-dashboard",
+        "03b-admin-build-slurm",
+        "04a-create-from-slurm-template",
         "05-cluster-detail",
         "06-terminal",
+        "07a-scale-outside-bounds",
         "07-cluster-scaled",
     ] {
         assert!(shots.join(format!("{page}.png")).exists(), "no screenshot {page}");

@@ -1,17 +1,20 @@
-// One cluster: its nodes (address, host, state), live charts per node, scale / stop /
-// start / delete with confirmation, saving a node as an image, and its events.
+// One cluster: its node groups (size, elastic bounds and triggers, last change of
+// size), its nodes (address, host, state), live charts per node, scale / stop / start /
+// delete with confirmation, saving a node as an image, and its events.
 
 import type { ComponentChildren } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import { api, documentedPaths, follow, ownerQuery, type Session } from "../api";
+import { NodeGroups } from "../components/elastic";
 import { EventList } from "../components/events";
 import { NodeCharts } from "../components/metrics";
 import { Badge, Card, Confirm, ErrorBox, OperationStatus, Spinner, useAction } from "../components/ui";
 import { ago, bytes, cpus } from "../format";
 import { useApi } from "../hooks";
 import { nameProblem } from "../names";
+import { boundsProblem } from "../elastic";
 import { href, navigate } from "../router";
-import type { Cluster, Node, NodeMetrics, Operation } from "../types";
+import type { Cluster, Node, NodeGroupSpec, NodeMetrics, Operation } from "../types";
 
 type Dialog =
   | { kind: "scale" }
@@ -51,7 +54,7 @@ export function ClusterPage({ owner, name }: { session: Session; owner: string; 
       </div>
     );
   }
-  const groups = c.spec.node_groups.length ? c.spec.node_groups : [{ name: "node", count: c.spec.nodes ?? 1 }];
+  const groups: NodeGroupSpec[] = c.spec.node_groups.length ? c.spec.node_groups : [{ name: "node", count: c.spec.nodes ?? 1 }];
   const stopped = c.state === "stopped";
   const running = c.nodes.filter((n) => n.state === "running").length;
 
@@ -95,6 +98,10 @@ export function ClusterPage({ owner, name }: { session: Session; owner: string; 
         <Mini label="Placement" value={c.spec.placement ?? "spread"} />
         <Mini label="Groups" value={groups.map((g) => `${g.name} ×${g.count}`).join(", ")} />
       </div>
+
+      <Card title="Node groups">
+        <NodeGroups cluster={c} groups={groups} />
+      </Card>
 
       <Card title="Nodes">
         <table class="table" data-testid="nodes">
@@ -166,7 +173,7 @@ export function ClusterPage({ owner, name }: { session: Session; owner: string; 
 
       {dialog?.kind === "scale" && (
         <ScaleDialog
-          groups={groups.map((g) => ({ name: g.name, count: c.nodes.filter((n) => n.group === g.name).length || g.count }))}
+          groups={groups.map((g) => ({ ...g, count: c.nodes.filter((n) => n.group === g.name).length || g.count }))}
           onCancel={() => setDialog(null)}
           onScale={(group, nodes) => act(() => api<Operation>("POST", `${base}/scale${q}`, { group, nodes }))}
         />
@@ -227,12 +234,15 @@ function Mini({ label, value }: { label: string; value: ComponentChildren }) {
   );
 }
 
-function ScaleDialog(props: { groups: { name: string; count: number }[]; onCancel: () => void; onScale: (group: string, nodes: number) => void }) {
+/** Scale one group; an elastic group's bounds are named, and sizes outside refused. */
+function ScaleDialog(props: { groups: NodeGroupSpec[]; onCancel: () => void; onScale: (group: string, nodes: number) => void }) {
   const [group, setGroup] = useState(props.groups[0].name);
-  const current = props.groups.find((g) => g.name === group)?.count ?? 0;
-  const [nodes, setNodes] = useState(String(current + 1));
+  const chosen = props.groups.find((g) => g.name === group) ?? props.groups[0];
+  const current = chosen.count;
+  const e = chosen.elastic;
+  const [nodes, setNodes] = useState(String(e ? Math.min(current + 1, Math.max(e.max, current)) : current + 1));
   const n = Number(nodes);
-  const problem = /^\d+$/.test(nodes) && n <= 1000 ? null : "a whole number from 0 to 1000";
+  const problem = /^\d+$/.test(nodes) && n <= 1000 ? boundsProblem(chosen, current, n) : "a whole number from 0 to 1000";
   return (
     <Confirm
       title="Scale cluster"
@@ -253,7 +263,10 @@ function ScaleDialog(props: { groups: { name: string; count: number }[]; onCance
         </label>
       )}
       <label class={`field ${problem ? "has-error" : ""}`}>
-        <span class="field-label">Nodes in {group} (now {current})</span>
+        <span class="field-label">
+          Nodes in {group} (now {current}
+          {e ? `; elastic, ${e.min} to ${e.max}` : ""})
+        </span>
         <input name="nodes" type="number" min={0} value={nodes} onInput={(e) => setNodes(e.currentTarget.value)} />
         {problem ? <div class="field-error">{problem}</div> : n < current && <span class="field-help text-warn">The newest {current - n} nodes and their files are deleted.</span>}
       </label>

@@ -33,7 +33,7 @@ export function Images({ session }: { session: Session }) {
         {!images.data ? (
           <Spinner />
         ) : images.data.length === 0 ? (
-          <Empty>No images yet. The admin builds the first one (minimal or debian) below.</Empty>
+          <Empty>No images yet. The admin builds the first one (minimal, debian or slurm) below.</Empty>
         ) : (
           <table class="table" data-testid="images">
             <thead>
@@ -157,6 +157,17 @@ function SaveNode(props: { busy: boolean; onSave: (cluster: string, owner: strin
   );
 }
 
+/** The recipes `POST /v1/images/build` knows, and what each makes. */
+const RECIPES: { recipe: string; label: string; note: string }[] = [
+  { recipe: "minimal", label: "minimal (busybox)", note: "A few seconds." },
+  { recipe: "debian", label: "debian (bookworm with sshd)", note: "Takes a few minutes: it downloads Debian packages." },
+  {
+    recipe: "slurm",
+    label: "slurm (debian with Slurm)",
+    note: "Takes a few minutes: it downloads Debian and Slurm's packages. Start clusters from it with the slurm template on the New cluster page.",
+  },
+];
+
 function Build(props: { busy: boolean; onBuild: (recipe: string, name: string) => void }) {
   const [recipe, setRecipe] = useState("minimal");
   const [name, setName] = useState("");
@@ -172,20 +183,26 @@ function Build(props: { busy: boolean; onBuild: (recipe: string, name: string) =
       >
         <label class="field">
           <span class="field-label">Recipe</span>
-          <select value={recipe} onChange={(e) => setRecipe(e.currentTarget.value)}>
-            <option value="minimal">minimal (busybox)</option>
-            <option value="debian">debian (bookworm with sshd; a few minutes)</option>
+          <select name="recipe" value={recipe} onChange={(e) => setRecipe(e.currentTarget.value)}>
+            {RECIPES.map((r) => (
+              <option key={r.recipe} value={r.recipe}>
+                {r.label}
+              </option>
+            ))}
           </select>
         </label>
         <label class={`field ${problem ? "has-error" : ""}`}>
           <span class="field-label">Name</span>
-          <input value={name} placeholder={recipe} onInput={(e) => setName(e.currentTarget.value)} />
+          <input name="image-name" value={name} placeholder={recipe} onInput={(e) => setName(e.currentTarget.value)} />
           {problem && <div class="field-error">{problem}</div>}
         </label>
         <button class="btn btn-primary" disabled={props.busy}>
           Build
         </button>
       </form>
+      <p class="muted small" data-testid="recipe-note">
+        {RECIPES.find((r) => r.recipe === recipe)?.note} Progress shows above while it builds.
+      </p>
     </Card>
   );
 }

@@ -1,10 +1,8 @@
 //! Cluster templates built into the binary (`corral cluster create NAME --template T`):
-//! spec files from the repository's `templates/` directory, embedded at compile time.
+//! spec files from the repository's `templates/` directory (corral-api embeds them).
 
 use anyhow::{bail, Result};
-
-/// Each template's name and YAML text.
-pub const TEMPLATES: &[(&str, &str)] = &[("slurm", include_str!("../../../../templates/slurm.yaml"))];
+use corral_api::template::TEMPLATES;
 
 /// The YAML text of the template `name`.
 pub fn text(name: &str) -> Result<&'static str> {

@@ -16,6 +16,7 @@ mod operations;
 mod page;
 mod power;
 mod query;
+mod templates;
 mod ui;
 mod users;
 
@@ -39,6 +40,7 @@ pub fn router(ctx: Arc<Context>) -> Router {
         .route("/v1/users", get(users::list).post(users::create))
         .route("/v1/users/{name}/ssh-keys", post(users::add_key))
         .route("/v1/clusters", get(clusters::list).post(clusters::create))
+        .route("/v1/templates", get(templates::list))
         .route("/v1/clusters/{name}", get(clusters::show).delete(clusters::delete))
         .route("/v1/clusters/{name}/scale", post(clusters::scale))
         .route("/v1/clusters/{name}/stop", post(clusters::stop))

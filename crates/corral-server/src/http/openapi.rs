@@ -14,7 +14,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
-use super::{clusters, events, exec_ws, hosts, images, metrics, migrate, nodes, operations, power, users};
+use super::{clusters, events, exec_ws, hosts, images, metrics, migrate, nodes, operations, power, templates, users};
 
 /// The document: every endpoint of [`super::router`].
 #[derive(OpenApi)]
@@ -39,6 +39,7 @@ use super::{clusters, events, exec_ws, hosts, images, metrics, migrate, nodes, o
         users::add_key,
         clusters::list,
         clusters::create,
+        templates::list,
         clusters::show,
         clusters::delete,
         clusters::scale,
