@@ -15,6 +15,7 @@ use crate::swf::Job;
 /// One cluster's batch queue.
 #[derive(Debug, Clone)]
 pub struct Batch {
+    slots: u32,
     free: u32,
     queue: VecDeque<usize>,
     /// Jobs holding slots: (job, expected end, nodes).
@@ -25,6 +26,7 @@ impl Batch {
     /// A queue over `slots` nodes.
     pub fn new(slots: u32) -> Self {
         Batch {
+            slots,
             free: slots,
             queue: VecDeque::new(),
             holding: Vec::new(),
@@ -39,6 +41,20 @@ impl Batch {
     /// Jobs waiting for slots.
     pub fn queued(&self) -> usize {
         self.queue.len()
+    }
+
+    /// The job at the head of the queue.
+    pub fn head(&self) -> Option<usize> {
+        self.queue.front().copied()
+    }
+
+    /// Sets how many slots there are now. A group that may borrow from a shared pool
+    /// has as many as its nodes plus the room the pool has for more, so this changes
+    /// between passes; slots held by running jobs are never taken back.
+    pub fn set_slots(&mut self, slots: u32) {
+        let held = self.slots - self.free;
+        self.slots = slots.max(held);
+        self.free = self.slots - held;
     }
 
     /// Gives slots to the jobs that may start now; returns them in start order.

@@ -10,6 +10,7 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap, VecDeque};
 
 use corral_api::Placement;
+use corral_policy::consolidate::{self, HostLoad, NodeLoad};
 use corral_policy::elastic::{self, ElasticPolicy, GroupState, NodeStatus, PendingJob, Work};
 use corral_policy::energy::{Ledger, Owner, PowerModel};
 use corral_policy::placement::{Decision, Demand, HostInfo, Labels, Placed, Placer};
@@ -41,6 +42,12 @@ pub struct PoolSpec {
     pub horizon: u64,
     /// Unix time of simulated second 0 (for calendar rules and the diurnal load).
     pub epoch: i64,
+    /// Consolidation as the server's `--consolidate-interval` (seconds between two
+    /// hosts chosen to empty); `None` turns it off.
+    pub consolidate: Option<u64>,
+    /// Seconds a node is down while it moves to another host (cold migration: stop,
+    /// copy its writable layer, start).
+    pub migrate_seconds: u64,
 }
 
 /// What a cluster runs.
@@ -105,6 +112,15 @@ pub struct Outcome {
     pub reasons: Vec<String>,
     /// Time the last event happened.
     pub end: u64,
+    /// Nodes moved by consolidation.
+    pub migrations: u64,
+    /// Where powered host-seconds went beyond the ideal's count of hosts
+    /// (⌈busy cpus / host cpus⌉): hosts on (or booting, shutting down) with no busy
+    /// cpu — empty, spare or holding only idle nodes.
+    pub unbusy_host_seconds: f64,
+    /// Hosts with busy cpus beyond ⌈busy cpus / host cpus⌉: work spread over more
+    /// hosts than it needs (fragmentation).
+    pub fragment_host_seconds: f64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -135,6 +151,8 @@ struct Node {
     created: u64,
     cpu_use: f64,
     alive: bool,
+    /// Being moved by consolidation (down until it runs on its new host).
+    moving: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -188,24 +206,37 @@ struct Engine<'a> {
     /// decide the same (the real scheduler likewise runs when the store changes).
     place_dirty: bool,
     unplaced: Vec<Unplaced>,
+    /// The host consolidation is emptying, and when the last one was chosen.
+    consolidating: Option<usize>,
+    last_consolidation: Option<u64>,
+    /// The pool as of the last pass, for the host-seconds accounting: (time, hosts
+    /// powered without busy cpus, hosts with busy cpus beyond the ideal's count).
+    accounted: (u64, f64, f64),
 }
 
 /// Runs `clusters` on `pool` until every job is done and the pool is quiet.
 pub fn run(pool: &PoolSpec, clusters: &[ClusterSpec]) -> Outcome {
-    let mut e = Engine::new(pool, clusters);
-    while let Some(Reverse((t, ev))) = e.events.pop() {
-        e.now = t;
-        e.apply(ev);
-        while let Some(&Reverse((t2, _))) = e.events.peek() {
-            if t2 != t {
-                break;
-            }
-            let Reverse((_, ev)) = e.events.pop().expect("peeked");
+    Engine::new(pool, clusters).run()
+}
+
+impl Engine<'_> {
+    /// The event loop, until no event is left.
+    fn run(mut self) -> Outcome {
+        let e = &mut self;
+        while let Some(Reverse((t, ev))) = e.events.pop() {
+            e.now = t;
             e.apply(ev);
+            while let Some(&Reverse((t2, _))) = e.events.peek() {
+                if t2 != t {
+                    break;
+                }
+                let Reverse((_, ev)) = e.events.pop().expect("peeked");
+                e.apply(ev);
+            }
+            e.control();
         }
-        e.control();
+        self.finish()
     }
-    e.finish()
 }
 
 impl<'a> Engine<'a> {
@@ -251,6 +282,9 @@ impl<'a> Engine<'a> {
             no_labels: Labels::new(),
             place_dirty: true,
             unplaced: Vec::new(),
+            consolidating: None,
+            last_consolidation: None,
+            accounted: (0, 0.0, 0.0),
         };
         for (c, s) in specs.iter().enumerate() {
             let (batch, jobs) = match &s.workload {
@@ -322,9 +356,26 @@ impl<'a> Engine<'a> {
 
     /// One pass of the control loops, as the server would run them after a change.
     fn control(&mut self) {
-        for c in 0..self.clusters.len() {
+        // The group whose queue head has waited longest goes first, so that room the
+        // pool frees goes to the oldest waiting job, as Corral places pending nodes
+        // oldest first.
+        let mut order: Vec<usize> = (0..self.clusters.len()).collect();
+        order.sort_by_key(|&c| {
+            let head = self.clusters[c].batch.as_ref().and_then(Batch::head);
+            (head.map_or(u64::MAX, |j| self.jobs(c)[j].submit), c)
+        });
+        let mut freed = false;
+        for &c in &order {
             self.batch_schedule(c);
-            self.elastic(c);
+            freed |= self.elastic(c);
+        }
+        // Room a group gave back goes to the others' queues in the same pass (the real
+        // loops would see it at their next look, seconds later).
+        if freed {
+            for &c in &order {
+                self.batch_schedule(c);
+                self.elastic(c);
+            }
         }
         if self.place_dirty {
             self.unplaced = self.place();
@@ -333,7 +384,9 @@ impl<'a> Engine<'a> {
         let unplaced = std::mem::take(&mut self.unplaced);
         self.power(&unplaced);
         self.unplaced = unplaced;
+        self.consolidate();
         self.arm_timers();
+        self.account();
         if self.out.busy.last().is_none_or(|&(_, b)| b != self.pool_busy) {
             self.out.busy.push((self.now, self.pool_busy));
         }
@@ -351,6 +404,12 @@ impl<'a> Engine<'a> {
     fn batch_schedule(&mut self, c: usize) {
         self.feed_configuring(c);
         let jobs = self.jobs(c);
+        if self.specs[c].elastic.is_some() && self.clusters[c].batch.is_some() {
+            let slots = self.slots(c);
+            if let Some(b) = self.clusters[c].batch.as_mut() {
+                b.set_slots(slots);
+            }
+        }
         let Some(b) = self.clusters[c].batch.as_mut() else {
             return;
         };
@@ -388,6 +447,40 @@ impl<'a> Engine<'a> {
                 self.try_start(c, j);
             }
         }
+    }
+
+    /// The slots an elastic group's batch system sees now: the nodes it has, the nodes
+    /// its jobs were promised and lack, and the room the pool has for more (on hosts
+    /// on or off), up to its `max`. Room already promised (nodes waiting for a host,
+    /// other groups' jobs lacking nodes) is not counted twice. A Slurm with cloud nodes
+    /// learns the same by its ResumeTimeout (nodes that cannot come up are marked down);
+    /// here it is known at once, and no job holds nodes while waiting for room that
+    /// another job holds (which deadlocks two groups wider than the pool).
+    fn slots(&self, c: usize) -> u32 {
+        let s = &self.specs[c];
+        let cpu = self.pool.host_cpus as u64 * 1000;
+        let mem = self.pool.host_memory_gib * GIB;
+        let (node_cpu, node_mem) = (s.node_cpus as u64 * 1000, s.node_memory_gib * GIB);
+        let mut room: i64 = 0;
+        for h in self.hosts.iter().filter(|h| h.state != PowerState::Failed) {
+            let (mut used_cpu, mut used_mem) = (0, 0);
+            for (k, &held) in h.held.iter().enumerate() {
+                let n = (held / self.specs[k].node_cpus) as u64;
+                used_cpu += n * self.specs[k].node_cpus as u64 * 1000;
+                used_mem += n * self.specs[k].node_memory_gib * GIB;
+            }
+            room += ((cpu - used_cpu) / node_cpu).min((mem - used_mem) / node_mem) as i64;
+        }
+        room -= self
+            .pending
+            .iter()
+            .filter(|&&n| self.nodes[n].alive && self.nodes[n].host.is_none())
+            .count() as i64;
+        let lacking = |rt: &ClusterRt| rt.configuring.iter().map(|&(_, n)| n as i64).sum::<i64>();
+        room -= self.clusters.iter().map(lacking).sum::<i64>();
+        let rt = &self.clusters[c];
+        let mine = rt.alive.len() as i64 + lacking(rt);
+        (mine + room.max(0)).clamp(0, s.max as i64) as u32
     }
 
     /// Gives nodes left idle (a job ended) to jobs still waiting for nodes, oldest first.
@@ -502,8 +595,11 @@ impl<'a> Engine<'a> {
 
     // --- elasticity ------------------------------------------------------------
 
-    fn elastic(&mut self, c: usize) {
-        let Some(policy) = &self.specs[c].elastic else { return };
+    /// Runs the elasticity manager for cluster `c`; whether it removed nodes.
+    fn elastic(&mut self, c: usize) -> bool {
+        let Some(policy) = &self.specs[c].elastic else {
+            return false;
+        };
         let epoch = self.pool.epoch as u64;
         let rt = &self.clusters[c];
         let web = rt.batch.is_none();
@@ -532,7 +628,7 @@ impl<'a> Engine<'a> {
             cpu: &cpu,
         };
         let Some(d) = elastic::decide(policy, &state, self.now + epoch) else {
-            return;
+            return false;
         };
         self.out.decisions += 1;
         if self.out.reasons.len() < 5 {
@@ -551,6 +647,7 @@ impl<'a> Engine<'a> {
         if web {
             self.web_refresh(c);
         }
+        d.to < d.from
     }
 
     fn create_node(&mut self, c: usize) -> usize {
@@ -564,6 +661,7 @@ impl<'a> Engine<'a> {
             created: self.now,
             cpu_use: 0.0,
             alive: true,
+            moving: false,
         });
         self.clusters[c].alive.push(n);
         self.pending.push(n);
@@ -596,6 +694,7 @@ impl<'a> Engine<'a> {
             return;
         }
         self.nodes[n].state = NodeState::Running;
+        self.nodes[n].moving = false;
         let c = self.nodes[n].cluster;
         match self.nodes[n].job {
             Some(j) => self.try_start(c, j),
@@ -737,6 +836,9 @@ impl<'a> Engine<'a> {
                 }
             }
         }
+        if let (Some(interval), Some(t)) = (self.pool.consolidate, self.last_consolidation) {
+            due.push(t + interval);
+        }
         for (c, rt) in self.clusters.iter().enumerate() {
             let Some(p) = &self.specs[c].elastic else { continue };
             if let Some(t) = rt.last_scaled {
@@ -759,6 +861,139 @@ impl<'a> Engine<'a> {
                 self.events.push(Reverse((t, Event::Timer)));
             }
         }
+    }
+
+    // --- consolidation ---------------------------------------------------------
+
+    /// One pass of the server's consolidation (crates/corral-server/src/consolidation.rs)
+    /// with corral-policy's planner: go on emptying the chosen host, or choose the next
+    /// one at most once per interval and only while nothing moves; at most one node of
+    /// a cluster down at once (`max_unavailable` 1). Only nodes with nothing to do move:
+    /// a node running a batch job would lose it to a cold migration. Web nodes move
+    /// (their share of the load goes to the others meanwhile), as the server moves them.
+    fn consolidate(&mut self) {
+        let (Some(interval), Some(power)) = (self.pool.consolidate, &self.pool.power) else {
+            return;
+        };
+        if self.pool.placement != Placement::Pack {
+            return;
+        }
+        let cpu = self.pool.host_cpus as u64 * 1000;
+        let mem = self.pool.host_memory_gib * GIB;
+        let loads: Vec<HostLoad> = self
+            .hosts
+            .iter()
+            .map(|h| HostLoad {
+                switchable: h.state == PowerState::On,
+                ready: h.state == PowerState::On,
+                cpu_millis: cpu,
+                memory_bytes: mem,
+            })
+            .collect();
+        let mut nodes = Vec::new();
+        let mut of_node = Vec::new();
+        let mut moving = vec![0u32; self.clusters.len()];
+        for i in self.clusters.iter().flat_map(|rt| rt.alive.iter().copied()) {
+            let n = &self.nodes[i];
+            let Some(h) = n.host else { continue };
+            let s = &self.specs[n.cluster];
+            if n.moving {
+                moving[n.cluster] += 1;
+            }
+            nodes.push(NodeLoad {
+                host: h,
+                cpu_millis: s.node_cpus as u64 * 1000,
+                memory_bytes: s.node_memory_gib * GIB,
+                movable: !n.moving && n.state == NodeState::Running && n.job.is_none(),
+            });
+            of_node.push(i);
+        }
+        let plan = match self.consolidating {
+            Some(source) => {
+                if !nodes.iter().any(|n| n.host == source) {
+                    self.consolidating = None;
+                    return;
+                }
+                consolidate::plan_host(&loads, &nodes, 1.0, source)
+            }
+            None => {
+                let due = self.last_consolidation.is_none_or(|t| self.now >= t + interval);
+                if !due || moving.iter().any(|&m| m > 0) {
+                    return;
+                }
+                let empty_on = (0..self.hosts.len())
+                    .filter(|&i| loads[i].ready && self.hosts[i].nodes == 0)
+                    .count();
+                let pool = self.hosts.iter().filter(|h| h.state != PowerState::Failed).count();
+                let plan = consolidate::plan(&loads, &nodes, 1.0, empty_on, power.spare.hosts(pool));
+                if let Some(p) = &plan {
+                    self.consolidating = Some(p.source);
+                    self.last_consolidation = Some(self.now);
+                }
+                plan
+            }
+        };
+        let Some(plan) = plan else {
+            self.consolidating = None;
+            return;
+        };
+        for (k, target) in plan.moves {
+            let n = of_node[k];
+            let c = self.nodes[n].cluster;
+            if moving[c] >= 1 {
+                continue;
+            }
+            moving[c] += 1;
+            self.migrate(n, target);
+        }
+    }
+
+    /// Moves an idle node to `target`: down until it runs there.
+    fn migrate(&mut self, n: usize, target: usize) {
+        let c = self.nodes[n].cluster;
+        let cpus = self.specs[c].node_cpus;
+        let source = self.nodes[n].host.expect("a placed node");
+        self.set_node_use(n, 0.0);
+        for h in [source, target] {
+            self.touch(h);
+        }
+        let src = &mut self.hosts[source];
+        src.nodes -= 1;
+        src.held[c] -= cpus;
+        if src.nodes == 0 {
+            src.empty_since = Some(self.now);
+        }
+        let dst = &mut self.hosts[target];
+        dst.nodes += 1;
+        dst.held[c] += cpus;
+        dst.empty_since = None;
+        let node = &mut self.nodes[n];
+        node.host = Some(target);
+        node.state = NodeState::Starting;
+        node.moving = true;
+        self.out.migrations += 1;
+        self.place_dirty = true;
+        self.events
+            .push(Reverse((self.now + self.pool.migrate_seconds, Event::NodeReady(n))));
+        if self.clusters[c].batch.is_none() {
+            self.web_refresh(c);
+        }
+    }
+
+    // --- energy ----------------------------------------------------------------
+
+    /// Adds the time since the last pass to the breakdown of powered hosts, and takes
+    /// the pool's state now.
+    fn account(&mut self) {
+        let (t, unbusy, fragment) = self.accounted;
+        let dt = self.now.saturating_sub(t) as f64;
+        self.out.unbusy_host_seconds += unbusy * dt;
+        self.out.fragment_host_seconds += fragment * dt;
+        let powered = |h: &&Host| !matches!(h.state, PowerState::Off | PowerState::Failed);
+        let on = self.hosts.iter().filter(powered).count() as f64;
+        let busy = self.hosts.iter().filter(|h| h.busy_cpus > 1e-9).count() as f64;
+        let ideal = (self.pool_busy / self.pool.host_cpus as f64 - 1e-9).ceil().max(0.0);
+        self.accounted = (self.now, on - busy, (busy - ideal).max(0.0));
     }
 
     // --- energy ----------------------------------------------------------------
@@ -807,6 +1042,7 @@ impl<'a> Engine<'a> {
 
     fn finish(mut self) -> Outcome {
         self.now = self.now.max(self.pool.horizon);
+        self.account();
         for h in 0..self.hosts.len() {
             self.touch(h);
         }
@@ -825,3 +1061,7 @@ impl<'a> Engine<'a> {
         self.out
     }
 }
+
+#[cfg(test)]
+#[path = "engine_tests.rs"]
+mod tests;

@@ -3,7 +3,9 @@
 //!    always on, the ideal, and Corral's policies.
 //! 2. What does sharing one pool buy? Two batch groups (the trace, and the trace shifted
 //!    by half a day) and a web service with a diurnal load, each on its own always-on
-//!    cluster sized for its peak, versus all of them elastic on one shared pool.
+//!    cluster sized for its peak, versus all of them elastic on one shared pool, with
+//!    the batch groups' `max` at their dedicated size or at the pool (borrowing room
+//!    the others leave); the smallest pool meeting the targets is searched.
 
 use chrono::{TimeZone, Timelike, Weekday};
 use chrono_tz::Tz;
@@ -50,36 +52,54 @@ pub struct Policy {
     pub spare: Spare,
     /// Pack or spread.
     pub placement: Placement,
+    /// Seconds between two hosts chosen for consolidation; `None`: off.
+    pub consolidate: Option<u64>,
 }
 
 impl Policy {
-    fn new(node_idle_time: u64, host_idle_time: u64, spare: Spare, placement: Placement) -> Policy {
+    fn new(
+        node_idle_time: u64,
+        host_idle_time: u64,
+        spare: Spare,
+        placement: Placement,
+        consolidate: Option<u64>,
+    ) -> Policy {
         let spare_text = match spare {
             Spare::Hosts(n) => format!("{n} host{}", if n == 1 { "" } else { "s" }),
             Spare::Percent(p) => format!("{p}%"),
         };
+        let consolidate_text = match consolidate {
+            Some(s) => format!("consolidate every {s} s"),
+            None => "no consolidation".to_string(),
+        };
         Policy {
             name: format!(
-                "{placement}, node idle {node_idle_time} s, host idle {host_idle_time} s, spare {spare_text}"
+                "{placement}, node idle {node_idle_time} s, host idle {host_idle_time} s, spare {spare_text}, {consolidate_text}"
             ),
             node_idle_time,
             host_idle_time,
             spare,
             placement,
+            consolidate,
         }
     }
 
-    /// The policies compared in the table; the first is Corral's default.
+    /// The policies compared in the table; the first is Corral's default (the server's
+    /// `--consolidate-interval` is 600 s by default).
     pub fn table() -> Vec<Policy> {
         use Placement::{Pack, Spread};
+        let c = Some(600);
         vec![
-            Policy::new(120, 300, Spare::Hosts(1), Pack),
-            Policy::new(0, 0, Spare::Hosts(0), Pack),
-            Policy::new(60, 120, Spare::Hosts(0), Pack),
-            Policy::new(300, 600, Spare::Hosts(1), Pack),
-            Policy::new(600, 1800, Spare::Hosts(2), Pack),
-            Policy::new(120, 300, Spare::Percent(10.0), Pack),
-            Policy::new(120, 300, Spare::Hosts(1), Spread),
+            Policy::new(120, 300, Spare::Hosts(1), Pack, c),
+            Policy::new(120, 300, Spare::Hosts(1), Pack, None),
+            Policy::new(0, 0, Spare::Hosts(0), Pack, c),
+            Policy::new(0, 0, Spare::Hosts(0), Pack, Some(60)),
+            Policy::new(0, 0, Spare::Hosts(0), Pack, None),
+            Policy::new(60, 120, Spare::Hosts(0), Pack, c),
+            Policy::new(300, 600, Spare::Hosts(1), Pack, c),
+            Policy::new(600, 1800, Spare::Hosts(2), Pack, c),
+            Policy::new(120, 300, Spare::Percent(10.0), Pack, c),
+            Policy::new(120, 300, Spare::Hosts(1), Spread, c),
         ]
     }
 
@@ -115,6 +135,12 @@ pub struct Row {
     pub unfinished: usize,
     /// Every finished batch job's wait, seconds.
     pub waits: Vec<u64>,
+    /// Nodes moved by consolidation.
+    pub migrations: u64,
+    /// Host-hours powered with no busy cpu (empty, spare, booting, idle nodes only).
+    pub unbusy_host_hours: f64,
+    /// Host-hours of busy hosts beyond ⌈busy cpus / host cpus⌉ (fragmentation).
+    pub fragment_host_hours: f64,
 }
 
 impl Row {
@@ -131,6 +157,9 @@ impl Row {
             web_unserved: (o.web_demand > 0.0).then(|| o.web_unserved / o.web_demand),
             unfinished: o.unfinished,
             waits,
+            migrations: o.migrations,
+            unbusy_host_hours: o.unbusy_host_seconds / 3600.0,
+            fragment_host_hours: o.fragment_host_seconds / 3600.0,
         }
     }
 
@@ -147,6 +176,9 @@ impl Row {
             web_unserved: rows.iter().find_map(|r| r.web_unserved),
             unfinished: rows.iter().map(|r| r.unfinished).sum(),
             waits,
+            migrations: 0,
+            unbusy_host_hours: 0.0,
+            fragment_host_hours: 0.0,
         }
     }
 }
@@ -173,10 +205,58 @@ pub struct Question2 {
     pub dedicated: Vec<Row>,
     /// The ideal for the same mix.
     pub ideal: Row,
-    /// The shared pool under each policy, at the pool size found for the default one.
+    /// The search for the shared pool's size under the default policy, once per way
+    /// of setting the batch groups' `max`.
+    pub searches: Vec<Search>,
+    /// The shared pool under each policy (groups' `max` = the pool), at the size the
+    /// last search chose.
     pub shared: Vec<Row>,
-    /// Pool sizes tried: (hosts, mean wait).
-    pub sizes: Vec<(u32, f64)>,
+}
+
+/// How big a batch group's virtual cluster may grow in the shared pool (its elastic
+/// `max`, which its owner sets).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Borrow {
+    /// No more than its dedicated cluster had.
+    Dedicated,
+    /// Up to the whole pool: it borrows room the other groups are not using.
+    Pool,
+}
+
+impl std::fmt::Display for Borrow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Borrow::Dedicated => "max = dedicated size",
+            Borrow::Pool => "max = pool",
+        })
+    }
+}
+
+/// The search for the smallest shared pool that meets the targets.
+#[derive(Debug, Clone)]
+pub struct Search {
+    /// How the groups' `max` was set.
+    pub borrow: Borrow,
+    /// Every size tried, by hosts.
+    pub tried: Vec<Tried>,
+    /// The smallest size that met every target, if one did.
+    pub met: Option<u32>,
+    /// The run shown: at the size that met them, else the smallest with the wait met,
+    /// else the largest tried.
+    pub row: Row,
+}
+
+/// One pool size tried.
+#[derive(Debug, Clone)]
+pub struct Tried {
+    /// Hosts in the pool.
+    pub hosts: u32,
+    /// Mean wait of every batch job, seconds.
+    pub mean_wait: f64,
+    /// Share of the ideal's saving (1 = as much as the ideal).
+    pub of_ideal: f64,
+    /// Mean wait no worse than dedicated, every job finished.
+    pub wait_ok: bool,
 }
 
 impl Setup {
@@ -207,14 +287,16 @@ impl Setup {
         self.trace.unix_start.unwrap_or(0)
     }
 
-    fn pool(&self, hosts: u32, power: Option<PowerPolicy>, placement: Placement) -> PoolSpec {
+    fn pool(&self, hosts: u32, policy: Option<&Policy>) -> PoolSpec {
         PoolSpec {
+            power: policy.map(Policy::power),
+            placement: policy.map_or(Placement::Pack, |p| p.placement),
+            consolidate: policy.and_then(|p| p.consolidate),
+            migrate_seconds: 30,
             hosts,
             host_cpus: self.host_cpus,
             host_memory_gib: self.host_memory_gib,
             model: self.model,
-            power,
-            placement,
             node_start: 2,
             horizon: self.horizon(),
             epoch: self.epoch(),
@@ -276,10 +358,7 @@ impl Setup {
                 jobs: jobs.clone(),
                 nodes: max,
             };
-            let o = engine::run(
-                &self.pool(self.hosts_for(max), None, Placement::Pack),
-                &[self.batch(&whole, None)],
-            );
+            let o = engine::run(&self.pool(self.hosts_for(max), None), &[self.batch(&whole, None)]);
             let peak = o.busy.iter().map(|b| b.1).fold(0.0, f64::max) / self.node_cpus as f64;
             Group {
                 nodes: (peak.round() as u32).clamp(1, max),
@@ -348,10 +427,7 @@ impl Setup {
         let hosts = self.hosts_for(max);
         let mut runs: Vec<Option<&Policy>> = vec![None];
         runs.extend(policies.iter().map(Some));
-        let mut outcomes = par_map(&runs, |p| {
-            let pool = self.pool(hosts, p.map(Policy::power), p.map_or(Placement::Pack, |p| p.placement));
-            engine::run(&pool, &[self.batch(&group, *p)])
-        });
+        let mut outcomes = par_map(&runs, |p| engine::run(&self.pool(hosts, *p), &[self.batch(&group, *p)]));
         let on = outcomes.remove(0);
         let always_on = Row::from_outcome("always on", &on);
         let (joules, host_seconds) = ideal::ideal(&on.busy, on.end, self.host_cpus as f64, &self.model);
@@ -362,6 +438,8 @@ impl Setup {
             mean_wait: None,
             p95_wait: None,
             cycles_per_host: 0.0,
+            unbusy_host_hours: 0.0,
+            fragment_host_hours: 0.0,
             ..always_on.clone()
         };
         let reasons = outcomes.first().map(|o| o.reasons.clone()).unwrap_or_default();
@@ -387,7 +465,7 @@ impl Setup {
             .collect();
         runs.push((self.hosts_for(self.web_peak_nodes()), self.web(false)));
         let outcomes = par_map(&runs, |(hosts, cluster)| {
-            engine::run(&self.pool(*hosts, None, Placement::Pack), std::slice::from_ref(cluster))
+            engine::run(&self.pool(*hosts, None), std::slice::from_ref(cluster))
         });
         let mut dedicated = Vec::new();
         for ((_, cluster), o) in runs.iter().zip(&outcomes) {
@@ -416,58 +494,127 @@ impl Setup {
             web_unserved: None,
             unfinished: 0,
             waits: Vec::new(),
+            migrations: 0,
+            unbusy_host_hours: 0.0,
+            fragment_host_hours: 0.0,
         };
 
-        // The smallest shared pool whose mean wait is no worse than the dedicated
-        // clusters', under the default policy: a search over sizes (waits fall as the
-        // pool grows), a few sizes at once, one per cpu.
-        let target = total.mean_wait.unwrap_or(0.0);
-        let default = &policies[0];
-        let probes = std::thread::available_parallelism().map_or(1, |n| n.get()) as u32;
-        let mut sizes = Vec::new();
-        let (mut lo, mut hi) = (ideal.hosts.max(1), total.hosts);
-        let mut best: Option<Row> = None;
-        while lo <= hi {
-            let n = probes.min(hi - lo + 1);
-            let points: Vec<u32> = (1..=n).map(|k| lo + (hi - lo) * k / n).collect();
-            let rows = par_map(&points, |&h| self.shared(&groups, h, default));
-            let ok = |r: &Row| r.mean_wait.unwrap_or(f64::MAX) <= target && r.unfinished == 0;
-            let first_ok = rows.iter().position(ok);
-            for (h, r) in points.iter().zip(&rows) {
-                sizes.push((*h, r.mean_wait.unwrap_or(f64::MAX)));
-            }
-            match first_ok {
-                Some(k) => {
-                    hi = points[k] - 1;
-                    if k > 0 {
-                        lo = points[k - 1] + 1;
-                    }
-                    best = rows.into_iter().nth(k);
-                }
-                None => lo = points[n as usize - 1] + 1,
-            }
-        }
-        let hosts = best.as_ref().map_or(total.hosts, |r| r.hosts);
-        let mut shared = par_map(&policies[1..], |p| self.shared(&groups, hosts, p));
-        shared.insert(0, best.unwrap_or_else(|| self.shared(&groups, hosts, default)));
-        sizes.sort_unstable_by_key(|s| s.0);
+        let searches: Vec<Search> = [Borrow::Dedicated, Borrow::Pool]
+            .iter()
+            .map(|&b| self.search(&groups, b, &policies[0], &total, &ideal))
+            .collect();
+        let last = searches.last().expect("two searches");
+        let hosts = last.met.unwrap_or(last.row.hosts);
+        let mut shared = par_map(&policies[1..], |p| self.shared(&groups, hosts, p, Borrow::Pool));
+        shared.insert(0, last.row.clone());
         Question2 {
             mix,
             dedicated,
             ideal,
+            searches,
             shared,
-            sizes,
         }
     }
 
-    fn shared(&self, groups: &[Group], hosts: u32, p: &Policy) -> Row {
-        let mut clusters: Vec<ClusterSpec> = groups.iter().map(|g| self.batch(g, Some(p))).collect();
+    /// The smallest pool, fewer hosts than the dedicated clusters, whose mean wait is
+    /// no worse than theirs and whose saving is at least 85% of the ideal's, under
+    /// `policy`: a bisection on the wait (it falls as the pool grows), a few sizes at
+    /// once, one per cpu; then sizes upwards from there until the energy target is met.
+    fn search(&self, groups: &[Group], borrow: Borrow, policy: &Policy, total: &Row, ideal: &Row) -> Search {
+        let target = total.mean_wait.unwrap_or(0.0);
+        let best_saving = total.kwh - ideal.kwh;
+        let probes = std::thread::available_parallelism().map_or(1, |n| n.get()) as u32;
+        let mut rows: Vec<Row> = Vec::new();
+        let wait_ok = |r: &Row| r.mean_wait.unwrap_or(f64::MAX) <= target && r.unfinished == 0;
+        let energy_ok = |r: &Row| best_saving > 0.0 && (total.kwh - r.kwh) / best_saving >= 0.85;
+        // The widest job must fit.
+        let (mut lo, hi) = (self.hosts_for(self.max_nodes()), total.hosts.saturating_sub(1));
+        let mut top = hi;
+        let mut first_ok: Option<u32> = None;
+        while lo <= top {
+            let n = probes.min(top - lo + 1);
+            let points: Vec<u32> = (1..=n).map(|k| lo + (top - lo) * k / n).collect();
+            let found = par_map(&points, |&h| self.shared(groups, h, policy, borrow));
+            let k = found.iter().position(wait_ok);
+            rows.extend(found);
+            match k {
+                Some(k) => {
+                    first_ok = Some(points[k]);
+                    if points[k] == 0 {
+                        break;
+                    }
+                    top = points[k] - 1;
+                    if k > 0 {
+                        lo = points[k - 1] + 1;
+                    }
+                }
+                None => lo = points[n as usize - 1] + 1,
+            }
+        }
+        let mut met = None;
+        if let Some(start) = first_ok {
+            let mut h = start;
+            while h <= hi && met.is_none() {
+                let points: Vec<u32> = (h..=hi)
+                    .filter(|p| !rows.iter().any(|r| r.hosts == *p))
+                    .take(probes as usize)
+                    .collect();
+                let found = par_map(&points, |&p| self.shared(groups, p, policy, borrow));
+                rows.extend(found);
+                met = (h..=hi).find(|&p| {
+                    rows.iter()
+                        .find(|r| r.hosts == p)
+                        .is_some_and(|r| wait_ok(r) && energy_ok(r))
+                });
+                h = points.last().map_or(hi + 1, |&p| p + 1);
+            }
+        }
+        rows.sort_by_key(|r| r.hosts);
+        rows.dedup_by_key(|r| r.hosts);
+        let shown = met
+            .or(first_ok)
+            .and_then(|m| rows.iter().find(|r| r.hosts == m))
+            .or(rows.last())
+            .cloned()
+            .expect("at least one size tried");
+        let tried = rows
+            .iter()
+            .map(|r| Tried {
+                hosts: r.hosts,
+                mean_wait: r.mean_wait.unwrap_or(f64::MAX),
+                of_ideal: if best_saving > 0.0 {
+                    (total.kwh - r.kwh) / best_saving
+                } else {
+                    1.0
+                },
+                wait_ok: wait_ok(r),
+            })
+            .collect();
+        Search {
+            borrow,
+            tried,
+            met,
+            row: shown,
+        }
+    }
+
+    fn shared(&self, groups: &[Group], hosts: u32, p: &Policy, borrow: Borrow) -> Row {
+        let pool_nodes = hosts * self.nodes_per_host();
+        let mut clusters: Vec<ClusterSpec> = groups
+            .iter()
+            .map(|g| {
+                let nodes = match borrow {
+                    Borrow::Dedicated => g.nodes,
+                    Borrow::Pool => pool_nodes,
+                };
+                self.batch(&Group { nodes, ..g.clone() }, Some(p))
+            })
+            .collect();
         clusters.push(self.web(true));
-        let o = engine::run(&self.pool(hosts, Some(p.power()), p.placement), &clusters);
-        Row::from_outcome(&format!("shared pool: {}", p.name), &o)
+        let o = engine::run(&self.pool(hosts, Some(p)), &clusters);
+        Row::from_outcome(&format!("shared pool ({borrow}): {}", p.name), &o)
     }
 }
-
 /// The batch groups of question 2.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mix {

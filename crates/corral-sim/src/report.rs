@@ -89,6 +89,9 @@ pub fn question1(q: &Question1) -> String {
         )
         .unwrap();
     }
+    if let Some(d) = q.policies.first() {
+        breakdown(&mut out, d, &q.ideal);
+    }
     if !q.reasons.is_empty() {
         out.push_str("\nFirst decisions: ");
         out.push_str(&q.reasons.join("; "));
@@ -108,36 +111,46 @@ pub fn question2(q: &Question2) -> String {
     }
     row(&mut out, total, against);
     row(&mut out, &q.ideal, against);
+    for s in &q.searches[..q.searches.len() - 1] {
+        row(&mut out, &s.row, against);
+    }
     for r in &q.shared {
         row(&mut out, r, against);
     }
-    let sizes: Vec<String> = q.sizes.iter().map(|(h, w)| format!("{h} hosts → {w:.0} s")).collect();
-    writeln!(
-        out,
-        "\nShared pool sizes tried (mean wait, default policy): {}.",
-        sizes.join(", ")
-    )
-    .unwrap();
     let target = total.mean_wait.unwrap_or(0.0);
-    let verdict = |d: &Row| {
-        let of_ideal = (total.kwh - d.kwh) / (total.kwh - q.ideal.kwh);
-        let wait_ok = d.mean_wait.unwrap_or(f64::MAX) <= target;
-        (of_ideal, wait_ok, of_ideal >= 0.85 && d.hosts < total.hosts && wait_ok)
-    };
-    if let Some(d) = q.shared.first() {
-        let (of_ideal, _, met) = verdict(d);
+    out.push('\n');
+    for s in &q.searches {
+        let sizes: Vec<String> = s
+            .tried
+            .iter()
+            .map(|t| format!("{} hosts → {:.0} s, {:.0}%", t.hosts, t.mean_wait, t.of_ideal * 100.0))
+            .collect();
         writeln!(
             out,
-            "Default policy: {} hosts vs {} dedicated, {:.0}% of the ideal saving (target ≥ 85%), mean wait {:.0} s vs {:.0} s dedicated: {}.",
-            d.hosts,
+            "Shared pool sizes tried ({}, default policy; mean wait, share of the ideal saving): {}.",
+            s.borrow,
+            sizes.join("; ")
+        )
+        .unwrap();
+        let r = &s.row;
+        let of_ideal = (total.kwh - r.kwh) / (total.kwh - q.ideal.kwh);
+        writeln!(
+            out,
+            "{}: {} hosts vs {} dedicated, {:.0}% of the ideal saving (target ≥ 85%), mean wait {:.0} s vs {:.0} s dedicated: {}.",
+            s.borrow,
+            r.hosts,
             total.hosts,
             of_ideal * 100.0,
-            d.mean_wait.unwrap_or(0.0),
+            r.mean_wait.unwrap_or(0.0),
             target,
-            if met { "met" } else { "NOT met" }
+            if s.met.is_some() { "met" } else { "NOT met" }
         )
         .unwrap();
     }
+    let verdict = |d: &Row| {
+        let of_ideal = (total.kwh - d.kwh) / (total.kwh - q.ideal.kwh);
+        (of_ideal, d.mean_wait.unwrap_or(f64::MAX) <= target && d.unfinished == 0)
+    };
     let best = q
         .shared
         .iter()
@@ -146,12 +159,29 @@ pub fn question2(q: &Question2) -> String {
     if let Some(b) = best {
         writeln!(
             out,
-            "Best policy within the wait target: {}: {:.0}% of the ideal saving, mean wait {:.0} s.",
+            "Best policy within the wait target at {} hosts: {}: {:.0}% of the ideal saving, mean wait {:.0} s.",
+            b.hosts,
             b.name,
             verdict(b).0 * 100.0,
             b.mean_wait.unwrap_or(0.0)
         )
         .unwrap();
     }
+    if let Some(d) = q.shared.first() {
+        breakdown(&mut out, d, &q.ideal);
+    }
     out
+}
+
+/// Where a run's powered host-hours go beyond the ideal's.
+fn breakdown(out: &mut String, r: &Row, ideal: &Row) {
+    writeln!(
+        out,
+        "Default policy, host-hours beyond the ideal's {:.0}: {:.0} with no busy cpu (empty, spare, booting, idle nodes), {:.0} of fragmentation (busy hosts beyond ⌈busy cpus / host cpus⌉); {} nodes moved by consolidation.",
+        ideal.host_hours,
+        r.unbusy_host_hours,
+        r.fragment_host_hours,
+        r.migrations
+    )
+    .unwrap();
 }
