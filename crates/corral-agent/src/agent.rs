@@ -103,7 +103,12 @@ impl Agent {
         network: Arc<dyn Network>,
         images: ImageStore,
     ) -> Arc<Self> {
-        let resolv_conf = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+        let resolv_conf = crate::node_files::node_resolv_conf(
+            &std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default(),
+            std::fs::read_to_string(crate::node_files::SYSTEMD_RESOLV_CONF)
+                .ok()
+                .as_deref(),
+        );
         let parallelism = cfg.parallelism.max(1);
         let cfg_host = cfg.host.clone();
         Arc::new(Agent {

@@ -65,10 +65,80 @@ pub fn files_for(a: &NodeAssignment, resolv_conf: &str) -> Vec<FileSpec> {
     out
 }
 
+/// Where systemd-resolved keeps the upstream servers its 127.0.0.53 stub forwards to.
+pub const SYSTEMD_RESOLV_CONF: &str = "/run/systemd/resolve/resolv.conf";
+
+/// The resolver config for nodes, made from the host's (`host`) and, when the host only
+/// names servers on loopback (a local stub a node cannot reach from its own network
+/// namespace), systemd-resolved's upstream list (`upstream`).
+///
+/// Short timeouts: names of a cluster's nodes come from /etc/hosts, so a lookup that
+/// reaches DNS for a node that is still starting fails in a second instead of the
+/// resolver's default 5 s, and a retry after the hosts file is updated succeeds.
+pub fn node_resolv_conf(host: &str, upstream: Option<&str>) -> String {
+    let reachable = |text: &str| -> Vec<String> {
+        text.lines()
+            .filter(|l| {
+                let mut words = l.split_whitespace();
+                words.next() == Some("nameserver")
+                    && words
+                        .next()
+                        .and_then(|a| a.parse::<std::net::IpAddr>().ok())
+                        .is_some_and(|a| !a.is_loopback())
+            })
+            .map(|l| l.trim().to_string())
+            .collect()
+    };
+    let mut servers = reachable(host);
+    if servers.is_empty() {
+        servers = upstream.map(reachable).unwrap_or_default();
+    }
+    let mut out = String::from("# Written by Corral from the host's resolver config.\n");
+    for l in host.lines() {
+        let first = l.split_whitespace().next();
+        if matches!(first, Some("search") | Some("domain")) {
+            out.push_str(l.trim());
+            out.push('\n');
+        }
+    }
+    for s in servers {
+        out.push_str(&s);
+        out.push('\n');
+    }
+    out.push_str("options timeout:1 attempts:2\n");
+    out
+}
+
 /// The environment list of a node, `KEY=VALUE`.
 pub fn env_for(a: &NodeAssignment) -> Vec<String> {
     let mut env: Vec<String> = a.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
     env.push(format!("CORRAL_CLUSTER={}", a.cluster));
     env.push(format!("CORRAL_NODE={}", a.name));
     env
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_resolver_config_keeps_reachable_servers_and_short_timeouts() {
+        let host = "search lab.example\nnameserver 10.0.0.2\nnameserver 127.0.0.1\noptions ndots:2\n";
+        let out = node_resolv_conf(host, None);
+        assert!(out.contains("search lab.example\n"));
+        assert!(out.contains("nameserver 10.0.0.2\n"));
+        assert!(!out.contains("127.0.0.1"));
+        assert!(out.ends_with("options timeout:1 attempts:2\n"));
+    }
+
+    #[test]
+    fn a_local_stub_is_replaced_by_its_upstream_servers() {
+        let stub = "nameserver 127.0.0.53\noptions edns0 trust-ad\nsearch .\n";
+        let upstream = "nameserver 192.0.2.1\nnameserver ::1\nnameserver 2001:db8::1\n";
+        let out = node_resolv_conf(stub, Some(upstream));
+        assert!(out.contains("nameserver 192.0.2.1\nnameserver 2001:db8::1\n"));
+        assert!(!out.contains("127.0.0.53") && !out.contains("nameserver ::1\n"));
+        // No upstream list: no server at all rather than one a node cannot reach.
+        assert!(!node_resolv_conf(stub, None).contains("nameserver"));
+    }
 }

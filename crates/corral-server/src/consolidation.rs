@@ -6,7 +6,8 @@
 //! and no new plan while any node of the pool is moving. Each cluster's
 //! `max_unavailable` bounds how many of its nodes are down at once, and only nodes of
 //! clusters with `pack` placement move (`spread` asked for resilience, not density)
-//! and no label constraints.
+//! and no label constraints. A cold migration restarts the node, so a node that has
+//! been busy lately (its cpu use in the metrics history) stays where it is.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -20,6 +21,31 @@ use crate::context::Context;
 use crate::error::Result;
 use crate::node::{self, Desired};
 use crate::{event, keys, migration};
+
+/// How far back a node's cpu use decides whether it is busy.
+const BUSY_WINDOW_SECS: u64 = 120;
+/// Mean cpu use, as a share of the node's limit, above which a node is busy: a
+/// restart would cut into its work (a batch job, a service with traffic).
+const BUSY_SHARE: f64 = 0.10;
+
+/// Whether node `n` used more than [`BUSY_SHARE`] of its cpu over the window before
+/// `now`. No samples (a new node, or an agent that does not report) counts as idle.
+fn busy(ctx: &Context, n: &crate::node::NodeRecord, now: u64) -> bool {
+    let since = now.saturating_sub(BUSY_WINDOW_SECS);
+    let Some((_, samples)) = ctx.metrics_history.samples(&n.id, since) else {
+        return false;
+    };
+    mean_share(samples.iter().map(|s| s.cpu_percent), n.cpu_millis as f64) > BUSY_SHARE
+}
+
+/// Mean of cpu percents (100 = one cpu) as a share of a limit of `cpu_millis`.
+fn mean_share(percents: impl Iterator<Item = f64>, cpu_millis: f64) -> f64 {
+    let (sum, count) = percents.fold((0.0, 0u32), |(s, c), p| (s + p, c + 1));
+    if count == 0 {
+        return 0.0;
+    }
+    (sum / f64::from(count)) * 10.0 / cpu_millis.max(1.0)
+}
 
 /// What the consolidator remembers between passes.
 #[derive(Debug, Default)]
@@ -71,7 +97,8 @@ pub fn pass(ctx: &Arc<Context>, state: &mut State, now: u64) -> Result<()> {
             && cluster.is_some_and(|c| {
                 // Label constraints would narrow the targets; such nodes stay (for now).
                 c.spec.placement == Placement::Pack && c.spec.constraints.is_empty() && !c.deleting
-            });
+            })
+            && !busy(ctx, n, now);
         nodes.push(NodeLoad {
             host: *h,
             cpu_millis: n.cpu_millis as u64,
@@ -146,4 +173,18 @@ pub fn pass(ctx: &Arc<Context>, state: &mut State, now: u64) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_node_is_busy_by_its_mean_cpu_against_its_limit() {
+        // Half a cpu used of a two-cpu limit: a quarter.
+        assert!((mean_share([50.0, 50.0].into_iter(), 2000.0) - 0.25).abs() < 1e-9);
+        // A burst among idle samples of a one-cpu node: 30/4 % = 0.075, idle.
+        assert!(mean_share([0.0, 30.0, 0.0, 0.0].into_iter(), 1000.0) < BUSY_SHARE);
+        assert_eq!(mean_share(std::iter::empty(), 1000.0), 0.0);
+    }
 }

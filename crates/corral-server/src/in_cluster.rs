@@ -191,7 +191,7 @@ async fn scale(ctx: &Context, n: &NodeRecord, r: &NodeScaleRequest) -> Result<No
         .map(|m| m.name)
         .collect();
     let current = present.len() as u32;
-    let planned = plan(&g.name, current, &present, kind)?;
+    let planned = plan(&g.name, current, &present, &n.name, kind)?;
     if planned.to < bounds.min || planned.to > bounds.max {
         return Err(ApiError::invalid(format!(
             "node group {:?} would have {} nodes; it is kept within [{}, {}]",
@@ -251,14 +251,14 @@ struct Planned {
     resize: Resize,
 }
 
-/// The size a request leads to from `current` nodes named `present`.
-fn plan(group: &str, current: u32, present: &HashSet<String>, kind: ScaleKind) -> Result<Planned> {
+/// The size a request from node `caller` leads to from `current` nodes named `present`.
+fn plan(group: &str, current: u32, present: &HashSet<String>, caller: &str, kind: ScaleKind) -> Result<Planned> {
     let exact = |to: u32| Planned {
         to,
         changes: to != current,
         resize: Resize::To {
             nodes: to,
-            remove: Vec::new(),
+            remove: victims(present, caller, current.saturating_sub(to)),
         },
     };
     match kind {
@@ -285,6 +285,15 @@ fn plan(group: &str, current: u32, present: &HashSet<String>, kind: ScaleKind) -
             })
         }
     }
+}
+
+/// The `count` nodes a shrink removes: the highest-numbered first, as any resize does,
+/// but the node that asked last of all, since it is running whatever asked.
+fn victims(present: &HashSet<String>, caller: &str, count: u32) -> Vec<String> {
+    let index = |name: &str| name.rsplit_once('-').and_then(|(_, i)| i.parse::<u32>().ok());
+    let mut order: Vec<&String> = present.iter().collect();
+    order.sort_by_key(|name| (name.as_str() == caller, std::cmp::Reverse(index(name))));
+    order.into_iter().take(count as usize).cloned().collect()
 }
 
 /// Node names of a group are `<group>-<index>`.
@@ -345,10 +354,10 @@ mod tests {
     #[test]
     fn sizes_of_each_form() {
         let present = names(&["worker-0", "worker-1"]);
-        let p = plan("worker", 2, &present, ScaleKind::Change(-1)).unwrap();
+        let p = plan("worker", 2, &present, "head-0", ScaleKind::Change(-1)).unwrap();
         assert_eq!((p.to, p.changes), (1, true));
-        assert!(plan("worker", 2, &present, ScaleKind::Change(-3)).is_err());
-        let p = plan("worker", 2, &present, ScaleKind::To(2)).unwrap();
+        assert!(plan("worker", 2, &present, "head-0", ScaleKind::Change(-3)).is_err());
+        let p = plan("worker", 2, &present, "head-0", ScaleKind::To(2)).unwrap();
         assert!(!p.changes);
         let named = |add: &[&str], remove: &[&str]| ScaleKind::Named {
             add: add.iter().map(|s| s.to_string()).collect(),
@@ -358,14 +367,15 @@ mod tests {
             "worker",
             2,
             &present,
+            "head-0",
             named(&["worker-1", "worker-3"], &["worker-0", "worker-7"]),
         )
         .unwrap();
         assert_eq!((p.to, p.changes), (2, true));
-        let p = plan("worker", 2, &present, named(&["worker-1"], &["worker-5"])).unwrap();
+        let p = plan("worker", 2, &present, "head-0", named(&["worker-1"], &["worker-5"])).unwrap();
         assert!(!p.changes);
-        assert!(plan("worker", 2, &present, named(&["head-0"], &[])).is_err());
-        assert!(plan("worker", 2, &present, named(&["worker-01"], &[])).is_err());
-        assert!(plan("worker", 2, &present, named(&["worker-4"], &["worker-4"])).is_err());
+        assert!(plan("worker", 2, &present, "head-0", named(&["head-0"], &[])).is_err());
+        assert!(plan("worker", 2, &present, "head-0", named(&["worker-01"], &[])).is_err());
+        assert!(plan("worker", 2, &present, "head-0", named(&["worker-4"], &["worker-4"])).is_err());
     }
 }

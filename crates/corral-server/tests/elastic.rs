@@ -8,8 +8,7 @@ mod support;
 
 use std::sync::{Arc, Mutex};
 
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
+use axum::http::StatusCode;
 use corral_agent::ControlPlane;
 use corral_api::agent::{MetricsReport, NodeSamples};
 use corral_api::NodeSample;
@@ -17,35 +16,12 @@ use corral_policy::elastic::PendingJob;
 use corral_server::{
     Activity, Context, ElasticManager, InProcessControlPlane, ProbeError, ProbeTarget, QueueProbe, QueueStatus,
 };
-use http_body_util::BodyExt;
 use serde_json::{json, Value};
-use tower::ServiceExt;
 
+/// [`support::call`] with `""` for no token and `Null` for no body.
 async fn call(ctx: &Arc<Context>, method: &str, path: &str, body: Value, token: &str) -> (StatusCode, Value) {
-    let req = Request::builder()
-        .method(method)
-        .uri(path)
-        .header("content-type", "application/json")
-        .header("authorization", format!("Bearer {token}"));
-    let body = if body.is_null() {
-        String::new()
-    } else {
-        body.to_string()
-    };
-    let resp = corral_server::router(ctx.clone())
-        .oneshot(req.body(Body::from(body)).unwrap())
-        .await
-        .unwrap();
-    let status = resp.status();
-    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
-}
-
-async fn admin(ctx: &Arc<Context>) -> String {
-    let pw = support::admin_password(ctx);
-    let (s, v) = call(ctx, "POST", "/v1/login", json!({"name": "admin", "password": pw}), "").await;
-    assert_eq!(s, StatusCode::OK, "{v}");
-    v["token"].as_str().unwrap().to_string()
+    let token = Some(token).filter(|t| !t.is_empty());
+    support::call(ctx, method, path, token, Some(body).filter(|b| !b.is_null())).await
 }
 
 fn now() -> u64 {
@@ -132,7 +108,7 @@ fn manager() -> (ElasticManager, Arc<FakeProbe>) {
 async fn invalid_elasticity_is_refused_and_nothing_is_written() {
     let dir = tempfile::tempdir().unwrap();
     let ctx = support::pool(&dir, &["h1"]).await;
-    let token = admin(&ctx).await;
+    let token = support::admin_token(&ctx).await;
     let cases = [
         (spec(1, json!({"min": 3, "max": 2})), "min 3 is above max 2"),
         (spec(5, json!({"min": 1, "max": 3})), "do not hold its count 5"),
@@ -202,7 +178,7 @@ async fn invalid_elasticity_is_refused_and_nothing_is_written() {
 async fn manual_scale_stays_within_bounds_and_starts_a_cooldown() {
     let dir = tempfile::tempdir().unwrap();
     let ctx = support::pool(&dir, &["h1"]).await;
-    let token = admin(&ctx).await;
+    let token = support::admin_token(&ctx).await;
     let (s, v) = call(
         &ctx,
         "POST",
@@ -256,7 +232,7 @@ async fn manual_scale_stays_within_bounds_and_starts_a_cooldown() {
 async fn schedule_floor_is_applied_in_the_clusters_time_zone() {
     let dir = tempfile::tempdir().unwrap();
     let ctx = support::pool(&dir, &["h1"]).await;
-    let token = admin(&ctx).await;
+    let token = support::admin_token(&ctx).await;
     let elastic = json!({"min": 1, "max": 4, "schedule": {"timezone": "Europe/Stockholm",
         "rules": [{"days": "mon-fri", "start": "08:00", "end": "20:00", "min": 3}]}});
     let (s, v) = call(&ctx, "POST", "/v1/clusters", spec(1, elastic), &token).await;
@@ -323,7 +299,7 @@ async fn feed(ctx: &Arc<Context>, samples: impl Fn(&str) -> Vec<NodeSample>) {
 async fn metrics_trigger_grows_on_busy_cpu_after_the_cooldown_and_shrinks_when_idle() {
     let dir = tempfile::tempdir().unwrap();
     let ctx = support::pool(&dir, &["h1"]).await;
-    let token = admin(&ctx).await;
+    let token = support::admin_token(&ctx).await;
     let elastic = json!({"min": 1, "max": 3, "cooldown": 60,
         "metrics": {"window": 60, "scale_out_above": 50, "scale_in_below": 10}});
     let (s, v) = call(&ctx, "POST", "/v1/clusters", spec(1, elastic), &token).await;
@@ -371,7 +347,7 @@ async fn metrics_trigger_grows_on_busy_cpu_after_the_cooldown_and_shrinks_when_i
 async fn queue_trigger_grows_for_pending_jobs_drains_idle_nodes_and_reports_a_failing_probe_once() {
     let dir = tempfile::tempdir().unwrap();
     let ctx = support::pool(&dir, &["h1"]).await;
-    let token = admin(&ctx).await;
+    let token = support::admin_token(&ctx).await;
     let elastic = json!({"min": 1, "max": 6, "queue": {"probe": "slurm", "idle_time": 300}});
     let (s, v) = call(&ctx, "POST", "/v1/clusters", spec(1, elastic), &token).await;
     assert_eq!(s, StatusCode::ACCEPTED, "{v}");
@@ -423,7 +399,7 @@ async fn queue_trigger_grows_for_pending_jobs_drains_idle_nodes_and_reports_a_fa
 async fn stopped_clusters_are_left_alone() {
     let dir = tempfile::tempdir().unwrap();
     let ctx = support::pool(&dir, &["h1"]).await;
-    let token = admin(&ctx).await;
+    let token = support::admin_token(&ctx).await;
     let elastic = json!({"min": 1, "max": 4, "schedule": {"rules": [{"days": "daily", "start": "00:00", "end": "24:00", "min": 2}]}});
     let (s, v) = call(&ctx, "POST", "/v1/clusters", spec(1, elastic), &token).await;
     assert_eq!(s, StatusCode::ACCEPTED, "{v}");

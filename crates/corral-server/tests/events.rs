@@ -3,6 +3,8 @@
 
 mod support;
 
+use support::{call, login};
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,43 +12,13 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use corral_server::Context;
 use http_body_util::BodyExt;
-use serde_json::{json, Value};
+use serde_json::json;
 use tower::ServiceExt;
 
 async fn setup() -> (tempfile::TempDir, Arc<Context>) {
     let dir = tempfile::tempdir().unwrap();
     let ctx = support::pool(&dir, &["h1"]).await;
     (dir, ctx)
-}
-
-async fn call(ctx: &Arc<Context>, method: &str, path: &str, token: Option<&str>, body: Value) -> (StatusCode, Value) {
-    let mut req = Request::builder()
-        .method(method)
-        .uri(path)
-        .header("content-type", "application/json");
-    if let Some(t) = token {
-        req = req.header("authorization", format!("Bearer {t}"));
-    }
-    let resp = corral_server::router(ctx.clone())
-        .oneshot(req.body(Body::from(body.to_string())).unwrap())
-        .await
-        .unwrap();
-    let status = resp.status();
-    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
-}
-
-async fn login(ctx: &Arc<Context>, name: &str, password: &str) -> String {
-    let (s, v) = call(
-        ctx,
-        "POST",
-        "/v1/login",
-        None,
-        json!({"name": name, "password": password}),
-    )
-    .await;
-    assert_eq!(s, StatusCode::OK, "{v}");
-    v["token"].as_str().unwrap().to_string()
 }
 
 /// Reads the stream until `want` appears in it or two seconds pass.
@@ -77,7 +49,7 @@ async fn events_stream_live_and_replayed_and_only_ones_own() {
         "POST",
         "/v1/users",
         Some(&admin),
-        json!({"name": "bob", "password": "bob-password"}),
+        Some(json!({"name": "bob", "password": "bob-password"})),
     )
     .await;
     assert_eq!(s, StatusCode::CREATED);
@@ -109,7 +81,7 @@ async fn events_stream_live_and_replayed_and_only_ones_own() {
         "POST",
         "/v1/clusters",
         Some(&admin),
-        json!({"name": "alpha", "image": "minimal", "nodes": 1}),
+        Some(json!({"name": "alpha", "image": "minimal", "nodes": 1})),
     )
     .await;
     assert_eq!(s, StatusCode::ACCEPTED);
@@ -131,12 +103,12 @@ async fn events_stream_live_and_replayed_and_only_ones_own() {
         "POST",
         "/v1/clusters",
         Some(&bob),
-        json!({"name": "alpha", "image": "minimal", "nodes": 1}),
+        Some(json!({"name": "alpha", "image": "minimal", "nodes": 1})),
     )
     .await;
     assert_eq!(s, StatusCode::ACCEPTED);
     for path in ["/v1/clusters/alpha/events", "/v1/events"] {
-        let (s, v) = call(&ctx, "GET", path, Some(&bob), Value::Null).await;
+        let (s, v) = call(&ctx, "GET", path, Some(&bob), None).await;
         assert_eq!(s, StatusCode::OK, "{v}");
         let events = v.as_array().unwrap();
         assert!(events.iter().any(|e| e["kind"] == "cluster.created"), "{path}: {v}");
@@ -145,7 +117,7 @@ async fn events_stream_live_and_replayed_and_only_ones_own() {
             "{path}: bob sees another owner's events: {v}"
         );
     }
-    let (_, v) = call(&ctx, "GET", "/v1/clusters/alpha/events", Some(&admin), Value::Null).await;
+    let (_, v) = call(&ctx, "GET", "/v1/clusters/alpha/events", Some(&admin), None).await;
     assert!(
         v.as_array().unwrap().iter().all(|e| e["owner"] == "admin"),
         "admin's alpha shows only its own events: {v}"

@@ -6,47 +6,17 @@ mod support;
 
 use std::sync::Arc;
 
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
+use axum::http::StatusCode;
 use corral_agent::ControlPlane;
 use corral_api::agent::{MetricsReport, NodeSamples};
 use corral_api::NodeSample;
 use corral_server::{Context, InProcessControlPlane};
-use http_body_util::BodyExt;
 use serde_json::{json, Value};
-use tower::ServiceExt;
 
+/// [`support::call`] with `""` for no token and `Null` for no body.
 async fn call(ctx: &Arc<Context>, method: &str, path: &str, body: Value, token: &str) -> (StatusCode, Value) {
-    let req = Request::builder()
-        .method(method)
-        .uri(path)
-        .header("content-type", "application/json")
-        .header("authorization", format!("Bearer {token}"));
-    let body = if body.is_null() {
-        String::new()
-    } else {
-        body.to_string()
-    };
-    let resp = corral_server::router(ctx.clone())
-        .oneshot(req.body(Body::from(body)).unwrap())
-        .await
-        .unwrap();
-    let status = resp.status();
-    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
-}
-
-async fn login(ctx: &Arc<Context>, name: &str, password: &str) -> String {
-    let req = Request::builder()
-        .method("POST")
-        .uri("/v1/login")
-        .header("content-type", "application/json")
-        .body(Body::from(json!({"name": name, "password": password}).to_string()))
-        .unwrap();
-    let resp = corral_server::router(ctx.clone()).oneshot(req).await.unwrap();
-    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-    let v: Value = serde_json::from_slice(&bytes).unwrap();
-    v["token"].as_str().unwrap().to_string()
+    let token = Some(token).filter(|t| !t.is_empty());
+    support::call(ctx, method, path, token, Some(body).filter(|b| !b.is_null())).await
 }
 
 fn sample(t: u64, cpu: f64) -> NodeSample {
@@ -76,7 +46,7 @@ async fn samples_of_a_node_are_kept_for_its_owner() {
     let ctx = support::pool(&dir, &["h1", "h2"]).await;
     let cp = InProcessControlPlane::new(ctx.clone());
     let pw = std::fs::read_to_string(corral_server::credential_path(&ctx)).unwrap();
-    let admin = login(&ctx, "admin", pw.trim()).await;
+    let admin = support::login(&ctx, "admin", pw.trim()).await;
     let spec = json!({"name": "demo", "image": "minimal", "nodes": 1, "resources": {"cpu": "0.5", "memory": "64MiB"}});
     let (s, v) = call(&ctx, "POST", "/v1/clusters", spec, &admin).await;
     assert_eq!(s, StatusCode::ACCEPTED, "{v}");
@@ -147,7 +117,7 @@ async fn samples_of_a_node_are_kept_for_its_owner() {
     let user = json!({"name": "eve", "password": "eve-password-1"});
     let (s, v) = call(&ctx, "POST", "/v1/users", user, &admin).await;
     assert!(s.is_success(), "{v}");
-    let eve = login(&ctx, "eve", "eve-password-1").await;
+    let eve = support::login(&ctx, "eve", "eve-password-1").await;
     for p in [
         "/v1/clusters/demo/metrics",
         "/v1/clusters/demo/metrics?owner=admin",

@@ -2,16 +2,15 @@
 //! scheduler pass, with fake hosts registered through the in-process control plane
 //! (no agents, so nodes are placed but never run).
 
+mod support;
+
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
+use axum::http::StatusCode;
 use corral_agent::ControlPlane;
 use corral_server::{Context, InProcessControlPlane, ServerConfig};
-use http_body_util::BodyExt;
 use serde_json::{json, Value};
-use tower::ServiceExt;
 
 const MIB: u64 = 1 << 20;
 const GIB: u64 = 1 << 30;
@@ -30,63 +29,19 @@ impl Api {
     /// A pool whose server configuration `configure` adjusts first.
     async fn with_config(configure: impl FnOnce(&mut ServerConfig)) -> Api {
         let dir = tempfile::tempdir().unwrap();
-        let store = Arc::new(corral_store::sqlite::SqliteStore::open(&dir.path().join("state.db")).unwrap());
-        let images = corral_image::ImageStore::open(&dir.path().join("images")).unwrap();
-        let mut cfg = ServerConfig::new(dir.path().join("server"));
-        configure(&mut cfg);
-        let ctx = Context::new(store, images, cfg);
-        corral_server::bootstrap(&ctx).unwrap();
-        let manifest = corral_image::ImageManifest::new(vec![], Default::default(), 0);
-        corral_server::ensure_builtin_image(&ctx, "minimal", |_| Ok(manifest)).unwrap();
-        let mut api = Api {
-            ctx,
-            token: String::new(),
-            _dir: dir,
-        };
-        let pw = std::fs::read_to_string(corral_server::credential_path(&api.ctx)).unwrap();
-        let (s, v) = api
-            .call(
-                "POST",
-                "/v1/login",
-                Some(json!({"name": "admin", "password": pw.trim()})),
-            )
-            .await;
-        assert_eq!(s, StatusCode::OK, "{v}");
-        api.token = v["token"].as_str().unwrap().to_string();
-        api
+        let ctx = support::context_with(&dir, configure);
+        support::fake_minimal_image(&ctx);
+        let token = support::admin_token(&ctx).await;
+        Api { ctx, token, _dir: dir }
     }
 
     /// Registers a fake host, as its agent would.
     async fn host(&self, name: &str, cpus: u64, memory: u64, labels: &[(&str, &str)]) {
-        let labels: BTreeMap<&str, &str> = labels.iter().copied().collect();
-        let req = serde_json::from_value(json!({
-            "capacity": {"cpu_millis": cpus * 1000, "memory_bytes": memory},
-            "labels": labels,
-            "address": "127.0.0.1",
-        }))
-        .unwrap();
-        InProcessControlPlane::new(self.ctx.clone())
-            .register(name, req)
-            .await
-            .unwrap();
+        support::register(&self.ctx, name, cpus * 1000, memory, labels).await;
     }
 
     async fn call(&self, method: &str, path: &str, body: Option<Value>) -> (StatusCode, Value) {
-        let mut req = Request::builder()
-            .method(method)
-            .uri(path)
-            .header("content-type", "application/json");
-        if !self.token.is_empty() {
-            req = req.header("authorization", format!("Bearer {}", self.token));
-        }
-        let body = body.map(|b| b.to_string()).unwrap_or_default();
-        let resp = corral_server::router(self.ctx.clone())
-            .oneshot(req.body(Body::from(body)).unwrap())
-            .await
-            .unwrap();
-        let status = resp.status();
-        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+        support::call(&self.ctx, method, path, Some(&self.token), body).await
     }
 
     async fn create(&self, spec: Value) -> (StatusCode, Value) {
@@ -337,7 +292,37 @@ async fn consolidation_empties_the_least_loaded_switched_host_of_pack_nodes() {
         .report(&full, gone)
         .await
         .unwrap();
+    // While the nodes are busy (half their cpu over the last minutes), a restart would
+    // cut into their work: nothing moves. Once their use has been low for the window,
+    // b-1 moves.
+    let cp = InProcessControlPlane::new(api.ctx.clone());
+    let report = |ids: Vec<(String, u32)>, cpu_share: f64, t: u64| corral_api::agent::MetricsReport {
+        interval_secs: 10,
+        nodes: ids
+            .into_iter()
+            .map(|(id, cpu_millis)| corral_api::agent::NodeSamples {
+                id,
+                samples: (0..6)
+                    .map(|i| corral_api::NodeSample {
+                        t: t - 50 + i * 10,
+                        cpu_percent: cpu_share * cpu_millis as f64 / 10.0,
+                        memory_bytes: 32 << 20,
+                        rx_bytes_per_sec: 0.0,
+                        tx_bytes_per_sec: 0.0,
+                        disk_bytes: 0,
+                    })
+                    .collect(),
+            })
+            .collect(),
+    };
+    for h in [full.as_str(), other] {
+        let ids = cp.assignments(h, 0).await.unwrap().nodes;
+        let ids = ids.into_iter().map(|n| (n.id, n.cpu_millis)).collect();
+        cp.metrics(h, report(ids, 0.5, now + 1)).await.unwrap();
+    }
     corral_server::run_consolidation_pass(&api.ctx, &mut state, now + 1).unwrap();
+    assert_eq!(moving(&api.ctx), 0, "busy nodes are not restarted to consolidate");
+    corral_server::run_consolidation_pass(&api.ctx, &mut state, now + 400).unwrap();
     let (_, node) = api.call("GET", "/v1/clusters/b/nodes/node-1", None).await;
     let (_, events) = api.call("GET", &format!("/v1/events?target=hosts/{other}"), None).await;
     assert!(events.to_string().contains("consolidating"), "{events}");

@@ -6,17 +6,67 @@
 
 use std::sync::Arc;
 
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
 use corral_agent::ControlPlane;
 use corral_api::agent::HostCapacity;
 use corral_server::{Context, InProcessControlPlane, ServerConfig};
+use http_body_util::BodyExt;
+use serde_json::Value;
+use tower::ServiceExt;
 
 /// A bootstrapped context over a store in `dir`, with no hosts and no images.
 pub fn context(dir: &tempfile::TempDir) -> Arc<Context> {
+    context_with(dir, |_| {})
+}
+
+/// [`context`] with a server configuration that `configure` adjusts first.
+pub fn context_with(dir: &tempfile::TempDir, configure: impl FnOnce(&mut ServerConfig)) -> Arc<Context> {
     let store = Arc::new(corral_store::sqlite::SqliteStore::open(&dir.path().join("state.db")).unwrap());
     let images = corral_image::ImageStore::open(&dir.path().join("images")).unwrap();
-    let ctx = Context::new(store, images, ServerConfig::new(dir.path().join("server")));
+    let mut cfg = ServerConfig::new(dir.path().join("server"));
+    configure(&mut cfg);
+    let ctx = Context::new(store, images, cfg);
     corral_server::bootstrap(&ctx).unwrap();
     ctx
+}
+
+/// One request through the real router: status and JSON body (`Null` when not JSON).
+pub async fn call(
+    ctx: &Arc<Context>,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let mut req = Request::builder()
+        .method(method)
+        .uri(path)
+        .header("content-type", "application/json");
+    if let Some(t) = token {
+        req = req.header("authorization", format!("Bearer {t}"));
+    }
+    let body = body.map(|b| b.to_string()).unwrap_or_default();
+    let resp = corral_server::router(ctx.clone())
+        .oneshot(req.body(Body::from(body)).unwrap())
+        .await
+        .unwrap();
+    let status = resp.status();
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+}
+
+/// A token for user `name`.
+pub async fn login(ctx: &Arc<Context>, name: &str, password: &str) -> String {
+    let body = serde_json::json!({"name": name, "password": password});
+    let (s, v) = call(ctx, "POST", "/v1/login", None, Some(body)).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    v["token"].as_str().unwrap().to_string()
+}
+
+/// A token for the bootstrap admin.
+pub async fn admin_token(ctx: &Arc<Context>) -> String {
+    login(ctx, "admin", &admin_password(ctx)).await
 }
 
 /// Registers a host with `cpu_millis`, `memory_bytes` and `labels`, as its agent would.
