@@ -5,12 +5,9 @@ mod support;
 
 use std::sync::Arc;
 
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
+use axum::http::StatusCode;
 use corral_server::Context;
-use http_body_util::BodyExt;
 use serde_json::{json, Value};
-use tower::ServiceExt;
 
 struct Api {
     ctx: Arc<Context>,
@@ -50,19 +47,7 @@ impl Api {
         body: String,
         token: Option<&str>,
     ) -> (StatusCode, Value) {
-        let mut req = Request::builder()
-            .method(method)
-            .uri(path)
-            .header("content-type", content_type);
-        if let Some(t) = token {
-            req = req.header("authorization", format!("Bearer {t}"));
-        }
-        let resp = corral_server::router(self.ctx.clone())
-            .oneshot(req.body(Body::from(body)).unwrap())
-            .await
-            .unwrap();
-        let status = resp.status();
-        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+        let (status, _, bytes) = support::send(&self.ctx, method, path, content_type, body, token).await;
         (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
     }
 

@@ -6,16 +6,13 @@ mod support;
 
 use std::sync::Arc;
 
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
+use axum::http::StatusCode;
 use corral_agent::{AgentError, ControlPlane};
 use corral_api::agent::{ClusterRequest, NodeAnswer, NodeAssignment, NodeRequest};
 use corral_api::node_api::{NodeScaleRequest, NodeScaleResponse};
 use corral_api::{ApiError, ErrorCode};
 use corral_server::{Context, InProcessControlPlane};
-use http_body_util::BodyExt;
 use serde_json::{json, Value};
-use tower::ServiceExt;
 
 struct Pool {
     ctx: Arc<Context>,
@@ -42,25 +39,8 @@ impl Pool {
     }
 
     async fn call(&self, method: &str, path: &str, body: Value) -> (StatusCode, Value) {
-        let mut req = Request::builder()
-            .method(method)
-            .uri(path)
-            .header("content-type", "application/json");
-        if !self.token.is_empty() {
-            req = req.header("authorization", format!("Bearer {}", self.token));
-        }
-        let body = if body.is_null() {
-            String::new()
-        } else {
-            body.to_string()
-        };
-        let resp = corral_server::router(self.ctx.clone())
-            .oneshot(req.body(Body::from(body)).unwrap())
-            .await
-            .unwrap();
-        let status = resp.status();
-        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+        let token = Some(self.token.as_str()).filter(|t| !t.is_empty());
+        support::call(&self.ctx, method, path, token, Some(body).filter(|b| !b.is_null())).await
     }
 
     /// A cluster with `head` ×1 and an elastic `worker` group (0 now, 0..=3), placed.

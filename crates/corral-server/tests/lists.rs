@@ -5,12 +5,9 @@ mod support;
 
 use std::sync::Arc;
 
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
+use axum::http::StatusCode;
 use corral_server::Context;
-use http_body_util::BodyExt;
 use serde_json::{json, Value};
-use tower::ServiceExt;
 
 struct Api {
     ctx: Arc<Context>,
@@ -88,21 +85,9 @@ impl Api {
     }
 
     async fn send(&self, method: &str, path: &str, body: Option<Value>, token: Option<&str>) -> Answer {
-        let mut req = Request::builder()
-            .method(method)
-            .uri(path)
-            .header("content-type", "application/json");
-        if let Some(t) = token {
-            req = req.header("authorization", format!("Bearer {t}"));
-        }
         let body = body.map(|b| b.to_string()).unwrap_or_default();
-        let resp = corral_server::router(self.ctx.clone())
-            .oneshot(req.body(Body::from(body)).unwrap())
-            .await
-            .unwrap();
-        let status = resp.status();
-        let link = resp.headers().get("link").map(|v| v.to_str().unwrap().to_string());
-        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+        let (status, headers, bytes) = support::send(&self.ctx, method, path, "application/json", body, token).await;
+        let link = headers.get("link").map(|v| v.to_str().unwrap().to_string());
         Answer {
             status,
             link,
@@ -383,16 +368,8 @@ async fn bodies_are_objects_typed_alike_in_json_and_yaml() {
     let post = |ct: &'static str, body: &'static str| {
         let api = &api;
         async move {
-            let req = Request::builder()
-                .method("POST")
-                .uri("/v1/users")
-                .header("content-type", ct)
-                .header("authorization", format!("Bearer {}", api.token))
-                .body(Body::from(body))
-                .unwrap();
-            let resp = corral_server::router(api.ctx.clone()).oneshot(req).await.unwrap();
-            let status = resp.status();
-            let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+            let (status, _, bytes) =
+                support::send(&api.ctx, "POST", "/v1/users", ct, body.into(), Some(&api.token)).await;
             let v: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
             (status, v["code"].as_str().unwrap_or("").to_string())
         }

@@ -5,28 +5,13 @@ mod support;
 
 use std::sync::Arc;
 
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
+use axum::http::StatusCode;
 use corral_server::Context;
-use http_body_util::BodyExt;
 use serde_json::json;
-use tower::ServiceExt;
 
 async fn call(ctx: &Arc<Context>, method: &str, path: &str, body: String, token: Option<&str>) -> (StatusCode, String) {
-    let mut req = Request::builder()
-        .method(method)
-        .uri(path)
-        .header("content-type", "application/json");
-    if let Some(t) = token {
-        req = req.header("authorization", format!("Bearer {t}"));
-    }
-    let resp = corral_server::router(ctx.clone())
-        .oneshot(req.body(Body::from(body)).unwrap())
-        .await
-        .unwrap();
-    let status = resp.status();
-    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-    (status, String::from_utf8(bytes.to_vec()).unwrap())
+    let (status, _, bytes) = support::send(ctx, method, path, "application/json", body, token).await;
+    (status, String::from_utf8(bytes).unwrap())
 }
 
 /// The value of the sample with exactly this name and these labels.

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::http::{Request, StatusCode};
+use axum::http::{HeaderMap, Request, StatusCode};
 use corral_agent::ControlPlane;
 use corral_api::agent::HostCapacity;
 use corral_server::{Context, InProcessControlPlane, ServerConfig};
@@ -31,7 +31,32 @@ pub fn context_with(dir: &tempfile::TempDir, configure: impl FnOnce(&mut ServerC
     ctx
 }
 
-/// One request through the real router: status and JSON body (`Null` when not JSON).
+/// One request through the real router: status, headers and the body's bytes.
+pub async fn send(
+    ctx: &Arc<Context>,
+    method: &str,
+    path: &str,
+    content_type: &str,
+    body: String,
+    token: Option<&str>,
+) -> (StatusCode, HeaderMap, Vec<u8>) {
+    let mut req = Request::builder()
+        .method(method)
+        .uri(path)
+        .header("content-type", content_type);
+    if let Some(t) = token {
+        req = req.header("authorization", format!("Bearer {t}"));
+    }
+    let resp = corral_server::router(ctx.clone())
+        .oneshot(req.body(Body::from(body)).unwrap())
+        .await
+        .unwrap();
+    let (parts, body) = resp.into_parts();
+    let bytes = body.collect().await.unwrap().to_bytes().to_vec();
+    (parts.status, parts.headers, bytes)
+}
+
+/// A JSON request through the real router: status and JSON body (`Null` when not JSON).
 pub async fn call(
     ctx: &Arc<Context>,
     method: &str,
@@ -39,20 +64,8 @@ pub async fn call(
     token: Option<&str>,
     body: Option<Value>,
 ) -> (StatusCode, Value) {
-    let mut req = Request::builder()
-        .method(method)
-        .uri(path)
-        .header("content-type", "application/json");
-    if let Some(t) = token {
-        req = req.header("authorization", format!("Bearer {t}"));
-    }
     let body = body.map(|b| b.to_string()).unwrap_or_default();
-    let resp = corral_server::router(ctx.clone())
-        .oneshot(req.body(Body::from(body)).unwrap())
-        .await
-        .unwrap();
-    let status = resp.status();
-    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    let (status, _, bytes) = send(ctx, method, path, "application/json", body, token).await;
     (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
 }
 
