@@ -23,8 +23,10 @@ use std::time::{Duration, Instant};
 
 use common::Pool;
 
-/// Longest the schemathesis run may take before the test fails.
-const BUDGET: Duration = Duration::from_secs(170);
+/// Longest the schemathesis run may take before the test fails: a guard against a
+/// hang, not a speed target (about 2 minutes on a quiet machine, over 3 when the two
+/// cores are also building).
+const BUDGET: Duration = Duration::from_secs(480);
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
