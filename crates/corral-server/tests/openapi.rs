@@ -5,26 +5,17 @@ mod support;
 
 use std::sync::Arc;
 
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
+use axum::http::StatusCode;
 use corral_server::Context;
-use http_body_util::BodyExt;
 use serde_json::Value;
-use tower::ServiceExt;
 
 fn context(dir: &tempfile::TempDir) -> Arc<Context> {
     support::context(dir)
 }
 
-async fn call(ctx: &Arc<Context>, method: &str, path: &str) -> (StatusCode, Vec<u8>) {
-    let req = Request::builder().method(method).uri(path).body(Body::empty()).unwrap();
-    let resp = corral_server::router(ctx.clone()).oneshot(req).await.unwrap();
-    let status = resp.status();
-    (status, resp.into_body().collect().await.unwrap().to_bytes().to_vec())
-}
-
 async fn document(ctx: &Arc<Context>) -> Value {
-    let (status, body) = call(ctx, "GET", "/v1/openapi.json").await;
+    let (status, _, body) =
+        support::send(ctx, "GET", "/v1/openapi.json", "application/json", String::new(), None).await;
     assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
     serde_json::from_slice(&body).expect("the document is JSON")
 }
@@ -106,7 +97,15 @@ async fn every_documented_operation_is_routed() {
             .collect::<Vec<_>>()
             .join("/");
         for method in item.as_object().unwrap().keys() {
-            let (status, body) = call(&ctx, &method.to_uppercase(), &concrete).await;
+            let (status, _, body) = support::send(
+                &ctx,
+                &method.to_uppercase(),
+                &concrete,
+                "application/json",
+                String::new(),
+                None,
+            )
+            .await;
             let text = String::from_utf8_lossy(&body);
             assert_ne!(status, StatusCode::METHOD_NOT_ALLOWED, "{method} {path}");
             assert!(!text.contains("no such endpoint"), "{method} {path}: {text}");

@@ -14,6 +14,7 @@ use super::error::HttpResult;
 use super::operations::{page_events, EventFilter};
 use super::page::{self, PageQuery, Paged};
 use super::query::Query;
+use super::responses::{BadQuery, Internal, NotFound, Unauthorized};
 use crate::cluster;
 use crate::context::Context;
 
@@ -57,9 +58,9 @@ fn accepted(op: crate::operation::OperationRecord) -> Accepted {
     responses(
         (status = 200, description = "The caller's clusters (every cluster for the admin), by owner and name", body = [Cluster],
             headers(("Link" = String, description = "`<URL>; rel=\"next\"`: the next page, sent while more items follow a page cut by `limit`"))),
-        (status = 400, description = "A query parameter is invalid (`invalid_request`)", body = ApiError),
-        (status = 401, description = "Missing, invalid or expired token (`unauthorized`)", body = ApiError),
-        (status = 500, description = "Something went wrong inside Corral (`internal`)", body = ApiError),
+        BadQuery,
+        Unauthorized,
+        Internal,
     ),
     security(("bearer" = [])),
 )]
@@ -95,10 +96,10 @@ pub async fn list(
     responses(
         (status = 202, description = "Accepted: the operation that tracks the work (poll `GET /v1/operations/{id}`)", body = Operation),
         (status = 400, description = "Malformed body (`malformed_request`) or invalid values (`invalid_request`, `invalid_name`, `unknown_image`), elasticity included: bounds around the count, thresholds, time zone, calendar rules, probe group", body = ApiError),
-        (status = 401, description = "Missing, invalid or expired token (`unauthorized`)", body = ApiError),
+        Unauthorized,
         (status = 409, description = "A cluster of this name exists (`already_exists`)", body = ApiError),
         (status = 422, description = "Not enough capacity in the pool (`insufficient_capacity`) or over quota (`quota_exceeded`)", body = ApiError),
-        (status = 500, description = "Something went wrong inside Corral (`internal`)", body = ApiError),
+        Internal,
     ),
     security(("bearer" = [])),
 )]
@@ -122,10 +123,10 @@ pub async fn create(
     ),
     responses(
         (status = 200, description = "The cluster with its nodes", body = Cluster),
-        (status = 400, description = "A query parameter is invalid (`invalid_request`)", body = ApiError),
-        (status = 401, description = "Missing, invalid or expired token (`unauthorized`)", body = ApiError),
-        (status = 404, description = "No such resource, or not visible to the caller (`not_found`)", body = ApiError),
-        (status = 500, description = "Something went wrong inside Corral (`internal`)", body = ApiError),
+        BadQuery,
+        Unauthorized,
+        NotFound,
+        Internal,
     ),
     security(("bearer" = [])),
 )]
@@ -151,11 +152,11 @@ pub async fn show(
     ),
     responses(
         (status = 202, description = "Accepted: the operation that tracks the work (poll `GET /v1/operations/{id}`)", body = Operation),
-        (status = 400, description = "A query parameter is invalid (`invalid_request`)", body = ApiError),
-        (status = 401, description = "Missing, invalid or expired token (`unauthorized`)", body = ApiError),
-        (status = 404, description = "No such resource, or not visible to the caller (`not_found`)", body = ApiError),
+        BadQuery,
+        Unauthorized,
+        NotFound,
         (status = 409, description = "The cluster changed meanwhile; try again (`conflict`)", body = ApiError),
-        (status = 500, description = "Something went wrong inside Corral (`internal`)", body = ApiError),
+        Internal,
     ),
     security(("bearer" = [])),
 )]
@@ -184,11 +185,11 @@ pub async fn delete(
     responses(
         (status = 202, description = "Accepted: the operation that tracks the work (poll `GET /v1/operations/{id}`)", body = Operation),
         (status = 400, description = "Malformed body (`malformed_request`), no such size or group given, or a size outside an elastic group's [min, max] (`invalid_request`)", body = ApiError),
-        (status = 401, description = "Missing, invalid or expired token (`unauthorized`)", body = ApiError),
+        Unauthorized,
         (status = 404, description = "No such cluster or node group, or not visible to the caller (`not_found`)", body = ApiError),
         (status = 409, description = "The cluster is being deleted or changed meanwhile (`conflict`)", body = ApiError),
         (status = 422, description = "Not enough capacity in the pool (`insufficient_capacity`) or over quota (`quota_exceeded`)", body = ApiError),
-        (status = 500, description = "Something went wrong inside Corral (`internal`)", body = ApiError),
+        Internal,
     ),
     security(("bearer" = [])),
 )]
@@ -216,11 +217,11 @@ pub async fn scale(
     ),
     responses(
         (status = 202, description = "Accepted: the operation that tracks the work (poll `GET /v1/operations/{id}`)", body = Operation),
-        (status = 400, description = "A query parameter is invalid (`invalid_request`)", body = ApiError),
-        (status = 401, description = "Missing, invalid or expired token (`unauthorized`)", body = ApiError),
-        (status = 404, description = "No such resource, or not visible to the caller (`not_found`)", body = ApiError),
+        BadQuery,
+        Unauthorized,
+        NotFound,
         (status = 409, description = "The cluster is being deleted or changed meanwhile (`conflict`)", body = ApiError),
-        (status = 500, description = "Something went wrong inside Corral (`internal`)", body = ApiError),
+        Internal,
     ),
     security(("bearer" = [])),
 )]
@@ -247,12 +248,12 @@ pub async fn stop(
     ),
     responses(
         (status = 202, description = "Accepted: the operation that tracks the work (poll `GET /v1/operations/{id}`)", body = Operation),
-        (status = 400, description = "A query parameter is invalid (`invalid_request`)", body = ApiError),
-        (status = 401, description = "Missing, invalid or expired token (`unauthorized`)", body = ApiError),
-        (status = 404, description = "No such resource, or not visible to the caller (`not_found`)", body = ApiError),
+        BadQuery,
+        Unauthorized,
+        NotFound,
         (status = 409, description = "The cluster is being deleted or changed meanwhile (`conflict`)", body = ApiError),
         (status = 422, description = "Not enough capacity in the pool (`insufficient_capacity`) or over quota (`quota_exceeded`)", body = ApiError),
-        (status = 500, description = "Something went wrong inside Corral (`internal`)", body = ApiError),
+        Internal,
     ),
     security(("bearer" = [])),
 )]
@@ -282,10 +283,10 @@ pub async fn start(
     responses(
         (status = 200, description = "The cluster's events, oldest first. Without `limit`, the newest 500 that match; with `limit`, pages from the oldest that match on", body = [Event],
             headers(("Link" = String, description = "`<URL>; rel=\"next\"`: the next page, sent while more items follow a page cut by `limit`"))),
-        (status = 400, description = "A query parameter is invalid (`invalid_request`)", body = ApiError),
-        (status = 401, description = "Missing, invalid or expired token (`unauthorized`)", body = ApiError),
-        (status = 404, description = "No such resource, or not visible to the caller (`not_found`)", body = ApiError),
-        (status = 500, description = "Something went wrong inside Corral (`internal`)", body = ApiError),
+        BadQuery,
+        Unauthorized,
+        NotFound,
+        Internal,
     ),
     security(("bearer" = [])),
 )]

@@ -17,6 +17,7 @@ use super::clusters::OwnerQuery;
 use super::error::HttpResult;
 use super::nodes::find;
 use super::query::Query;
+use super::responses::{Internal, NotFound, Unauthorized};
 use crate::context::Context;
 use crate::exec;
 
@@ -35,10 +36,10 @@ use crate::exec;
     responses(
         (status = 101, description = "Switching to the websocket protocol. The first text frame is an `ExecRequest`; binary frames carry input and output; text frames carry `{\"resize\":[rows,cols]}` and `{\"eof\":true}` from the client and `{\"exit_code\":N}` from the server"),
         (status = 400, description = "Not a websocket upgrade request, or an invalid query parameter (`invalid_request`)", body = ApiError),
-        (status = 401, description = "Missing, invalid or expired token (`unauthorized`)", body = ApiError),
-        (status = 404, description = "No such resource, or not visible to the caller (`not_found`)", body = ApiError),
+        Unauthorized,
+        NotFound,
         (status = 409, description = "The node is not running or its host cannot be reached (`conflict`)", body = ApiError),
-        (status = 500, description = "Something went wrong inside Corral (`internal`)", body = ApiError),
+        Internal,
     ),
     security(("bearer" = [])),
 )]

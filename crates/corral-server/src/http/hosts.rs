@@ -13,6 +13,7 @@ use super::body::Body;
 use super::error::{HttpError, HttpResult};
 use super::page::{self, PageQuery, Paged};
 use super::query::Query;
+use super::responses::{AdminOnly, BadQuery, Internal, NotFound, Unauthorized};
 use crate::context::Context;
 use crate::{event, host, join, node};
 
@@ -74,10 +75,10 @@ impl HostFilter {
     responses(
         (status = 200, description = "The pool's hosts, by name", body = [Host],
             headers(("Link" = String, description = "`<URL>; rel=\"next\"`: the next page, sent while more items follow a page cut by `limit`"))),
-        (status = 400, description = "A query parameter is invalid (`invalid_request`)", body = ApiError),
-        (status = 401, description = "Missing, invalid or expired token (`unauthorized`)", body = ApiError),
-        (status = 403, description = "Only the admin may do this (`forbidden`)", body = ApiError),
-        (status = 500, description = "Something went wrong inside Corral (`internal`)", body = ApiError),
+        BadQuery,
+        Unauthorized,
+        AdminOnly,
+        Internal,
     ),
     security(("bearer" = [])),
 )]
@@ -113,10 +114,10 @@ pub async fn list(
     ),
     responses(
         (status = 200, description = "OK", body = Host),
-        (status = 401, description = "Missing, invalid or expired token (`unauthorized`)", body = ApiError),
-        (status = 403, description = "Only the admin may do this (`forbidden`)", body = ApiError),
-        (status = 404, description = "No such resource, or not visible to the caller (`not_found`)", body = ApiError),
-        (status = 500, description = "Something went wrong inside Corral (`internal`)", body = ApiError),
+        Unauthorized,
+        AdminOnly,
+        NotFound,
+        Internal,
     ),
     security(("bearer" = [])),
 )]
@@ -140,10 +141,10 @@ pub async fn show(State(ctx): State<Arc<Context>>, caller: Caller, Path(name): P
     ),
     responses(
         (status = 200, description = "The removed host", body = Host),
-        (status = 401, description = "Missing, invalid or expired token (`unauthorized`)", body = ApiError),
-        (status = 403, description = "Only the admin may do this (`forbidden`)", body = ApiError),
-        (status = 404, description = "No such resource, or not visible to the caller (`not_found`)", body = ApiError),
-        (status = 500, description = "Something went wrong inside Corral (`internal`)", body = ApiError),
+        Unauthorized,
+        AdminOnly,
+        NotFound,
+        Internal,
     ),
     security(("bearer" = [])),
 )]
@@ -177,10 +178,10 @@ pub async fn remove(
     responses(
         (status = 200, description = "A one-time token for `corral agent --join URL --token TOKEN`", body = JoinToken),
         (status = 400, description = "Malformed body (`malformed_request`)", body = ApiError),
-        (status = 401, description = "Missing, invalid or expired token (`unauthorized`)", body = ApiError),
-        (status = 403, description = "Only the admin may do this (`forbidden`)", body = ApiError),
+        Unauthorized,
+        AdminOnly,
         (status = 409, description = "This server has no agent listener, so no host can join (`conflict`)", body = ApiError),
-        (status = 500, description = "Something went wrong inside Corral (`internal`)", body = ApiError),
+        Internal,
     ),
     security(("bearer" = [])),
 )]

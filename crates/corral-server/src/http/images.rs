@@ -15,6 +15,7 @@ use super::body::Body;
 use super::error::{HttpError, HttpResult};
 use super::page::{self, PageQuery, Paged};
 use super::query::Query;
+use super::responses::{BadQuery, Internal, NotFound, Unauthorized};
 use crate::context::Context;
 use crate::node::{self, Desired};
 use crate::operation::{self, WaitFor};
@@ -32,9 +33,9 @@ type Accepted = (StatusCode, Json<Operation>);
     responses(
         (status = 200, description = "The caller's images and the public ones, by name and owner", body = [Image],
             headers(("Link" = String, description = "`<URL>; rel=\"next\"`: the next page, sent while more items follow a page cut by `limit`"))),
-        (status = 400, description = "A query parameter is invalid (`invalid_request`)", body = ApiError),
-        (status = 401, description = "Missing, invalid or expired token (`unauthorized`)", body = ApiError),
-        (status = 500, description = "Something went wrong inside Corral (`internal`)", body = ApiError),
+        BadQuery,
+        Unauthorized,
+        Internal,
     ),
     security(("bearer" = [])),
 )]
@@ -59,9 +60,9 @@ pub async fn list(
     ),
     responses(
         (status = 200, description = "OK", body = Image),
-        (status = 401, description = "Missing, invalid or expired token (`unauthorized`)", body = ApiError),
-        (status = 404, description = "No such resource, or not visible to the caller (`not_found`)", body = ApiError),
-        (status = 500, description = "Something went wrong inside Corral (`internal`)", body = ApiError),
+        Unauthorized,
+        NotFound,
+        Internal,
     ),
     security(("bearer" = [])),
 )]
@@ -114,8 +115,8 @@ fn spawn_task<F>(
     responses(
         (status = 202, description = "Accepted: the operation that tracks the work (poll `GET /v1/operations/{id}`)", body = Operation),
         (status = 400, description = "Malformed body (`malformed_request`), an unknown recipe (`invalid_request`) or a bad name (`invalid_name`)", body = ApiError),
-        (status = 401, description = "Missing, invalid or expired token (`unauthorized`)", body = ApiError),
-        (status = 500, description = "Something went wrong inside Corral (`internal`)", body = ApiError),
+        Unauthorized,
+        Internal,
     ),
     security(("bearer" = [])),
 )]
@@ -179,8 +180,8 @@ pub struct ImportQuery {
     responses(
         (status = 202, description = "Accepted: the operation that tracks the work (poll `GET /v1/operations/{id}`)", body = Operation),
         (status = 400, description = "No or a bad `name` (`invalid_request`, `invalid_name`) or the upload broke off (`malformed_request`)", body = ApiError),
-        (status = 401, description = "Missing, invalid or expired token (`unauthorized`)", body = ApiError),
-        (status = 500, description = "Something went wrong inside Corral (`internal`)", body = ApiError),
+        Unauthorized,
+        Internal,
     ),
     security(("bearer" = [])),
 )]
@@ -241,9 +242,9 @@ pub async fn import(
     ),
     responses(
         (status = 200, description = "The image, now public", body = Image),
-        (status = 401, description = "Missing, invalid or expired token (`unauthorized`)", body = ApiError),
-        (status = 404, description = "No such resource, or not visible to the caller (`not_found`)", body = ApiError),
-        (status = 500, description = "Something went wrong inside Corral (`internal`)", body = ApiError),
+        Unauthorized,
+        NotFound,
+        Internal,
     ),
     security(("bearer" = [])),
 )]
@@ -268,9 +269,9 @@ pub async fn share(
     ),
     responses(
         (status = 200, description = "The image, now private", body = Image),
-        (status = 401, description = "Missing, invalid or expired token (`unauthorized`)", body = ApiError),
-        (status = 404, description = "No such resource, or not visible to the caller (`not_found`)", body = ApiError),
-        (status = 500, description = "Something went wrong inside Corral (`internal`)", body = ApiError),
+        Unauthorized,
+        NotFound,
+        Internal,
     ),
     security(("bearer" = [])),
 )]
@@ -296,10 +297,10 @@ pub async fn unshare(
     ),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 401, description = "Missing, invalid or expired token (`unauthorized`)", body = ApiError),
-        (status = 404, description = "No such resource, or not visible to the caller (`not_found`)", body = ApiError),
+        Unauthorized,
+        NotFound,
         (status = 409, description = "A cluster uses the image (`conflict`)", body = ApiError),
-        (status = 500, description = "Something went wrong inside Corral (`internal`)", body = ApiError),
+        Internal,
     ),
     security(("bearer" = [])),
 )]

@@ -12,6 +12,7 @@ use serde::Deserialize;
 use super::auth::Caller;
 use super::error::HttpResult;
 use super::query::Query;
+use super::responses::{Internal, NotFound, Unauthorized};
 use crate::cluster;
 use crate::context::Context;
 use crate::node::{self, Desired, NodeRecord};
@@ -53,9 +54,9 @@ fn node_metrics(ctx: &Context, n: &NodeRecord, since: u64) -> NodeMetrics {
     responses(
         (status = 200, description = "Samples of every node of the cluster, in node name order", body = [NodeMetrics]),
         (status = 400, description = "A malformed query (`invalid_request`)", body = ApiError),
-        (status = 401, description = "Missing, invalid or expired token (`unauthorized`)", body = ApiError),
-        (status = 404, description = "No such resource, or not visible to the caller (`not_found`)", body = ApiError),
-        (status = 500, description = "Something went wrong inside Corral (`internal`)", body = ApiError),
+        Unauthorized,
+        NotFound,
+        Internal,
     ),
     security(("bearer" = [])),
 )]
@@ -90,9 +91,9 @@ pub async fn cluster(
     responses(
         (status = 200, description = "The node's samples, oldest first", body = NodeMetrics),
         (status = 400, description = "A malformed query (`invalid_request`)", body = ApiError),
-        (status = 401, description = "Missing, invalid or expired token (`unauthorized`)", body = ApiError),
-        (status = 404, description = "No such resource, or not visible to the caller (`not_found`)", body = ApiError),
-        (status = 500, description = "Something went wrong inside Corral (`internal`)", body = ApiError),
+        Unauthorized,
+        NotFound,
+        Internal,
     ),
     security(("bearer" = [])),
 )]

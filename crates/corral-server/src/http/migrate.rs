@@ -13,6 +13,7 @@ use super::body::Body;
 use super::clusters::OwnerQuery;
 use super::error::HttpResult;
 use super::query::Query;
+use super::responses::{AdminOnly, Internal, NotFound, Unauthorized};
 use crate::context::Context;
 use crate::node::{self, Desired};
 use crate::operation::{self, WaitFor};
@@ -33,12 +34,12 @@ use crate::{cluster, event, migration};
     responses(
         (status = 202, description = "Accepted: the operation that tracks the work (poll `GET /v1/operations/{id}`)", body = Operation),
         (status = 400, description = "Malformed body (`malformed_request`) or an invalid query parameter (`invalid_request`)", body = ApiError),
-        (status = 401, description = "Missing, invalid or expired token (`unauthorized`)", body = ApiError),
-        (status = 403, description = "Only the admin may do this (`forbidden`)", body = ApiError),
-        (status = 404, description = "No such resource, or not visible to the caller (`not_found`)", body = ApiError),
+        Unauthorized,
+        AdminOnly,
+        NotFound,
         (status = 409, description = "The target host is not ready, or the node has no host, is moving or is being deleted (`conflict`)", body = ApiError),
         (status = 422, description = "No host has room for the node (`insufficient_capacity`)", body = ApiError),
-        (status = 500, description = "Something went wrong inside Corral (`internal`)", body = ApiError),
+        Internal,
     ),
     security(("bearer" = [])),
 )]
@@ -89,11 +90,11 @@ pub(super) fn host_view(ctx: &Context, rec: &crate::host::HostRecord) -> crate::
     ),
     responses(
         (status = 200, description = "The host, now draining", body = Host),
-        (status = 401, description = "Missing, invalid or expired token (`unauthorized`)", body = ApiError),
-        (status = 403, description = "Only the admin may do this (`forbidden`)", body = ApiError),
-        (status = 404, description = "No such resource, or not visible to the caller (`not_found`)", body = ApiError),
+        Unauthorized,
+        AdminOnly,
+        NotFound,
         (status = 409, description = "The host is in a state that does not allow this (`conflict`)", body = ApiError),
-        (status = 500, description = "Something went wrong inside Corral (`internal`)", body = ApiError),
+        Internal,
     ),
     security(("bearer" = [])),
 )]
@@ -125,11 +126,11 @@ pub async fn drain(
     ),
     responses(
         (status = 200, description = "The host, ready again", body = Host),
-        (status = 401, description = "Missing, invalid or expired token (`unauthorized`)", body = ApiError),
-        (status = 403, description = "Only the admin may do this (`forbidden`)", body = ApiError),
-        (status = 404, description = "No such resource, or not visible to the caller (`not_found`)", body = ApiError),
+        Unauthorized,
+        AdminOnly,
+        NotFound,
         (status = 409, description = "The host is in a state that does not allow this (`conflict`)", body = ApiError),
-        (status = 500, description = "Something went wrong inside Corral (`internal`)", body = ApiError),
+        Internal,
     ),
     security(("bearer" = [])),
 )]

@@ -16,6 +16,7 @@ mod operations;
 mod page;
 mod power;
 mod query;
+mod responses;
 mod templates;
 mod ui;
 mod users;

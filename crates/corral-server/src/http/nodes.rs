@@ -16,6 +16,7 @@ use super::clusters::OwnerQuery;
 use super::error::HttpResult;
 use super::page::{self, PageQuery, Paged};
 use super::query::Query;
+use super::responses::{BadQuery, Internal, NotFound, Unauthorized};
 use crate::context::Context;
 use crate::node::{self, Desired, NodeRecord};
 use crate::operation::{self, WaitFor};
@@ -86,10 +87,10 @@ fn order_key(n: &Node) -> String {
     responses(
         (status = 200, description = "The cluster's nodes, by group and index", body = [Node],
             headers(("Link" = String, description = "`<URL>; rel=\"next\"`: the next page, sent while more items follow a page cut by `limit`"))),
-        (status = 400, description = "A query parameter is invalid (`invalid_request`)", body = ApiError),
-        (status = 401, description = "Missing, invalid or expired token (`unauthorized`)", body = ApiError),
-        (status = 404, description = "No such resource, or not visible to the caller (`not_found`)", body = ApiError),
-        (status = 500, description = "Something went wrong inside Corral (`internal`)", body = ApiError),
+        BadQuery,
+        Unauthorized,
+        NotFound,
+        Internal,
     ),
     security(("bearer" = [])),
 )]
@@ -121,10 +122,10 @@ pub async fn list(
     ),
     responses(
         (status = 200, description = "OK", body = Node),
-        (status = 400, description = "A query parameter is invalid (`invalid_request`)", body = ApiError),
-        (status = 401, description = "Missing, invalid or expired token (`unauthorized`)", body = ApiError),
-        (status = 404, description = "No such resource, or not visible to the caller (`not_found`)", body = ApiError),
-        (status = 500, description = "Something went wrong inside Corral (`internal`)", body = ApiError),
+        BadQuery,
+        Unauthorized,
+        NotFound,
+        Internal,
     ),
     security(("bearer" = [])),
 )]
@@ -154,10 +155,10 @@ pub async fn show(
     responses(
         (status = 200, description = "The command ran to completion", body = ExecResult),
         (status = 400, description = "Malformed body (`malformed_request`) or an empty command (`invalid_request`)", body = ApiError),
-        (status = 401, description = "Missing, invalid or expired token (`unauthorized`)", body = ApiError),
-        (status = 404, description = "No such resource, or not visible to the caller (`not_found`)", body = ApiError),
+        Unauthorized,
+        NotFound,
         (status = 409, description = "The node is not running or its host cannot be reached (`conflict`)", body = ApiError),
-        (status = 500, description = "Something went wrong inside Corral (`internal`)", body = ApiError),
+        Internal,
     ),
     security(("bearer" = [])),
 )]
@@ -188,10 +189,10 @@ pub async fn exec(
     responses(
         (status = 202, description = "Accepted: the operation that tracks the work (poll `GET /v1/operations/{id}`)", body = Operation),
         (status = 400, description = "Malformed body (`malformed_request`) or a bad image name (`invalid_name`)", body = ApiError),
-        (status = 401, description = "Missing, invalid or expired token (`unauthorized`)", body = ApiError),
-        (status = 404, description = "No such resource, or not visible to the caller (`not_found`)", body = ApiError),
+        Unauthorized,
+        NotFound,
         (status = 409, description = "The node has no host yet or its host cannot be reached (`conflict`)", body = ApiError),
-        (status = 500, description = "Something went wrong inside Corral (`internal`)", body = ApiError),
+        Internal,
     ),
     security(("bearer" = [])),
 )]

@@ -13,6 +13,7 @@ use super::auth::Caller;
 use super::error::HttpResult;
 use super::page::{self, under, PageQuery, Paged};
 use super::query::Query;
+use super::responses::{BadQuery, Internal, NotFound, Unauthorized};
 use crate::context::Context;
 use crate::{event, keys, operation};
 
@@ -64,9 +65,9 @@ impl OperationFilter {
     responses(
         (status = 200, description = "The caller's operations (all for the admin), newest first", body = [Operation],
             headers(("Link" = String, description = "`<URL>; rel=\"next\"`: the next page, sent while more items follow a page cut by `limit`"))),
-        (status = 400, description = "A query parameter is invalid (`invalid_request`)", body = ApiError),
-        (status = 401, description = "Missing, invalid or expired token (`unauthorized`)", body = ApiError),
-        (status = 500, description = "Something went wrong inside Corral (`internal`)", body = ApiError),
+        BadQuery,
+        Unauthorized,
+        Internal,
     ),
     security(("bearer" = [])),
 )]
@@ -99,10 +100,10 @@ pub async fn list(
     ),
     responses(
         (status = 200, description = "OK", body = Operation),
-        (status = 400, description = "A query parameter is invalid (`invalid_request`)", body = ApiError),
-        (status = 401, description = "Missing, invalid or expired token (`unauthorized`)", body = ApiError),
-        (status = 404, description = "No such resource, or not visible to the caller (`not_found`)", body = ApiError),
-        (status = 500, description = "Something went wrong inside Corral (`internal`)", body = ApiError),
+        BadQuery,
+        Unauthorized,
+        NotFound,
+        Internal,
     ),
     security(("bearer" = [])),
 )]
@@ -181,9 +182,9 @@ impl EventFilter {
     responses(
         (status = 200, description = "Events, oldest first: all for the admin, one's own for a user. Without `limit`, the newest 1000 that match; with `limit`, pages from the oldest that match on", body = [Event],
             headers(("Link" = String, description = "`<URL>; rel=\"next\"`: the next page, sent while more items follow a page cut by `limit`"))),
-        (status = 400, description = "A query parameter is invalid (`invalid_request`)", body = ApiError),
-        (status = 401, description = "Missing, invalid or expired token (`unauthorized`)", body = ApiError),
-        (status = 500, description = "Something went wrong inside Corral (`internal`)", body = ApiError),
+        BadQuery,
+        Unauthorized,
+        Internal,
     ),
     security(("bearer" = [])),
 )]

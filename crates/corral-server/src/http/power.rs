@@ -11,6 +11,7 @@ use super::auth::{require_admin, Caller};
 use super::body::Body;
 use super::error::HttpResult;
 use super::migrate::host_view;
+use super::responses::{AdminOnly, Internal, Unauthorized};
 use crate::context::Context;
 use crate::{event, power};
 
@@ -25,11 +26,11 @@ use crate::{event, power};
     responses(
         (status = 200, description = "The host, now managed by the power manager (secrets are never shown)", body = Host),
         (status = 400, description = "Malformed body (`malformed_request`) or an unusable setting (`invalid_request`)", body = ApiError),
-        (status = 401, description = "Missing, invalid or expired token (`unauthorized`)", body = ApiError),
-        (status = 403, description = "Only the admin may do this (`forbidden`)", body = ApiError),
+        Unauthorized,
+        AdminOnly,
         (status = 404, description = "No such host (`not_found`)", body = ApiError),
         (status = 409, description = "The host runs this server (`corral up`): Corral does not power off its own machine (`conflict`)", body = ApiError),
-        (status = 500, description = "Something went wrong inside Corral (`internal`)", body = ApiError),
+        Internal,
     ),
     security(("bearer" = [])),
 )]
@@ -61,10 +62,10 @@ pub async fn set(
     params(("name" = String, Path, description = "Host name")),
     responses(
         (status = 200, description = "The host, no longer switched by Corral", body = Host),
-        (status = 401, description = "Missing, invalid or expired token (`unauthorized`)", body = ApiError),
-        (status = 403, description = "Only the admin may do this (`forbidden`)", body = ApiError),
+        Unauthorized,
+        AdminOnly,
         (status = 404, description = "No such host (`not_found`)", body = ApiError),
-        (status = 500, description = "Something went wrong inside Corral (`internal`)", body = ApiError),
+        Internal,
     ),
     security(("bearer" = [])),
 )]
@@ -87,11 +88,11 @@ pub async fn clear(
     params(("name" = String, Path, description = "Host name")),
     responses(
         (status = 200, description = "The host, powering on (a driver failure shows in `power.error`)", body = Host),
-        (status = 401, description = "Missing, invalid or expired token (`unauthorized`)", body = ApiError),
-        (status = 403, description = "Only the admin may do this (`forbidden`)", body = ApiError),
+        Unauthorized,
+        AdminOnly,
         (status = 404, description = "No such host (`not_found`)", body = ApiError),
         (status = 409, description = "The host has no power driver (`conflict`)", body = ApiError),
-        (status = 500, description = "Something went wrong inside Corral (`internal`)", body = ApiError),
+        Internal,
     ),
     security(("bearer" = [])),
 )]
@@ -110,11 +111,11 @@ pub async fn on(State(ctx): State<Arc<Context>>, caller: Caller, Path(name): Pat
     params(("name" = String, Path, description = "Host name")),
     responses(
         (status = 200, description = "The host, powering off (a driver failure shows in `power.error`)", body = Host),
-        (status = 401, description = "Missing, invalid or expired token (`unauthorized`)", body = ApiError),
-        (status = 403, description = "Only the admin may do this (`forbidden`)", body = ApiError),
+        Unauthorized,
+        AdminOnly,
         (status = 404, description = "No such host (`not_found`)", body = ApiError),
         (status = 409, description = "The host holds nodes, or has no power driver (`conflict`)", body = ApiError),
-        (status = 500, description = "Something went wrong inside Corral (`internal`)", body = ApiError),
+        Internal,
     ),
     security(("bearer" = [])),
 )]
@@ -133,9 +134,9 @@ pub async fn off(State(ctx): State<Arc<Context>>, caller: Caller, Path(name): Pa
     tag = "hosts",
     responses(
         (status = 200, description = "The pool's energy since accounting started", body = EnergyReport),
-        (status = 401, description = "Missing, invalid or expired token (`unauthorized`)", body = ApiError),
-        (status = 403, description = "Only the admin may do this (`forbidden`)", body = ApiError),
-        (status = 500, description = "Something went wrong inside Corral (`internal`)", body = ApiError),
+        Unauthorized,
+        AdminOnly,
+        Internal,
     ),
     security(("bearer" = [])),
 )]

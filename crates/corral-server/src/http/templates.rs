@@ -10,6 +10,7 @@ use super::auth::Caller;
 use super::error::HttpResult;
 use super::page::{self, PageQuery, Paged};
 use super::query::Query;
+use super::responses::{BadQuery, Internal, Unauthorized};
 
 /// `GET /v1/templates`: by name.
 #[utoipa::path(
@@ -21,9 +22,7 @@ use super::query::Query;
     responses(
         (status = 200, description = "The cluster templates, by name; each spec's `name` is empty", body = [ClusterTemplate],
             headers(("Link" = String, description = "`<URL>; rel=\"next\"`: the next page, sent while more items follow a page cut by `limit`"))),
-        (status = 400, description = "A query parameter is invalid (`invalid_request`)", body = ApiError),
-        (status = 401, description = "Missing, invalid or expired token (`unauthorized`)", body = ApiError),
-        (status = 500, description = "Something went wrong inside Corral (`internal`)", body = ApiError),
+        BadQuery, Unauthorized, Internal,
     ),
     security(("bearer" = [])),
 )]

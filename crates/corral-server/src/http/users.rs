@@ -12,6 +12,7 @@ use super::body::Body;
 use super::error::{HttpError, HttpResult};
 use super::page::{self, PageQuery, Paged};
 use super::query::Query;
+use super::responses::{AdminOnly, BadQuery, Internal, NotFound, Unauthorized};
 use crate::context::Context;
 use crate::{event, user};
 
@@ -26,7 +27,7 @@ use crate::{event, user};
         (status = 200, description = "A bearer token", body = TokenResponse),
         (status = 400, description = "Malformed body (`malformed_request`)", body = ApiError),
         (status = 401, description = "Wrong user name or password (`unauthorized`)", body = ApiError),
-        (status = 500, description = "Something went wrong inside Corral (`internal`)", body = ApiError),
+        Internal,
     ),
 )]
 pub async fn login(State(ctx): State<Arc<Context>>, Body(req): Body<LoginRequest>) -> HttpResult<Json<TokenResponse>> {
@@ -46,8 +47,8 @@ pub async fn login(State(ctx): State<Arc<Context>>, Body(req): Body<LoginRequest
     tag = "users",
     responses(
         (status = 200, description = "The caller", body = User),
-        (status = 401, description = "Missing, invalid or expired token (`unauthorized`)", body = ApiError),
-        (status = 500, description = "Something went wrong inside Corral (`internal`)", body = ApiError),
+        Unauthorized,
+        Internal,
     ),
     security(("bearer" = [])),
 )]
@@ -65,9 +66,9 @@ pub async fn whoami(caller: Caller) -> Json<User> {
     responses(
         (status = 200, description = "Every user for the admin, oneself for a user, by name", body = [User],
             headers(("Link" = String, description = "`<URL>; rel=\"next\"`: the next page, sent while more items follow a page cut by `limit`"))),
-        (status = 400, description = "A query parameter is invalid (`invalid_request`)", body = ApiError),
-        (status = 401, description = "Missing, invalid or expired token (`unauthorized`)", body = ApiError),
-        (status = 500, description = "Something went wrong inside Corral (`internal`)", body = ApiError),
+        BadQuery,
+        Unauthorized,
+        Internal,
     ),
     security(("bearer" = [])),
 )]
@@ -95,10 +96,10 @@ pub async fn list(
     responses(
         (status = 201, description = "Created", body = User),
         (status = 400, description = "Malformed body (`malformed_request`), a bad name (`invalid_name`) or a password too short (`invalid_request`)", body = ApiError),
-        (status = 401, description = "Missing, invalid or expired token (`unauthorized`)", body = ApiError),
-        (status = 403, description = "Only the admin may do this (`forbidden`)", body = ApiError),
+        Unauthorized,
+        AdminOnly,
         (status = 409, description = "A user of this name exists (`already_exists`)", body = ApiError),
-        (status = 500, description = "Something went wrong inside Corral (`internal`)", body = ApiError),
+        Internal,
     ),
     security(("bearer" = [])),
 )]
@@ -135,9 +136,9 @@ pub async fn create(
     responses(
         (status = 200, description = "The user with the key added", body = User),
         (status = 400, description = "Malformed body (`malformed_request`) or not an OpenSSH public key line (`invalid_request`)", body = ApiError),
-        (status = 401, description = "Missing, invalid or expired token (`unauthorized`)", body = ApiError),
-        (status = 404, description = "No such resource, or not visible to the caller (`not_found`)", body = ApiError),
-        (status = 500, description = "Something went wrong inside Corral (`internal`)", body = ApiError),
+        Unauthorized,
+        NotFound,
+        Internal,
     ),
     security(("bearer" = [])),
 )]
