@@ -14,7 +14,7 @@ use super::error::HttpResult;
 use super::operations::{page_events, EventFilter};
 use super::page::{self, PageQuery, Paged};
 use super::query::Query;
-use super::responses::{BadQuery, Internal, NotFound, Unauthorized};
+use super::responses::{AcceptedOperation, BadQuery, ClusterBusy, Internal, NoRoom, NotFound, Unauthorized};
 use crate::cluster;
 use crate::context::Context;
 
@@ -94,11 +94,11 @@ pub async fn list(
     tag = "clusters",
     request_body(description = "The cluster to create (JSON, or YAML with a `yaml` content type)", content((ClusterSpec = "application/json"), (ClusterSpec = "application/yaml"))),
     responses(
-        (status = 202, description = "Accepted: the operation that tracks the work (poll `GET /v1/operations/{id}`)", body = Operation),
+        AcceptedOperation,
         (status = 400, description = "Malformed body (`malformed_request`) or invalid values (`invalid_request`, `invalid_name`, `unknown_image`), elasticity included: bounds around the count, thresholds, time zone, calendar rules, probe group", body = ApiError),
         Unauthorized,
         (status = 409, description = "A cluster of this name exists (`already_exists`)", body = ApiError),
-        (status = 422, description = "Not enough capacity in the pool (`insufficient_capacity`) or over quota (`quota_exceeded`)", body = ApiError),
+        NoRoom,
         Internal,
     ),
     security(("bearer" = [])),
@@ -151,7 +151,7 @@ pub async fn show(
         OwnerQuery,
     ),
     responses(
-        (status = 202, description = "Accepted: the operation that tracks the work (poll `GET /v1/operations/{id}`)", body = Operation),
+        AcceptedOperation,
         BadQuery,
         Unauthorized,
         NotFound,
@@ -183,12 +183,12 @@ pub async fn delete(
     ),
     request_body(description = "The group and its new size (JSON, or YAML with a `yaml` content type)", content((ScaleRequest = "application/json"), (ScaleRequest = "application/yaml"))),
     responses(
-        (status = 202, description = "Accepted: the operation that tracks the work (poll `GET /v1/operations/{id}`)", body = Operation),
+        AcceptedOperation,
         (status = 400, description = "Malformed body (`malformed_request`), no such size or group given, or a size outside an elastic group's [min, max] (`invalid_request`)", body = ApiError),
         Unauthorized,
         (status = 404, description = "No such cluster or node group, or not visible to the caller (`not_found`)", body = ApiError),
-        (status = 409, description = "The cluster is being deleted or changed meanwhile (`conflict`)", body = ApiError),
-        (status = 422, description = "Not enough capacity in the pool (`insufficient_capacity`) or over quota (`quota_exceeded`)", body = ApiError),
+        ClusterBusy,
+        NoRoom,
         Internal,
     ),
     security(("bearer" = [])),
@@ -216,11 +216,11 @@ pub async fn scale(
         OwnerQuery,
     ),
     responses(
-        (status = 202, description = "Accepted: the operation that tracks the work (poll `GET /v1/operations/{id}`)", body = Operation),
+        AcceptedOperation,
         BadQuery,
         Unauthorized,
         NotFound,
-        (status = 409, description = "The cluster is being deleted or changed meanwhile (`conflict`)", body = ApiError),
+        ClusterBusy,
         Internal,
     ),
     security(("bearer" = [])),
@@ -247,12 +247,12 @@ pub async fn stop(
         OwnerQuery,
     ),
     responses(
-        (status = 202, description = "Accepted: the operation that tracks the work (poll `GET /v1/operations/{id}`)", body = Operation),
+        AcceptedOperation,
         BadQuery,
         Unauthorized,
         NotFound,
-        (status = 409, description = "The cluster is being deleted or changed meanwhile (`conflict`)", body = ApiError),
-        (status = 422, description = "Not enough capacity in the pool (`insufficient_capacity`) or over quota (`quota_exceeded`)", body = ApiError),
+        ClusterBusy,
+        NoRoom,
         Internal,
     ),
     security(("bearer" = [])),

@@ -15,7 +15,7 @@ use super::body::Body;
 use super::error::{HttpError, HttpResult};
 use super::page::{self, PageQuery, Paged};
 use super::query::Query;
-use super::responses::{BadQuery, Internal, NotFound, Unauthorized};
+use super::responses::{AcceptedOperation, BadQuery, Internal, NotFound, Unauthorized};
 use crate::context::Context;
 use crate::node::{self, Desired};
 use crate::operation::{self, WaitFor};
@@ -113,7 +113,7 @@ fn spawn_task<F>(
     tag = "images",
     request_body(description = "The recipe to build (JSON, or YAML with a `yaml` content type)", content((BuildImageRequest = "application/json"), (BuildImageRequest = "application/yaml"))),
     responses(
-        (status = 202, description = "Accepted: the operation that tracks the work (poll `GET /v1/operations/{id}`)", body = Operation),
+        AcceptedOperation,
         (status = 400, description = "Malformed body (`malformed_request`), an unknown recipe (`invalid_request`) or a bad name (`invalid_name`)", body = ApiError),
         Unauthorized,
         Internal,
@@ -178,7 +178,7 @@ pub struct ImportQuery {
     ),
     request_body(description = "A rootfs tarball or an OCI archive, streamed (no size limit)", content(("application/octet-stream"), ("application/x-tar"))),
     responses(
-        (status = 202, description = "Accepted: the operation that tracks the work (poll `GET /v1/operations/{id}`)", body = Operation),
+        AcceptedOperation,
         (status = 400, description = "No or a bad `name` (`invalid_request`, `invalid_name`) or the upload broke off (`malformed_request`)", body = ApiError),
         Unauthorized,
         Internal,

@@ -13,7 +13,7 @@ use super::body::Body;
 use super::clusters::OwnerQuery;
 use super::error::HttpResult;
 use super::query::Query;
-use super::responses::{AdminOnly, Internal, NotFound, Unauthorized};
+use super::responses::{AcceptedOperation, AdminOnly, Internal, NotFound, Unauthorized};
 use crate::context::Context;
 use crate::node::{self, Desired};
 use crate::operation::{self, WaitFor};
@@ -32,7 +32,7 @@ use crate::{cluster, event, migration};
     ),
     request_body(description = "Target host, or none to let the scheduler choose (JSON, or YAML with a `yaml` content type)", content((MigrateRequest = "application/json"), (MigrateRequest = "application/yaml"))),
     responses(
-        (status = 202, description = "Accepted: the operation that tracks the work (poll `GET /v1/operations/{id}`)", body = Operation),
+        AcceptedOperation,
         (status = 400, description = "Malformed body (`malformed_request`) or an invalid query parameter (`invalid_request`)", body = ApiError),
         Unauthorized,
         AdminOnly,

@@ -16,7 +16,7 @@ use super::clusters::OwnerQuery;
 use super::error::HttpResult;
 use super::page::{self, PageQuery, Paged};
 use super::query::Query;
-use super::responses::{BadQuery, Internal, NotFound, Unauthorized};
+use super::responses::{AcceptedOperation, BadQuery, Internal, NotFound, Unauthorized};
 use crate::context::Context;
 use crate::node::{self, Desired, NodeRecord};
 use crate::operation::{self, WaitFor};
@@ -187,7 +187,7 @@ pub async fn exec(
     ),
     request_body(description = "Name of the new image (JSON, or YAML with a `yaml` content type)", content((SaveNodeRequest = "application/json"), (SaveNodeRequest = "application/yaml"))),
     responses(
-        (status = 202, description = "Accepted: the operation that tracks the work (poll `GET /v1/operations/{id}`)", body = Operation),
+        AcceptedOperation,
         (status = 400, description = "Malformed body (`malformed_request`) or a bad image name (`invalid_name`)", body = ApiError),
         Unauthorized,
         NotFound,

@@ -36,3 +36,30 @@ pub struct NotFound(ApiError);
 #[allow(dead_code)] // never built: it only describes the route
 #[response(status = 500, description = "Something went wrong inside Corral (`internal`)")]
 pub struct Internal(ApiError);
+
+/// 202 for the asynchronous routes: the operation that tracks the work.
+#[derive(IntoResponses)]
+#[allow(dead_code)] // never built: it only describes the route
+#[response(
+    status = 202,
+    description = "Accepted: the operation that tracks the work (poll `GET /v1/operations/{id}`)"
+)]
+pub struct AcceptedOperation(corral_api::Operation);
+
+/// 409 for changes to a cluster that another change or its deletion is holding.
+#[derive(IntoResponses)]
+#[allow(dead_code)] // never built: it only describes the route
+#[response(
+    status = 409,
+    description = "The cluster is being deleted or changed meanwhile (`conflict`)"
+)]
+pub struct ClusterBusy(ApiError);
+
+/// 422 for changes that need room in the pool and in the owner's quota.
+#[derive(IntoResponses)]
+#[allow(dead_code)] // never built: it only describes the route
+#[response(
+    status = 422,
+    description = "Not enough capacity in the pool (`insufficient_capacity`) or over quota (`quota_exceeded`)"
+)]
+pub struct NoRoom(ApiError);
