@@ -11,7 +11,7 @@ use super::auth::{require_admin, Caller};
 use super::body::Body;
 use super::error::HttpResult;
 use super::migrate::host_view;
-use super::responses::{AdminOnly, Internal, Unauthorized};
+use super::responses::{AdminOnly, Internal, NoSuchHost, Unauthorized};
 use crate::context::Context;
 use crate::{event, power};
 
@@ -28,7 +28,7 @@ use crate::{event, power};
         (status = 400, description = "Malformed body (`malformed_request`) or an unusable setting (`invalid_request`)", body = ApiError),
         Unauthorized,
         AdminOnly,
-        (status = 404, description = "No such host (`not_found`)", body = ApiError),
+        NoSuchHost,
         (status = 409, description = "The host runs this server (`corral up`): Corral does not power off its own machine (`conflict`)", body = ApiError),
         Internal,
     ),
@@ -64,7 +64,7 @@ pub async fn set(
         (status = 200, description = "The host, no longer switched by Corral", body = Host),
         Unauthorized,
         AdminOnly,
-        (status = 404, description = "No such host (`not_found`)", body = ApiError),
+        NoSuchHost,
         Internal,
     ),
     security(("bearer" = [])),
@@ -90,7 +90,7 @@ pub async fn clear(
         (status = 200, description = "The host, powering on (a driver failure shows in `power.error`)", body = Host),
         Unauthorized,
         AdminOnly,
-        (status = 404, description = "No such host (`not_found`)", body = ApiError),
+        NoSuchHost,
         (status = 409, description = "The host has no power driver (`conflict`)", body = ApiError),
         Internal,
     ),
@@ -113,7 +113,7 @@ pub async fn on(State(ctx): State<Arc<Context>>, caller: Caller, Path(name): Pat
         (status = 200, description = "The host, powering off (a driver failure shows in `power.error`)", body = Host),
         Unauthorized,
         AdminOnly,
-        (status = 404, description = "No such host (`not_found`)", body = ApiError),
+        NoSuchHost,
         (status = 409, description = "The host holds nodes, or has no power driver (`conflict`)", body = ApiError),
         Internal,
     ),

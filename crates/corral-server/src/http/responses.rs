@@ -63,3 +63,9 @@ pub struct ClusterBusy(ApiError);
     description = "Not enough capacity in the pool (`insufficient_capacity`) or over quota (`quota_exceeded`)"
 )]
 pub struct NoRoom(ApiError);
+
+/// 404 for the routes that name a host.
+#[derive(IntoResponses)]
+#[allow(dead_code)] // never built: it only describes the route
+#[response(status = 404, description = "No such host (`not_found`)")]
+pub struct NoSuchHost(ApiError);
