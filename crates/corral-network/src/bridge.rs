@@ -73,11 +73,19 @@ impl Network for BridgeNetwork {
             mark: names::segment_mark(seg.vni)?,
         };
         cmd::nft_script(&nft::segment_script(&elements, &current))?;
-        if !ip::rules()?.iter().any(|r| is_rule_of(r, table)) {
+        let rules = ip::rules()?;
+        let mut lines = Vec::new();
+        if !rules.iter().any(|r| is_rule_of(r, table) && r.oif.is_none()) {
             let mark = names::segment_mark(seg.vni)?;
-            cmd::ip_batch(None, &[format!("rule add {}", ip::rule_spec(mark, table))])?;
+            lines.push(format!("rule add {}", ip::rule_spec(mark, table)));
         }
-        Ok(())
+        if !rules
+            .iter()
+            .any(|r| is_rule_of(r, table) && r.oif.as_deref() == Some(bridge.as_str()))
+        {
+            lines.push(format!("rule add {}", ip::oif_rule_spec(&bridge, table)));
+        }
+        cmd::ip_batch(None, &lines)
     }
 
     fn remove_segment(&self, vni: u32) -> Result<(), NetworkError> {
@@ -90,7 +98,10 @@ impl Network for BridgeNetwork {
         let mut lines: Vec<String> = ip::rules()?
             .iter()
             .filter(|r| is_rule_of(r, table))
-            .map(|_| format!("rule del {}", ip::rule_spec(mark, table)))
+            .map(|r| match &r.oif {
+                Some(oif) => format!("rule del {}", ip::oif_rule_spec(oif, table)),
+                None => format!("rule del {}", ip::rule_spec(mark, table)),
+            })
             .collect();
         // The routes of the segment's table go with its bridge.
         lines.extend(

@@ -14,10 +14,11 @@ use crate::NetworkError;
 /// Lines that make a segment's bridge exist, with gateway address and MTU, up, and
 /// its subnet in the segment's own routing table `table`.
 ///
-/// The main table keeps the kernel's prefix route too: the host reaches nodes by it
-/// (`corral ssh`), and when two segments share a subnet it holds one route per bridge,
-/// of which the first added wins. Replies to nodes' egress are routed by their mark
-/// through the segment's table instead, so they always find their own bridge.
+/// The main table keeps the kernel's prefix route too: the host reaches nodes by it,
+/// and when two segments share a subnet it holds one route per bridge, of which the
+/// first added wins. Replies to nodes' egress are routed by their mark through the
+/// segment's table instead, so they always find their own bridge; so is what the host
+/// sends from a socket bound to the bridge (`corral ssh` binds one), by [`oif_rule_spec`].
 pub fn bridge_lines(
     bridge: &str,
     exists: bool,
@@ -49,13 +50,23 @@ pub fn rule_spec(mark: u32, table: u32) -> String {
     )
 }
 
-/// A routing rule, as far as Corral cares: its table and priority.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The routing rule sending what the host itself sends out of `bridge` (a socket bound
+/// to it, as `corral ssh` binds one) to `table`, as an `ip` line after `rule add` /
+/// `rule del`: the main table's route for a subnet two segments share names only one
+/// bridge, and a lookup restricted to another bridge would find no route there.
+pub fn oif_rule_spec(bridge: &str, table: u32) -> String {
+    format!("oif {bridge} lookup {table} pref {}", crate::names::RULE_PRIORITY)
+}
+
+/// A routing rule, as far as Corral cares: its table, priority and output device.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rule {
     /// The table it looks up, when numeric.
     pub table: Option<u32>,
     /// Its priority.
     pub priority: u32,
+    /// The output device it matches, if it matches one.
+    pub oif: Option<String>,
 }
 
 /// The IPv4 routing rules of the calling thread's namespace.
@@ -84,6 +95,7 @@ fn parse_rules(json: &serde_json::Value) -> Vec<Rule> {
             Some(Rule {
                 table: rule["table"].as_str().and_then(|t| t.parse().ok()),
                 priority: u32::try_from(rule["priority"].as_u64()?).ok()?,
+                oif: rule["oif"].as_str().map(str::to_string),
             })
         })
         .collect()
@@ -219,9 +231,11 @@ mod tests {
             rule_spec(0x0100_0007, 16_777_223),
             "fwmark 0x1000007/0x1ffffff lookup 16777223 pref 1100"
         );
+        assert_eq!(oif_rule_spec("cb-7", 16_777_223), "oif cb-7 lookup 16777223 pref 1100");
         let json = serde_json::json!([
             {"priority": 0, "src": "all", "table": "local"},
             {"priority": 1100, "src": "all", "fwmark": "0x1000007/0x1ffffff", "table": "16777223"},
+            {"priority": 1100, "src": "all", "oif": "cb-7", "table": "16777223"},
             {"priority": 32766, "src": "all", "table": "main"}
         ]);
         assert_eq!(
@@ -229,15 +243,23 @@ mod tests {
             [
                 Rule {
                     table: None,
-                    priority: 0
+                    priority: 0,
+                    oif: None
                 },
                 Rule {
                     table: Some(16_777_223),
-                    priority: 1100
+                    priority: 1100,
+                    oif: None
+                },
+                Rule {
+                    table: Some(16_777_223),
+                    priority: 1100,
+                    oif: Some("cb-7".into())
                 },
                 Rule {
                     table: None,
-                    priority: 32766
+                    priority: 32766,
+                    oif: None
                 }
             ]
         );

@@ -147,6 +147,12 @@ pub fn host_script() -> String {
         // packet on both hosts); what nodes send to the port stays tracked and dropped.
         format!("raw_prerouting iifname != {any} udp dport {VXLAN_PORT} notrack"),
         format!("raw_output udp dport {VXLAN_PORT} notrack"),
+        // Frames bridged between a segment's own nodes (on this host or through its
+        // VXLAN device) need no connection tracking: no rule matches their state and
+        // nothing NATs them, yet br_netfilter would track every one, an entry per
+        // flow per host on its path. What is addressed to the host (the gateway) is
+        // still tracked, so replies to it and the zones below keep working.
+        format!("raw_prerouting iifname . ip daddr @{SEGMENT_NETS} fib daddr type != local notrack accept"),
         // Each segment's connections live in its own conntrack zone (see ZONES).
         format!("raw_prerouting iifname . ip daddr @{SEGMENT_NETS} ct zone set iifname map @{ZONES}"),
         format!("raw_prerouting iifname . ip daddr != @{SEGMENT_NETS} ct original zone set iifname map @{ZONES}"),

@@ -509,8 +509,34 @@ fn two_segments_with_one_subnet_stay_apart_and_both_reach_out() {
     // Neither reaches the host through the shared gateway address.
     assert!(!ping(&red2, red.gateway) && !ping(&blue2, blue.gateway));
 
+    // The host reaches either segment's node at the shared address, through a socket
+    // bound to that segment's bridge (as `corral ssh` binds one): red3 listens, blue3
+    // does not; and blue3's own listener is met through blue's bridge only.
+    let red_bridge = names::bridge_name(red.vni).unwrap();
+    let blue_bridge = names::bridge_name(blue.vni).unwrap();
+    let at = |port| std::net::SocketAddrV4::new(red3.address, port);
+    connect_from_host(&red_bridge, at(port)).expect("host → red3 through red's bridge");
+    let err = connect_from_host(&blue_bridge, at(port)).unwrap_err();
+    assert_eq!(err, nix::errno::Errno::ECONNREFUSED, "host must meet blue3: {err}");
+    let blue_port = listen_in(&blue3);
+    let port = blue_port.local_addr().unwrap().port();
+    connect_from_host(&blue_bridge, at(port)).expect("host → blue3 through blue's bridge");
+    let err = connect_from_host(&red_bridge, at(port)).unwrap_err();
+    assert_eq!(err, nix::errno::Errno::ECONNREFUSED, "host must meet red3: {err}");
+
     lab.teardown();
     assert_eq!(lab.leftovers(), Vec::<String>::new());
+}
+
+/// Connects from the host namespace with a socket bound to `bridge` (SO_BINDTODEVICE).
+fn connect_from_host(bridge: &str, to: std::net::SocketAddrV4) -> nix::Result<()> {
+    use nix::sys::socket::{connect, setsockopt, socket, sockopt, AddressFamily, SockFlag, SockType, SockaddrIn};
+    use std::os::fd::AsRawFd;
+    let fd = socket(AddressFamily::Inet, SockType::Stream, SockFlag::SOCK_CLOEXEC, None)?;
+    setsockopt(&fd, sockopt::BindToDevice, &std::ffi::OsString::from(bridge))?;
+    // Bounds connect() too, should a SYN go unanswered.
+    setsockopt(&fd, sockopt::SendTimeout, &nix::sys::time::TimeVal::new(2, 0))?;
+    connect(fd.as_raw_fd(), &SockaddrIn::from(to))
 }
 
 fn ip(args: &[&str]) {

@@ -646,18 +646,85 @@ fn median(mut values: Vec<f64>) -> f64 {
     values[values.len() / 2]
 }
 
-/// Throughput over VXLAN against the underlay; run with `--ignored --nocapture`.
-/// The machine is shared and noisy: rounds interleave the three paths, and the
-/// medians of the per-round ratios are reported.
+/// Runs `sh -c script` and says whether it succeeded.
+fn sh(script: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", script])
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Bare VXLAN between the first two hosts: a device with an address in each host's own
+/// namespace, no bridge, no veth, no node namespace (what "raw VXLAN" measured).
+fn raw_vxlan(hosts: &[String]) -> Ipv4Addr {
+    for (i, ns) in hosts.iter().take(2).enumerate() {
+        let other = underlay_addr(1 - i);
+        let script = format!(
+            "ip -n {ns} link add rawvx type vxlan id 4000 local {} dstport {VXLAN_PORT} nolearning noudpcsum dev ul0 && \
+             ip -n {ns} link set rawvx mtu {} up && ip -n {ns} addr add 10.250.0.{}/24 dev rawvx && \
+             bridge -n {ns} fdb append 00:00:00:00:00:00 dev rawvx dst {other}",
+            underlay_addr(i),
+            overlay_mtu(UNDERLAY_MTU),
+            i + 1
+        );
+        assert!(sh(&script), "{script}");
+    }
+    Ipv4Addr::new(10, 250, 0, 2)
+}
+
+/// One setting of the benchmark: what it changes in each host (and node) namespace.
+struct Variant {
+    name: &'static str,
+    /// Shell script run with `$H` = each host namespace, `$N` = each node namespace,
+    /// `$V` = each node's host-side veth; empty for the setup as shipped.
+    host: &'static str,
+}
+
+/// The settings measured, in order; each keeps the ones before it unless it undoes them.
+const VARIANTS: &[Variant] = &[
+    Variant { name: "as shipped", host: "" },
+    Variant {
+        name: "bridged frames tracked (no in-segment notrack)",
+        host: "h=$(ip netns exec $H nft -a list chain inet corral raw_prerouting | sed -n 's/.*fib daddr.*handle //p'); \
+               [ -z \"$h\" ] || ip netns exec $H nft delete rule inet corral raw_prerouting handle $h",
+    },
+    Variant {
+        name: "tracked + br_netfilter off",
+        host: "ip netns exec $H sh -c 'echo 0 > /proc/sys/net/bridge/bridge-nf-call-iptables'",
+    },
+    Variant {
+        name: "br_netfilter off, no corral nft table",
+        host: "ip netns exec $H nft delete table inet corral 2>/dev/null",
+    },
+    Variant {
+        name: "+ GRO on every veth",
+        host: "ip netns exec $H ethtool -K ul0 gro on; ip netns exec $H ethtool -K $V gro on; ip netns exec $N ethtool -K eth0 gro on",
+    },
+    Variant {
+        name: "+ TSO/GSO off in the nodes",
+        host: "ip netns exec $N ethtool -K eth0 tso off gso off",
+    },
+];
+
+/// Throughput over VXLAN against the underlay; run with `--ignored --nocapture`
+/// (bench/vxlan.sh). The machine is shared and noisy: rounds interleave host↔host,
+/// raw VXLAN and node↔node, every setting is measured in the same run, and the
+/// medians of the per-round ratios are reported. `VXLAN_BENCH_ROUNDS` (default 5) and
+/// `VXLAN_BENCH_VARIANTS=all` (default: as shipped only) choose how much.
 #[test]
-#[ignore = "measurement: takes about 40 s and needs iperf3"]
+#[ignore = "measurement: takes about 40 s per setting and needs iperf3"]
 fn vxlan_throughput() {
     require_root!();
     if Command::new("iperf3").arg("-v").output().is_err() {
         eprintln!("skipped: needs iperf3");
         return;
     }
-    let (rounds, seconds) = (5, 2);
+    let rounds: usize = std::env::var("VXLAN_BENCH_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5);
+    let seconds = 2;
+    let all = std::env::var("VXLAN_BENCH_VARIANTS").is_ok_and(|v| v == "all");
     let mut lan = Lan::new();
     let (h1, h2) = (lan.add_host(), lan.add_host());
     let seg = segment(100);
@@ -667,7 +734,8 @@ fn vxlan_throughput() {
     lan.sync(&seg);
     let ns = |node: &AttachSpec| names::netns_name(&node.node_id).unwrap();
     let (h1_ns, h2_ns) = (lan.hosts[h1].clone(), lan.hosts[h2].clone());
-    // For comparison: bridged frames skip iptables/nft hooks (br_netfilter off).
+    let raw_peer = raw_vxlan(&lan.hosts);
+    // For comparison with earlier runs: bridged frames skip the nft hooks.
     if std::env::var_os("VXLAN_BENCH_BR_NF_OFF").is_some() {
         for host in [&h1_ns, &h2_ns] {
             in_netns(host, || {
@@ -676,25 +744,58 @@ fn vxlan_throughput() {
         }
     }
 
-    let (mut across, mut local) = (Vec::new(), Vec::new());
-    for round in 1..=rounds {
-        let underlay = iperf(&h2_ns, &h1_ns, underlay_addr(h2), seconds);
-        let remote = iperf(&ns(&n2), &ns(&n1), n2.address, seconds);
-        let near = iperf(&ns(&n3), &ns(&n1), n3.address, seconds);
-        eprintln!(
-            "round {round}: host-host {:.2}, node-node across hosts {:.2}, \
-             node-node on one host {:.2} Gbit/s",
-            underlay / 1e9,
-            remote / 1e9,
-            near / 1e9
+    let variants = if all { VARIANTS } else { &VARIANTS[..1] };
+    let mut table = Vec::new();
+    for v in variants {
+        for (host, node) in [(&h1_ns, &n1), (&h2_ns, &n2), (&h1_ns, &n3)] {
+            let veth = names::veth_name(&node.node_id).unwrap();
+            let script = format!("H={host}; N={}; V={veth}; {}", ns(node), v.host);
+            sh(&script);
+        }
+        let (mut across, mut raw, mut local, mut vs_raw) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for round in 1..=rounds {
+            let underlay = iperf(&h2_ns, &h1_ns, underlay_addr(h2), seconds);
+            let bare = iperf(&h2_ns, &h1_ns, raw_peer, seconds);
+            let remote = iperf(&ns(&n2), &ns(&n1), n2.address, seconds);
+            let near = iperf(&ns(&n3), &ns(&n1), n3.address, seconds);
+            eprintln!(
+                "{}, round {round}: host-host {:.2}, raw VXLAN {:.2}, node-node across hosts {:.2}, \
+                 node-node on one host {:.2} Gbit/s",
+                v.name,
+                underlay / 1e9,
+                bare / 1e9,
+                remote / 1e9,
+                near / 1e9
+            );
+            across.push(remote / underlay);
+            raw.push(bare / underlay);
+            local.push(near / underlay);
+            vs_raw.push(remote / bare);
+        }
+        let line = format!(
+            "| {} | {:.2} | {:.2} | {:.2} | {:.2} |",
+            v.name,
+            median(raw),
+            median(across),
+            median(vs_raw),
+            median(local)
         );
-        across.push(remote / underlay);
-        local.push(near / underlay);
+        eprintln!("{line}");
+        table.push(line);
     }
     eprintln!(
-        "median ratio to host-host: across hosts {:.2}, on one host {:.2}",
-        median(across),
-        median(local)
+        "\nmedian ratios, {rounds} rounds of {seconds} s:\n\
+         | setting | raw VXLAN / host-host | node-node across / host-host | across / raw VXLAN | on one host / host-host |\n\
+         | --- | --- | --- | --- | --- |"
     );
+    for line in table {
+        eprintln!("{line}");
+    }
+    for host in [&h1_ns, &h2_ns] {
+        sh(&format!("ip -n {host} link del rawvx"));
+        // A variant may have removed the host rules; the teardown removes elements.
+        lan.on(if host == &h1_ns { h1 } else { h2 }, |net| net.ensure_host())
+            .unwrap();
+    }
     assert_eq!(lan.teardown(), Vec::<String>::new());
 }

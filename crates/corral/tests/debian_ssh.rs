@@ -29,6 +29,8 @@ fn debian_nodes_ssh_to_each_other_and_users_ssh_in_with_their_key() {
     assert_eq!(img["name"], "debian", "{img}");
     assert_eq!(img["source"], "built", "{img}");
     assert_eq!(img["visibility"], "public", "{img}");
+    // Other tests import this root filesystem instead of debootstrapping again.
+    common::debian_image::save(&pool.data.join("images"), &img);
 
     // The admin's own key pair, added before the cluster is made.
     let keydir = pool.dir().join("keys");

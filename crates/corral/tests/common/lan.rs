@@ -55,6 +55,11 @@ impl Lan {
 
     /// A LAN whose server gets extra arguments.
     pub fn start_with(server_args: &[&str]) -> Lan {
+        Lan::start_with_env(server_args, &[])
+    }
+
+    /// A LAN whose server gets extra arguments and environment variables.
+    pub fn start_with_env(server_args: &[&str], env: &[(&str, &str)]) -> Lan {
         let tag = rand_hex(5);
         let lan = format!("clan{tag}");
         must(&format!("ip netns add {lan} && ip -n {lan} link add br0 type bridge && ip -n {lan} link set br0 up && ip -n {lan} link set lo up"));
@@ -88,6 +93,7 @@ impl Lan {
             .args(["--advertise", SERVER, "--data-dir"])
             .arg(&data)
             .env("CORRAL_LOG", "info")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log)
@@ -96,7 +102,12 @@ impl Lan {
         l.server = Some(child);
         let pw = data.join("server/admin.password");
         wait(&format!("the server ({})", l.log("server")), || {
-            pw.exists() && l.cli(&["image", "list"]).status.code() == Some(1)
+            // Exit status 1 is also what an unreachable server gives: the password file
+            // is written before the listener binds, so only an answer counts.
+            let answered = |out: Output| {
+                out.status.code() == Some(1) && !String::from_utf8_lossy(&out.stderr).contains("cannot reach")
+            };
+            pw.exists() && answered(l.cli(&["image", "list"]))
         });
         let mut c = l.cmd(&["login", "--user", "admin", "--password-file"]);
         c.arg(&pw);
@@ -137,6 +148,11 @@ impl Lan {
     /// Runs a CLI command.
     pub fn cli(&self, args: &[&str]) -> Output {
         self.cmd(args).output().unwrap()
+    }
+
+    /// The server's image store.
+    pub fn server_images(&self) -> PathBuf {
+        self.tmp.path().join("server/images")
     }
 
     /// Runs a CLI command that must succeed, with `-o json`.

@@ -7,6 +7,7 @@
 
 #![allow(dead_code)]
 
+pub mod debian_image;
 pub mod lan;
 pub mod mirror_proxy;
 
