@@ -90,7 +90,9 @@ fn run(ctx: &Ctx<'_>, a: &NodeAssignment) -> Result<Outcome, AgentError> {
         source,
     })?;
     if let Ok(RuntimeState::Running { .. }) = ctx.runtime.state(&a.id) {
-        // Adopted or already made: the hosts file above was the only thing to follow.
+        // Adopted or already made: the hosts file above and the credential (rotated
+        // meanwhile) are all there is to follow.
+        sync_credential(ctx, a);
         return Ok(Outcome::Running);
     }
     let manifest = ctx.images.manifest(&a.image_digest)?;
@@ -128,6 +130,35 @@ fn run(ctx: &Ctx<'_>, a: &NodeAssignment) -> Result<Outcome, AgentError> {
     };
     ctx.runtime.start(&spec)?;
     Ok(Outcome::Running)
+}
+
+/// Brings a running node's node API credential up to date after a rotation. Written
+/// from inside the node (an exec), never through its root from the host, where a
+/// symlink the node made could point the write anywhere. The file in the writable
+/// layer tells whether it is needed, so an unchanged credential costs one read.
+fn sync_credential(ctx: &Ctx<'_>, a: &NodeAssignment) {
+    let path = corral_api::node_api::CREDENTIAL_PATH;
+    let current = std::fs::read(ctx.runtime.upper_dir(&a.id).join(path.trim_start_matches('/')));
+    if a.credential.is_empty() || current.is_ok_and(|c| c == a.credential.as_bytes()) {
+        return;
+    }
+    let script = format!("umask 077 && mkdir -p /etc/corral && cat > {path}.new && mv -f {path}.new {path}");
+    let argv = ["/bin/sh".to_string(), "-c".to_string(), script];
+    let written = ctx.runtime.exec_command(&a.id, &argv, false).ok().and_then(|mut cmd| {
+        use std::io::Write;
+        let mut child = cmd
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .ok()?;
+        let sent = child.stdin.take()?.write_all(a.credential.as_bytes()).is_ok();
+        (child.wait().ok()?.success() && sent).then_some(())
+    });
+    if written.is_none() {
+        // The old credential stays (and is refused); the next assignment change retries.
+        tracing::warn!(node = %a.id, "could not write the rotated node API credential");
+    }
 }
 
 /// Removes a node from the host: on-destroy script, container, writable layer,

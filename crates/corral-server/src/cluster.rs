@@ -833,6 +833,33 @@ pub async fn set_running(
     Ok(op)
 }
 
+/// Replaces the cluster's node API credential: requests with the old one are refused
+/// from now on, and the agents write the new one into the running nodes (a node that
+/// starts later gets it at start). For when a node's secret may have leaked, or as a
+/// routine rotation.
+pub async fn rotate_credential(ctx: &Context, user: &UserRecord, owner: Option<&str>, name: &str) -> Result<Cluster> {
+    let _guard = ctx.admission.lock().await;
+    let doc = get(ctx, user, owner, name)?;
+    let mut c = doc.value.clone();
+    if c.deleting {
+        return Err(conflict(format!("cluster {name:?} is being deleted")));
+    }
+    c.credential = crate::user::random_secret(32);
+    let compares = [Compare::ModRevision(doc.key.clone(), doc.revision)];
+    if ctx.store.txn(&compares, &[typed::put_op(&doc.key, &c)?])?.is_none() {
+        return Err(conflict(format!("cluster {name:?} changed meanwhile; try again")));
+    }
+    event::record_owned(
+        ctx,
+        &user.name,
+        &c.owner,
+        &format!("clusters/{name}"),
+        "cluster.credential_rotated",
+        "node API credential replaced; the old one is refused",
+    );
+    view(ctx, &c)
+}
+
 /// Marks a cluster and all its nodes for deletion.
 pub async fn delete(ctx: &Context, user: &UserRecord, owner: Option<&str>, name: &str) -> Result<OperationRecord> {
     let _guard = ctx.admission.lock().await;

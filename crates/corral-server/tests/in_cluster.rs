@@ -239,6 +239,40 @@ async fn one_clusters_credential_does_not_open_another() {
 }
 
 #[tokio::test]
+async fn a_rotated_credential_replaces_the_old_one_in_the_nodes_assignments() {
+    let pool = Pool::new().await;
+    pool.elastic_cluster("demo").await;
+    let (host, old) = pool.assignment("demo", "head-0").await;
+    let (s, v) = pool
+        .call("POST", "/v1/clusters/demo/credential/rotate", Value::Null)
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["name"], "demo");
+    assert!(
+        !v.to_string().contains(&old.credential),
+        "the answer never shows a credential"
+    );
+    let (_, new) = pool.assignment("demo", "head-0").await;
+    assert_eq!(new.credential.len(), 64);
+    assert_ne!(new.credential, old.credential);
+    let e = pool
+        .ask(&host, &old.id, &old.credential, NodeRequest::Describe)
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, ErrorCode::Unauthorized, "the old credential is refused: {e:?}");
+    pool.ask(&host, &new.id, &new.credential, NodeRequest::Describe)
+        .await
+        .unwrap();
+    let (_, events) = pool.call("GET", "/v1/clusters/demo/events", Value::Null).await;
+    assert!(events.to_string().contains("cluster.credential_rotated"), "{events}");
+    // Someone else's cluster, or none: 404, nothing changes.
+    let (s, _) = pool
+        .call("POST", "/v1/clusters/nope/credential/rotate", Value::Null)
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
 async fn requests_are_rate_limited_per_cluster() {
     let pool = Pool::new().await;
     pool.elastic_cluster("busy").await;

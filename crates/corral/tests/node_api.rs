@@ -164,6 +164,29 @@ fn a_node_grows_its_cluster_through_the_node_api() {
     assert_eq!(running(&pool, "lab", "worker"), ["worker-0", "worker-1"]);
     assert!(running(&pool, "other", "worker").is_empty());
 
+    // A rotation: the old credential is refused at once, and the running nodes get
+    // the new one (root's alone, as before).
+    pool.ok(&["cluster", "rotate-credential", "lab"]);
+    let (code, _, err) = exec(&pool, "lab/head-0", &call("/v1/self", None, &lab_cred));
+    assert_ne!(code, 0);
+    assert!(err.contains("401"), "{err}");
+    let read = |node: &str| {
+        exec(
+            &pool,
+            node,
+            "stat -c '%a %U' /etc/corral/credential; cat /etc/corral/credential",
+        )
+        .1
+    };
+    wait("the new credential in every node of lab", || {
+        let seen: Vec<String> = ["lab/head-0", "lab/worker-0", "lab/worker-1"].map(read).into();
+        seen.iter()
+            .all(|s| s.starts_with("600 root\n") && s.len() == 9 + 64 && !s.contains(&lab_cred))
+            && seen.windows(2).all(|w| w[0] == w[1])
+    });
+    let (code, out, err) = exec(&pool, "lab/head-0", &call("/v1/self", None, OWN));
+    assert_eq!(code, 0, "{out}{err}");
+
     // After a crash of `corral up` the agent serves the node API again.
     pool.restart();
     let mut answer = (1, String::new(), String::new());

@@ -1,4 +1,5 @@
-//! `corral cluster ...`: create, list, show, scale, stop, start, delete, events.
+//! `corral cluster ...`: create, list, show, scale, stop, start, delete, events,
+//! rotate-credential.
 
 use clap::{Args, Subcommand};
 use corral_api::{Cluster, Event, Operation, ScaleRequest};
@@ -29,6 +30,12 @@ pub enum ClusterCommand {
     Start(NameArgs),
     /// Show the events of a cluster
     Events {
+        /// Cluster name
+        name: String,
+    },
+    /// Replace the credential the cluster's nodes use for the node API (the old one
+    /// is refused at once; running nodes get the new one in /etc/corral/credential)
+    RotateCredential {
         /// Cluster name
         name: String,
     },
@@ -112,6 +119,11 @@ pub async fn run(cmd: ClusterCommand, ctx: &mut Ctx<'_>) -> anyhow::Result<i32> 
         ClusterCommand::Events { name } => {
             let events: Vec<Event> = ctx.client.get(&["v1", "clusters", &name, "events"]).await?;
             ctx.show(&events)?;
+        }
+        ClusterCommand::RotateCredential { name } => {
+            let path = ["v1", "clusters", &name, "credential", "rotate"];
+            let cluster: Cluster = ctx.client.post_empty(&path).await?;
+            ctx.show(&cluster)?;
         }
     }
     Ok(0)

@@ -268,6 +268,37 @@ pub async fn start(
     ))
 }
 
+/// `POST /v1/clusters/{name}/credential/rotate`.
+#[utoipa::path(
+    post,
+    path = "/v1/clusters/{name}/credential/rotate",
+    operation_id = "rotate_cluster_credential",
+    tag = "clusters",
+    params(
+        ("name" = String, Path, description = "Cluster name", example = "demo"),
+        OwnerQuery,
+    ),
+    responses(
+        (status = 200, description = "Replaced: the node API refuses the old credential, and the nodes get the new one in `/etc/corral/credential` within moments (the value itself is never shown)", body = Cluster),
+        BadQuery,
+        Unauthorized,
+        NotFound,
+        ClusterBusy,
+        Internal,
+    ),
+    security(("bearer" = [])),
+)]
+pub async fn rotate_credential(
+    State(ctx): State<Arc<Context>>,
+    caller: Caller,
+    Path(name): Path<String>,
+    Query(q): Query<OwnerQuery>,
+) -> HttpResult<Json<Cluster>> {
+    Ok(Json(
+        cluster::rotate_credential(&ctx, &caller.0, q.owner.as_deref(), &name).await?,
+    ))
+}
+
 /// `GET /v1/clusters/{name}/events`.
 #[utoipa::path(
     get,

@@ -47,6 +47,10 @@ pub fn router(ctx: Arc<Context>) -> Router {
         .route("/v1/clusters/{name}/stop", post(clusters::stop))
         .route("/v1/clusters/{name}/start", post(clusters::start))
         .route("/v1/clusters/{name}/events", get(clusters::events))
+        .route(
+            "/v1/clusters/{name}/credential/rotate",
+            post(clusters::rotate_credential),
+        )
         .route("/v1/clusters/{name}/metrics", get(metrics::cluster))
         .route("/v1/clusters/{name}/nodes", get(nodes::list))
         .route("/v1/clusters/{name}/nodes/{node}", get(nodes::show))

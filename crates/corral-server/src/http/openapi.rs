@@ -45,6 +45,7 @@ use super::{clusters, events, exec_ws, hosts, images, metrics, migrate, nodes, o
         clusters::scale,
         clusters::stop,
         clusters::start,
+        clusters::rotate_credential,
         clusters::events,
         nodes::list,
         nodes::show,
