@@ -3,11 +3,13 @@
 //!
 //! Only hosts whose every node may move (their cluster's placement is `pack`, nothing
 //! is already moving or being deleted) are emptied, and only onto hosts that already
-//! hold nodes: filling an empty spare host would move the waste, not remove it. A
+//! hold nodes and carry the labels the node's cluster is constrained to: filling an empty spare host would move the waste, not remove it. A
 //! host is emptied only when it would then be powered off, that is when the spare
 //! room the power policy keeps is already there without it. The plan is for one host
 //! at a time; callers start its moves within each cluster's limit on nodes down at
 //! once and rate-limit plans.
+
+use crate::placement::{carries, Labels};
 
 /// A host as consolidation sees it.
 #[derive(Debug, Clone, PartialEq)]
@@ -20,6 +22,8 @@ pub struct HostLoad {
     pub cpu_millis: u64,
     /// Memory, bytes.
     pub memory_bytes: u64,
+    /// Its labels (`site=a`), which nodes' constraints must find.
+    pub labels: Labels,
 }
 
 /// A node as consolidation sees it.
@@ -33,6 +37,8 @@ pub struct NodeLoad {
     pub memory_bytes: u64,
     /// Whether it may be moved now (its cluster allows it, it is not moving or going).
     pub movable: bool,
+    /// Labels a target host must carry (its cluster's constraints); empty for any host.
+    pub constraints: Labels,
 }
 
 /// Moves that empty one host.
@@ -128,6 +134,7 @@ fn fit(
         let n = &nodes[k];
         let target = (0..hosts.len())
             .filter(|&t| t != source && hosts[t].ready && held[t] > 0)
+            .filter(|&t| carries(&hosts[t].labels, &n.constraints))
             .filter(|&t| room[t].0 >= n.cpu_millis as i128 && room[t].1 >= n.memory_bytes as i128)
             .min_by_key(|&t| (room[t].1 - n.memory_bytes as i128, t))?;
         room[target].0 -= n.cpu_millis as i128;
@@ -149,6 +156,7 @@ mod tests {
             ready: true,
             cpu_millis: 4000,
             memory_bytes: 8 * GIB,
+            labels: Labels::new(),
         }
     }
 
@@ -158,6 +166,7 @@ mod tests {
             cpu_millis: 1000,
             memory_bytes: gib * GIB,
             movable: true,
+            constraints: Labels::new(),
         }
     }
 
@@ -171,6 +180,23 @@ mod tests {
         // 1 GiB fits on host 0 (2 GiB free) better than on host 2 (4 GiB free).
         assert_eq!(p.moves, vec![(2, 0)]);
         assert!(p.reason.contains("1 nodes fit"), "{}", p.reason);
+    }
+
+    #[test]
+    fn nodes_move_only_to_hosts_with_their_clusters_labels() {
+        let site = |v: &str| Labels::from([("site".to_string(), v.to_string())]);
+        let mut hosts = vec![host(true), host(true), host(true)];
+        hosts[0].labels = site("a");
+        hosts[2].labels = site("a");
+        // Host 1 (site b) holds the most room; a node bound to site a skips it.
+        let mut nodes = vec![node(0, 1), node(1, 1), node(2, 6)];
+        nodes[0].constraints = site("a");
+        let p = plan(&hosts, &nodes, 1.0, 0, 0).expect("a plan");
+        assert_eq!((p.source, p.moves.clone()), (0, vec![(0, 2)]));
+        // No other host of site a has room: host 0 stays (host 1 is emptied instead).
+        nodes[2].memory_bytes = 8 * GIB;
+        let p = plan(&hosts, &nodes, 1.0, 0, 0).expect("a plan");
+        assert_eq!(p.source, 1);
     }
 
     #[test]

@@ -18,6 +18,11 @@ use corral_api::Placement;
 /// Labels as hosts carry them and clusters constrain them.
 pub type Labels = BTreeMap<String, String>;
 
+/// Whether a host with `labels` satisfies `constraints` (every key with its value).
+pub fn carries(labels: &Labels, constraints: &Labels) -> bool {
+    constraints.iter().all(|(k, v)| labels.get(k) == Some(v))
+}
+
 /// A host as placement sees it.
 #[derive(Debug, Clone)]
 pub struct HostInfo<'a> {
@@ -223,8 +228,7 @@ impl<'a> Placer<'a> {
         let s = self.sets.len();
         let mut by_free_memory = BTreeSet::new();
         for (i, h) in self.hosts.iter().enumerate() {
-            let carries = constraints.iter().all(|(k, v)| h.labels.get(k) == Some(v));
-            if h.ready && carries {
+            if h.ready && carries(h.labels, constraints) {
                 by_free_memory.insert((self.rooms[i].free_memory, i as u32));
                 self.sets_of_host[i].push(s as u32);
             }

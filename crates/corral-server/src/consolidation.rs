@@ -5,8 +5,8 @@
 //! Rate-limited: one host at a time, at most one new host per `consolidate_interval`,
 //! and no new plan while any node of the pool is moving. Each cluster's
 //! `max_unavailable` bounds how many of its nodes are down at once, and only nodes of
-//! clusters with `pack` placement move (`spread` asked for resilience, not density)
-//! and no label constraints. A cold migration restarts the node, so a node that has
+//! clusters with `pack` placement move (`spread` asked for resilience, not density),
+//! and only to hosts with the labels their cluster is constrained to. A cold migration restarts the node, so a node that has
 //! been busy lately (its cpu use in the metrics history) stays where it is.
 
 use std::collections::HashMap;
@@ -80,6 +80,7 @@ pub fn pass(ctx: &Arc<Context>, state: &mut State, now: u64) -> Result<()> {
             ready: on(h) && h.state == HostState::Ready,
             cpu_millis: h.capacity.cpu_millis,
             memory_bytes: h.capacity.memory_bytes,
+            labels: h.labels.clone(),
         })
         .collect();
     // Nodes count on their host, and a moving node on its target too.
@@ -94,16 +95,15 @@ pub fn pass(ctx: &Arc<Context>, state: &mut State, now: u64) -> Result<()> {
         let cluster = clusters.get(&n.cluster_uid);
         let movable = n.migration.is_none()
             && n.desired != Desired::Deleted
-            && cluster.is_some_and(|c| {
-                // Label constraints would narrow the targets; such nodes stay (for now).
-                c.spec.placement == Placement::Pack && c.spec.constraints.is_empty() && !c.deleting
-            })
+            && cluster.is_some_and(|c| c.spec.placement == Placement::Pack && !c.deleting)
             && !busy(ctx, n, now);
+        let constraints = cluster.map(|c| c.spec.constraints.clone()).unwrap_or_default();
         nodes.push(NodeLoad {
             host: *h,
             cpu_millis: n.cpu_millis as u64,
             memory_bytes: n.memory_bytes,
             movable,
+            constraints: constraints.clone(),
         });
         of_node.push(d);
         if let Some(m) = &n.migration {
@@ -114,6 +114,7 @@ pub fn pass(ctx: &Arc<Context>, state: &mut State, now: u64) -> Result<()> {
                     cpu_millis: n.cpu_millis as u64,
                     memory_bytes: n.memory_bytes,
                     movable: false,
+                    constraints,
                 });
                 of_node.push(d);
             }

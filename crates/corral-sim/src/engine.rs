@@ -888,6 +888,7 @@ impl<'a> Engine<'a> {
                 ready: h.state == PowerState::On,
                 cpu_millis: cpu,
                 memory_bytes: mem,
+                labels: Default::default(),
             })
             .collect();
         let mut nodes = Vec::new();
@@ -905,6 +906,7 @@ impl<'a> Engine<'a> {
                 cpu_millis: s.node_cpus as u64 * 1000,
                 memory_bytes: s.node_memory_gib * GIB,
                 movable: !n.moving && n.state == NodeState::Running && n.job.is_none(),
+                constraints: Default::default(),
             });
             of_node.push(i);
         }
