@@ -22,14 +22,17 @@ pub fn write_in_place(path: &Path, content: &str) -> std::io::Result<bool> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    // Truncate and write rather than rename: a rename would leave the node's bind
-    // mount pointing at the old inode.
+    // Overwrite in place rather than rename: a rename would leave the node's bind
+    // mount pointing at the old inode. Write first and cut the length after, not
+    // truncate first: a lookup in between may see old and new lines mixed for a moment
+    // (and retries, as resolvers do), but never an empty file with no names at all.
     let mut f = std::fs::OpenOptions::new()
         .create(true)
+        .truncate(false)
         .write(true)
-        .truncate(true)
         .open(path)?;
     f.write_all(content.as_bytes())?;
+    f.set_len(content.len() as u64)?;
     Ok(true)
 }
 
@@ -62,5 +65,9 @@ mod tests {
         assert!(write_in_place(&p, "bb\n").unwrap());
         assert_eq!(std::fs::metadata(&p).unwrap().ino(), ino);
         assert_eq!(std::fs::read_to_string(&p).unwrap(), "bb\n");
+        // Shorter content: nothing of the old tail stays.
+        assert!(write_in_place(&p, "c\n").unwrap());
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "c\n");
+        assert_eq!(std::fs::metadata(&p).unwrap().ino(), ino);
     }
 }
