@@ -196,7 +196,13 @@ fn writable_layer_files_and_on_create_survive_restarts() {
     std::fs::write(fx.dir.path().join("layer/etc/layer"), "base\n").unwrap();
     let mut spec = fx.spec();
     spec.layers.push(top);
-    spec.on_create = Some("echo ran >> /root/created\n".into());
+    // The on-create script also leaves a start hook, which runs at every start.
+    spec.on_create = Some(
+        "echo ran >> /root/created\nmkdir -p /etc/corral/on-start.d\n\
+         printf '#!/bin/sh\\necho started >> /root/starts\\n' > /etc/corral/on-start.d/10-count\n\
+         chmod +x /etc/corral/on-start.d/10-count\n"
+            .into(),
+    );
     spec.files = vec![FileSpec {
         path: "/etc/corral/new/key".into(),
         content: b"secret".to_vec(),
@@ -208,6 +214,7 @@ fn writable_layer_files_and_on_create_survive_restarts() {
     assert_eq!(fx.sh_ok(&spec.id, "stat -c %a /etc/corral/new/key"), "600");
     fx.sh_ok(&spec.id, "echo kept > /root/kept");
     wait_for(|| fx.sh(&spec.id, "test -e /var/lib/corral-node/created").0 == 0);
+    wait_for(|| fx.sh(&spec.id, "cat /root/starts").1.trim() == "started");
 
     let begun = Instant::now();
     fx.crun.stop(&spec.id, Duration::from_secs(5)).unwrap();
@@ -226,6 +233,7 @@ fn writable_layer_files_and_on_create_survive_restarts() {
     assert_eq!(fx.sh_ok(&spec.id, "cat /root/kept"), "kept");
     assert_eq!(fx.sh_ok(&spec.id, "cat /root/created"), "ran");
     assert_eq!(fx.sh_ok(&spec.id, "cat /var/log/corral/on-create.log"), "");
+    wait_for(|| fx.sh(&spec.id, "cat /root/starts").1.lines().count() == 2);
 }
 
 /// A layer with stand-ins for sshd and ssh-keygen that record how they were called.

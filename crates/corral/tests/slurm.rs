@@ -6,6 +6,12 @@
 //!   ResumeProgram asks Corral through the node API to create worker-0 and worker-1,
 //!   the job runs across both and prints the right sum, and once the workers have been
 //!   idle for SuspendTime the SuspendProgram has Corral remove them again.
+//!
+//! Both clusters are then stopped and started: the template's start hook brings munge
+//! and the Slurm daemons back, and a job runs again.
+//!
+//! `CORRAL_SLURM_ROUNDS=N` runs the cluster part N times on one image build, to chase
+//! a rare failure without paying for the build each time.
 
 mod common;
 
@@ -69,7 +75,7 @@ fn slurm_logs(pool: &Pool, head: &str) -> String {
     for (worker, state) in group_nodes(pool, cluster, "worker") {
         let (_, out, err) = pool.exec(
             &format!("{cluster}/{worker}"),
-            "cat /var/log/corral/on-create.log; tail -n 20 /var/log/slurm/slurmd.log",
+            "cat /var/log/corral/*.log; cat /etc/hosts; tail -n 30 /var/log/slurm/slurmd.log",
         );
         logs.push_str(&format!("--- {worker} ({state})\n{out}{err}"));
     }
@@ -96,7 +102,6 @@ fn group_nodes(pool: &Pool, cluster: &str, group: &str) -> Vec<(String, String)>
 }
 
 #[test]
-#[ignore = "in progress: not yet passing reliably; run with --ignored"]
 fn slurm_runs_mpi_across_workers_that_corral_starts_and_stops_for_it() {
     let (pool, _proxy) = pool_with_mirror();
 
@@ -109,85 +114,75 @@ fn slurm_runs_mpi_across_workers_that_corral_starts_and_stops_for_it() {
     );
     assert_eq!(img["name"], "slurm", "{img}");
 
-    // Always-up workers: slurmd registers at start and srun runs at once.
+    let rounds: u32 = std::env::var("CORRAL_SLURM_ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(1);
+    for round in 0..rounds {
+        let began = Instant::now();
+        always_up_workers(&pool, &format!("st{round}"));
+        workers_on_demand(&pool, &format!("hpc{round}"));
+        eprintln!("round {round}: clusters done in {:.0?}", began.elapsed());
+    }
+}
+
+/// Always-up workers: slurmd registers at start and srun runs at once, also after
+/// the cluster was stopped and started.
+fn always_up_workers(pool: &Pool, cluster: &str) {
     let spec = pool.dir().join("static.yaml");
     std::fs::write(&spec, static_spec()).unwrap();
-    let c = pool.json(&["cluster", "create", "st", "-f", spec.to_str().unwrap()]);
+    let c = pool.json(&["cluster", "create", cluster, "-f", spec.to_str().unwrap()]);
     assert_eq!(c["state"], "running", "{c}");
-    let ready = wait_in_node(
-        &pool,
-        "st/head-0",
-        "test \"$(sinfo -h -o %T -n worker-0,worker-1 | sort -u)\" = idle",
-        Duration::from_secs(60),
-    );
-    assert!(
-        ready.is_some(),
-        "workers never idle: {}",
-        slurm_logs(&pool, "st/head-0")
-    );
-    let (code, out, err) = pool.exec("st/head-0", &srun_mpi_sum());
-    assert_eq!((code, out.trim()), (0, MPI_SUM_TWO_WORKERS), "{err}");
-    pool.ok(&["cluster", "delete", "st"]);
+    let head = format!("{cluster}/head-0");
+    for start in ["create", "stop and start"] {
+        if start != "create" {
+            stop_and_start(pool, cluster);
+        }
+        let ready = wait_in_node(
+            pool,
+            &head,
+            "test \"$(sinfo -h -o %T -n worker-0,worker-1 | sort -u)\" = idle",
+            Duration::from_secs(60),
+        );
+        assert!(
+            ready.is_some(),
+            "workers never idle after {start}: {}",
+            slurm_logs(pool, &head)
+        );
+        let (code, out, err) = pool.exec(&head, &srun_mpi_sum());
+        assert_eq!(
+            (code, out.trim()),
+            (0, MPI_SUM_TWO_WORKERS),
+            "after {start}: {err}\n{}",
+            slurm_logs(pool, &head)
+        );
+    }
+    let ids = pool.node_ids();
+    delete_leaving_nothing(pool, cluster, &ids);
+}
 
-    // The template as shipped: elastic workers, none running at first.
+/// The template as shipped: elastic workers, none running at first; a queued job
+/// has Corral start two, they are removed once idle; after a stop and start of the
+/// cluster, the next job has them started again.
+fn workers_on_demand(pool: &Pool, cluster: &str) {
     let c = pool.json(&[
         "cluster",
         "create",
-        "hpc",
+        cluster,
         "--template",
         "slurm",
         "--env",
         &format!("SLURM_SUSPEND_TIME={SUSPEND_TIME}"),
     ]);
     assert_eq!(c["state"], "running", "{c}");
-    assert!(group_nodes(&pool, "hpc", "worker").is_empty(), "{c}");
-    let head = "hpc/head-0";
-    let ready = wait_in_node(&pool, head, "scontrol ping | grep -q UP", Duration::from_secs(30));
-    assert!(ready.is_some(), "slurmctld is not up: {}", slurm_logs(&pool, head));
-    let (code, out, err) = pool.exec(head, "sinfo -h -o '%T %N'");
-    assert_eq!((code, out.trim()), (0, "idle~ worker-[0-3]"), "{err}");
-
-    // Queue a job needing two workers; srun waits for them and prints to a file.
-    let queued = Instant::now();
-    let (code, _, err) = pool.exec(
-        head,
-        &format!(
-            "setsid sh -c '{} >/tmp/job.out 2>&1; echo $? >/tmp/job.rc' </dev/null >/dev/null 2>&1 &",
-            srun_mpi_sum().replace('\'', "'\\''")
-        ),
-    );
-    assert_eq!(code, 0, "{err}");
-    // Corral creates worker-0 and worker-1 because Slurm's ResumeProgram asked.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let running = loop {
-        let workers = group_nodes(&pool, "hpc", "worker");
-        if workers.len() == 2 && workers.iter().all(|(_, s)| s == "running") {
-            break queued.elapsed();
-        }
-        assert!(
-            Instant::now() < deadline,
-            "workers not running: {workers:?}\n{}",
-            slurm_logs(&pool, head)
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let names: Vec<String> = group_nodes(&pool, "hpc", "worker").into_iter().map(|n| n.0).collect();
-    assert_eq!(names, ["worker-0", "worker-1"]);
-    let out = wait_in_node(
-        &pool,
-        head,
-        "cat /tmp/job.rc && cat /tmp/job.out",
-        Duration::from_secs(120),
-    );
-    let job_done = queued.elapsed();
-    let out = out.unwrap_or_else(|| panic!("the job did not end: {}", slurm_logs(&pool, head)));
-    let mut lines = out.lines();
-    assert_eq!(lines.next(), Some("0"), "{out}\n{}", slurm_logs(&pool, head));
-    assert!(out.contains(MPI_SUM_TWO_WORKERS), "{out}");
+    assert!(group_nodes(pool, cluster, "worker").is_empty(), "{c}");
+    let head = format!("{cluster}/head-0");
+    wait_for_slurmctld(pool, &head);
+    let (running, job_done) = queued_job_starts_workers(pool, cluster);
     eprintln!("queued job → both workers running in Corral: {running:.1?}; job done: {job_done:.1?}");
 
     // The scale-out was Slurm's own request, audited as the head's.
-    let events = pool.json(&["cluster", "events", "hpc"]);
+    let events = pool.json(&["cluster", "events", cluster]);
     let scaled: Vec<&str> = events
         .as_array()
         .unwrap()
@@ -205,12 +200,12 @@ fn slurm_runs_mpi_across_workers_that_corral_starts_and_stops_for_it() {
     // Idle for SuspendTime: Slurm's SuspendProgram has Corral remove both workers.
     let idle = Instant::now();
     let deadline = idle + Duration::from_secs(SUSPEND_TIME + 60);
-    while !group_nodes(&pool, "hpc", "worker").is_empty() {
+    while !group_nodes(pool, cluster, "worker").is_empty() {
         assert!(
             Instant::now() < deadline,
             "workers not removed: {:?}\n{}",
-            group_nodes(&pool, "hpc", "worker"),
-            slurm_logs(&pool, head)
+            group_nodes(pool, cluster, "worker"),
+            slurm_logs(pool, &head)
         );
         std::thread::sleep(Duration::from_millis(500));
     }
@@ -218,7 +213,96 @@ fn slurm_runs_mpi_across_workers_that_corral_starts_and_stops_for_it() {
         "workers removed {:.0?} after the job ended (SuspendTime {SUSPEND_TIME} s)",
         idle.elapsed()
     );
-    let c = pool.json(&["cluster", "show", "hpc"]);
+    let c = pool.json(&["cluster", "show", cluster]);
     assert_eq!(c["state"], "running", "{c}");
-    pool.ok(&["cluster", "delete", "hpc"]);
+
+    // slurmctld comes back with the cluster and still knows its workers are powered
+    // down: the next job has Corral start them again.
+    stop_and_start(pool, cluster);
+    wait_for_slurmctld(pool, &head);
+    let (running, job_done) = queued_job_starts_workers(pool, cluster);
+    eprintln!("after stop and start: workers running {running:.1?}; job done: {job_done:.1?}");
+    let ids = pool.node_ids();
+    delete_leaving_nothing(pool, cluster, &ids);
+}
+
+/// Deletes `cluster`, whose nodes' runtime ids are `ids`, and checks that nothing of
+/// them is left on the machine (the Slurm daemons ran in their cgroups).
+fn delete_leaving_nothing(pool: &Pool, cluster: &str, ids: &[String]) {
+    assert!(!ids.is_empty());
+    pool.ok(&["cluster", "delete", cluster]);
+    let left = pool.leftovers(ids, &[]);
+    assert!(left.is_empty(), "{cluster} left behind: {left:#?}");
+}
+
+/// `corral cluster stop` then `start`; both wait for the cluster's state.
+fn stop_and_start(pool: &Pool, cluster: &str) {
+    let c = pool.json(&["cluster", "stop", cluster]);
+    assert_eq!(c["state"], "stopped", "{c}");
+    let c = pool.json(&["cluster", "start", cluster]);
+    assert_eq!(c["state"], "running", "{c}");
+}
+
+/// Waits for slurmctld in `head` to answer, with every worker powered down (a worker
+/// suspended just before a stop is still powering down for SuspendTimeout after).
+fn wait_for_slurmctld(pool: &Pool, head: &str) {
+    let ready = wait_in_node(pool, head, "scontrol ping | grep -q UP", Duration::from_secs(30));
+    assert!(ready.is_some(), "slurmctld is not up: {}", slurm_logs(pool, head));
+    let powered_down = wait_in_node(
+        pool,
+        head,
+        "test \"$(sinfo -h -o '%T %N')\" = 'idle~ worker-[0-3]'",
+        Duration::from_secs(60),
+    );
+    assert!(
+        powered_down.is_some(),
+        "workers not powered down: {}",
+        slurm_logs(pool, head)
+    );
+}
+
+/// Queues a job needing two workers in a cluster that has none running: Corral
+/// creates worker-0 and worker-1 because Slurm's ResumeProgram asked, and the job
+/// runs across both. Returns the times from queueing to both workers running and to
+/// the job's end.
+fn queued_job_starts_workers(pool: &Pool, cluster: &str) -> (Duration, Duration) {
+    let head = format!("{cluster}/head-0");
+    // srun waits for the workers and prints to a file.
+    let queued = Instant::now();
+    let (code, _, err) = pool.exec(
+        &head,
+        &format!(
+            "rm -f /tmp/job.out /tmp/job.rc; \
+             setsid sh -c '{} >/tmp/job.out 2>&1; echo $? >/tmp/job.rc' </dev/null >/dev/null 2>&1 &",
+            srun_mpi_sum().replace('\'', "'\\''")
+        ),
+    );
+    assert_eq!(code, 0, "{err}");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let running = loop {
+        let workers = group_nodes(pool, cluster, "worker");
+        if workers.len() == 2 && workers.iter().all(|(_, s)| s == "running") {
+            break queued.elapsed();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "workers not running: {workers:?}\n{}",
+            slurm_logs(pool, &head)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let names: Vec<String> = group_nodes(pool, cluster, "worker").into_iter().map(|n| n.0).collect();
+    assert_eq!(names, ["worker-0", "worker-1"]);
+    let out = wait_in_node(
+        pool,
+        &head,
+        "cat /tmp/job.rc && cat /tmp/job.out",
+        Duration::from_secs(120),
+    );
+    let job_done = queued.elapsed();
+    let out = out.unwrap_or_else(|| panic!("the job did not end: {}", slurm_logs(pool, &head)));
+    let mut lines = out.lines();
+    assert_eq!(lines.next(), Some("0"), "{out}\n{}", slurm_logs(pool, &head));
+    assert!(out.contains(MPI_SUM_TWO_WORKERS), "{out}");
+    (running, job_done)
 }

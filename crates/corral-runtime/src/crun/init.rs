@@ -15,12 +15,14 @@ use crate::{NodeSpec, RuntimeError};
 /// Host binaries copied once into the support dir: (source, name in the dir).
 const SUPPORT_BINARIES: [(&str, &str); 2] = [("/usr/bin/tini-static", "tini"), ("/bin/busybox", "busybox")];
 
-/// Init script: first-start hook, recovery hook, sshd, then wait for SIGTERM.
+/// Init script: first-start hook, recovery hook, every-start hooks (the executables in
+/// the node's `/etc/corral/on-start.d`, in name order), sshd, then wait for SIGTERM.
 pub(crate) const INIT_SCRIPT: &str = r#"# corral node init (run by tini with a static busybox sh)
 BB=/.corral/bin/busybox
 NODE=/.corral/node
 STATE=/var/lib/corral-node
 LOG=/var/log/corral
+START_HOOKS=/etc/corral/on-start.d
 
 # Runs a node script with the image's shell when it has one.
 run_script() {
@@ -63,6 +65,17 @@ fi
 if [ -f "$NODE/on-recovery.sh" ]; then
     run_script on-recovery
 fi
+
+# Every start, the first included: the node's own start hooks, which its scripts or
+# its image put in place (e.g. daemons on-create configured, which a stop ended).
+# They must return; a daemon forks to the background.
+for hook in $START_HOOKS/*; do
+    if [ -f "$hook" ] && [ -x "$hook" ]; then
+        $BB mkdir -p "$LOG"
+        echo "$($BB date '+%F %T') $hook" >>"$LOG/on-start.log"
+        "$hook" >>"$LOG/on-start.log" 2>&1
+    fi
+done
 
 if [ -x /usr/sbin/sshd ]; then
     set -- /etc/ssh/ssh_host_*_key
