@@ -317,7 +317,9 @@ pub struct GroupScaling {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LifecycleScripts {
-    /// Run once, the first time the node starts.
+    /// Run once, the first time the node starts. What must run at every start (a
+    /// daemon) goes into an executable in `/etc/corral/on-start.d/`, which the node's
+    /// init runs at each start.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub on_create: Option<String>,
     /// Run before the node is deleted.
