@@ -84,24 +84,9 @@ fn debian_nodes_ssh_to_each_other_and_users_ssh_in_with_their_key() {
     assert_ne!(code, 0);
 
     // From the host (the pool's namespace) with the user's key, through `corral ssh`.
-    let ssh_opts = [
-        "-i",
-        key.to_str().unwrap(),
-        "-o",
-        "IdentitiesOnly=yes",
-        "-o",
-        "BatchMode=yes",
-        "-o",
-        "StrictHostKeyChecking=no",
-        "-o",
-        "UserKnownHostsFile=/dev/null",
-        "-o",
-        "LogLevel=ERROR",
-        "-o",
-        "ConnectTimeout=5",
-    ];
+    let ssh_opts = common::ssh_options(key.to_str().unwrap());
     let mut args = vec!["ssh", "deb/node-0", "--"];
-    args.extend(ssh_opts);
+    args.extend(&ssh_opts);
     args.push("hostname");
     let out = pool.ok(&args);
     assert_eq!(out.trim(), "node-0");
@@ -111,9 +96,7 @@ fn debian_nodes_ssh_to_each_other_and_users_ssh_in_with_their_key() {
         .args(["-q", "-t", "ed25519", "-N", "", "-f"])
         .arg(&other));
     let mut args = vec!["ssh", "deb/node-1", "--"];
-    let mut opts = ssh_opts.to_vec();
-    opts[1] = other.to_str().unwrap();
-    args.extend(opts);
+    args.extend(common::ssh_options(other.to_str().unwrap()));
     args.push("hostname");
     let err = pool.fails(&args);
     assert!(err.contains("Permission denied"), "{err}");

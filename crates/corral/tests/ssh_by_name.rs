@@ -128,26 +128,11 @@ fn corral_ssh_reaches_the_named_cluster_when_two_share_a_subnet() {
     }
     // Both ways round: neither the first cluster made nor the second wins by default.
     for name in ["blue", "red", "blue"] {
-        let out = pool.ok(&[
-            "ssh",
-            &format!("{name}/node-0"),
-            "--",
-            "-i",
-            key.to_str().unwrap(),
-            "-o",
-            "IdentitiesOnly=yes",
-            "-o",
-            "BatchMode=yes",
-            "-o",
-            "StrictHostKeyChecking=no",
-            "-o",
-            "UserKnownHostsFile=/dev/null",
-            "-o",
-            "LogLevel=ERROR",
-            "-o",
-            "ConnectTimeout=5",
-            "cat /root/cluster",
-        ]);
+        let node = format!("{name}/node-0");
+        let mut args = vec!["ssh", node.as_str(), "--"];
+        args.extend(common::ssh_options(key.to_str().unwrap()));
+        args.push("cat /root/cluster");
+        let out = pool.ok(&args);
         assert_eq!(out.trim(), name, "corral ssh {name}/node-0 reached another cluster");
     }
     for name in ["red", "blue"] {

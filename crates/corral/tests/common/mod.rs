@@ -486,3 +486,25 @@ impl Drop for Pool {
         self.teardown();
     }
 }
+
+/// Options for `ssh` (after `corral ssh NODE --`) from a test with the user's `key`:
+/// that key only, no prompts, no host key checks (nodes are new every run), a short
+/// connect timeout.
+pub fn ssh_options(key: &str) -> Vec<&str> {
+    vec![
+        "-i",
+        key,
+        "-o",
+        "IdentitiesOnly=yes",
+        "-o",
+        "BatchMode=yes",
+        "-o",
+        "StrictHostKeyChecking=no",
+        "-o",
+        "UserKnownHostsFile=/dev/null",
+        "-o",
+        "LogLevel=ERROR",
+        "-o",
+        "ConnectTimeout=5",
+    ]
+}
