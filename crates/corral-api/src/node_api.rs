@@ -45,6 +45,11 @@ pub struct NodeSelf {
     pub group: String,
     /// Its address in the cluster's network.
     pub address: String,
+    /// When Corral created it (the request that added it), seconds since the Unix
+    /// epoch: software that must start after that request, such as a Slurm worker
+    /// resumed by its ResumeProgram, waits for the next second from here.
+    #[serde(default)]
+    pub created_at: u64,
     /// Every node group of the cluster.
     pub groups: Vec<NodeGroupView>,
 }

@@ -161,6 +161,7 @@ fn describe(ctx: &Context, n: &NodeRecord, c: &ClusterRecord) -> Result<NodeSelf
         node: n.name.clone(),
         group: n.group.clone(),
         address: n.address.clone(),
+        created_at: n.created_at,
         groups,
     })
 }

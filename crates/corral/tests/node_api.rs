@@ -92,6 +92,10 @@ fn a_node_grows_its_cluster_through_the_node_api() {
         (me["cluster"].as_str(), me["node"].as_str(), me["group"].as_str()),
         (Some("lab"), Some("head-0"), Some("head"))
     );
+    // Its creation time, as the user's API shows it.
+    let shown = pool.json(&["node", "show", "lab/head-0"]);
+    assert_eq!(me["created_at"], shown["created_at"], "{me}\n{shown}");
+    assert!(me["created_at"].as_u64().unwrap() > 1_700_000_000, "{me}");
     let worker = me["groups"]
         .as_array()
         .unwrap()

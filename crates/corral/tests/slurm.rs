@@ -178,8 +178,11 @@ fn workers_on_demand(pool: &Pool, cluster: &str) {
     assert!(group_nodes(pool, cluster, "worker").is_empty(), "{c}");
     let head = format!("{cluster}/head-0");
     wait_for_slurmctld(pool, &head);
-    let (running, job_done) = queued_job_starts_workers(pool, cluster);
-    eprintln!("queued job → both workers running in Corral: {running:.1?}; job done: {job_done:.1?}");
+    let (running, accepting, job_done) = queued_job_starts_workers(pool, cluster);
+    eprintln!(
+        "queued job → both workers running in Corral: {running:.2?}; the job running on them in Slurm: \
+         {accepting:.2?}; job done: {job_done:.2?}"
+    );
 
     // The scale-out was Slurm's own request, audited as the head's.
     let events = pool.json(&["cluster", "events", cluster]);
@@ -220,8 +223,11 @@ fn workers_on_demand(pool: &Pool, cluster: &str) {
     // down: the next job has Corral start them again.
     stop_and_start(pool, cluster);
     wait_for_slurmctld(pool, &head);
-    let (running, job_done) = queued_job_starts_workers(pool, cluster);
-    eprintln!("after stop and start: workers running {running:.1?}; job done: {job_done:.1?}");
+    let (running, accepting, job_done) = queued_job_starts_workers(pool, cluster);
+    eprintln!(
+        "after stop and start: workers running {running:.2?}; the job running {accepting:.2?}; \
+         job done: {job_done:.2?}"
+    );
     let ids = pool.node_ids();
     delete_leaving_nothing(pool, cluster, &ids);
 }
@@ -263,9 +269,9 @@ fn wait_for_slurmctld(pool: &Pool, head: &str) {
 
 /// Queues a job needing two workers in a cluster that has none running: Corral
 /// creates worker-0 and worker-1 because Slurm's ResumeProgram asked, and the job
-/// runs across both. Returns the times from queueing to both workers running and to
-/// the job's end.
-fn queued_job_starts_workers(pool: &Pool, cluster: &str) -> (Duration, Duration) {
+/// runs across both. Returns the times from queueing to both workers running in
+/// Corral, to the job running in Slurm on them, and to the job's end.
+fn queued_job_starts_workers(pool: &Pool, cluster: &str) -> (Duration, Duration, Duration) {
     let head = format!("{cluster}/head-0");
     // srun waits for the workers and prints to a file.
     let queued = Instant::now();
@@ -278,15 +284,30 @@ fn queued_job_starts_workers(pool: &Pool, cluster: &str) -> (Duration, Duration)
         ),
     );
     assert_eq!(code, 0, "{err}");
+    // Both workers running in Corral, and the job running in Slurm: its nodes have
+    // registered and it was given them (it is CONFIGURING until then).
     let deadline = Instant::now() + Duration::from_secs(60);
-    let running = loop {
-        let workers = group_nodes(pool, cluster, "worker");
-        if workers.len() == 2 && workers.iter().all(|(_, s)| s == "running") {
-            break queued.elapsed();
+    let (mut running, mut accepting) = (None, None);
+    let (running, accepting) = loop {
+        if running.is_none() {
+            let workers = group_nodes(pool, cluster, "worker");
+            if workers.len() == 2 && workers.iter().all(|(_, s)| s == "running") {
+                running = Some(queued.elapsed());
+            }
+        }
+        if accepting.is_none() {
+            let (_, out, _) = pool.exec(&head, "squeue -h -o %T; test -e /tmp/job.rc && echo ENDED");
+            if ["RUNNING", "COMPLETING", "ENDED"].iter().any(|s| out.contains(s)) {
+                accepting = Some(queued.elapsed());
+            }
+        }
+        if let (Some(r), Some(a)) = (running, accepting) {
+            break (r, a);
         }
         assert!(
             Instant::now() < deadline,
-            "workers not running: {workers:?}\n{}",
+            "workers not running ({running:?}) or the job not started ({accepting:?}): {:?}\n{}",
+            group_nodes(pool, cluster, "worker"),
             slurm_logs(pool, &head)
         );
         std::thread::sleep(Duration::from_millis(50));
@@ -304,5 +325,5 @@ fn queued_job_starts_workers(pool: &Pool, cluster: &str) -> (Duration, Duration)
     let mut lines = out.lines();
     assert_eq!(lines.next(), Some("0"), "{out}\n{}", slurm_logs(pool, &head));
     assert!(out.contains(MPI_SUM_TWO_WORKERS), "{out}");
-    (running, job_done)
+    (running, accepting, job_done)
 }
