@@ -178,11 +178,7 @@ fn workers_on_demand(pool: &Pool, cluster: &str) {
     assert!(group_nodes(pool, cluster, "worker").is_empty(), "{c}");
     let head = format!("{cluster}/head-0");
     wait_for_slurmctld(pool, &head);
-    let (running, accepting, job_done) = queued_job_starts_workers(pool, cluster);
-    eprintln!(
-        "queued job → both workers running in Corral: {running:.2?}; the job running on them in Slurm: \
-         {accepting:.2?}; job done: {job_done:.2?}"
-    );
+    eprintln!("queued job → {}", queued_job_starts_workers(pool, cluster));
 
     // The scale-out was Slurm's own request, audited as the head's.
     let events = pool.json(&["cluster", "events", cluster]);
@@ -223,13 +219,35 @@ fn workers_on_demand(pool: &Pool, cluster: &str) {
     // down: the next job has Corral start them again.
     stop_and_start(pool, cluster);
     wait_for_slurmctld(pool, &head);
-    let (running, accepting, job_done) = queued_job_starts_workers(pool, cluster);
     eprintln!(
-        "after stop and start: workers running {running:.2?}; the job running {accepting:.2?}; \
-         job done: {job_done:.2?}"
+        "after stop and start, queued job → {}",
+        queued_job_starts_workers(pool, cluster)
     );
     let ids = pool.node_ids();
     delete_leaving_nothing(pool, cluster, &ids);
+}
+
+/// Times from queueing a job to a cloud worker's milestones.
+struct Times {
+    /// Both workers running in Corral.
+    running: Duration,
+    /// Both registered with slurmctld: accepting work.
+    registered: Duration,
+    /// The job running on them, as squeue shows it.
+    started: Duration,
+    /// The job ended.
+    done: Duration,
+}
+
+impl std::fmt::Display for Times {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "both workers running in Corral: {:.2?}; registered in Slurm (accepting work): {:.2?}; \
+             the job running: {:.2?}; job done: {:.2?}",
+            self.running, self.registered, self.started, self.done
+        )
+    }
 }
 
 /// Deletes `cluster`, whose nodes' runtime ids are `ids`, and checks that nothing of
@@ -269,9 +287,8 @@ fn wait_for_slurmctld(pool: &Pool, head: &str) {
 
 /// Queues a job needing two workers in a cluster that has none running: Corral
 /// creates worker-0 and worker-1 because Slurm's ResumeProgram asked, and the job
-/// runs across both. Returns the times from queueing to both workers running in
-/// Corral, to the job running in Slurm on them, and to the job's end.
-fn queued_job_starts_workers(pool: &Pool, cluster: &str) -> (Duration, Duration, Duration) {
+/// runs across both. Returns the times from queueing.
+fn queued_job_starts_workers(pool: &Pool, cluster: &str) -> Times {
     let head = format!("{cluster}/head-0");
     // srun waits for the workers and prints to a file.
     let queued = Instant::now();
@@ -284,33 +301,53 @@ fn queued_job_starts_workers(pool: &Pool, cluster: &str) -> (Duration, Duration,
         ),
     );
     assert_eq!(code, 0, "{err}");
-    // Both workers running in Corral, and the job running in Slurm: its nodes have
-    // registered and it was given them (it is CONFIGURING until then).
+    // Both workers running in Corral, registered in Slurm (accepting work: no longer
+    // powering up, `#` in sinfo's short state), and the job running on them (it is
+    // CONFIGURING until srun, which polls, sees its nodes ready).
     let deadline = Instant::now() + Duration::from_secs(60);
-    let (mut running, mut accepting) = (None, None);
-    let (running, accepting) = loop {
+    let (mut running, mut registered, mut started) = (None, None, None);
+    let times = loop {
         if running.is_none() {
             let workers = group_nodes(pool, cluster, "worker");
             if workers.len() == 2 && workers.iter().all(|(_, s)| s == "running") {
                 running = Some(queued.elapsed());
             }
         }
-        if accepting.is_none() {
-            let (_, out, _) = pool.exec(&head, "squeue -h -o %T; test -e /tmp/job.rc && echo ENDED");
-            if ["RUNNING", "COMPLETING", "ENDED"].iter().any(|s| out.contains(s)) {
-                accepting = Some(queued.elapsed());
+        if registered.is_none() || started.is_none() {
+            let (_, out, _) = pool.exec(
+                &head,
+                "sinfo -h -N -n worker-0,worker-1 -o %t; echo job $(squeue -h -o %T); \
+                 test -e /tmp/job.rc && echo ENDED",
+            );
+            let ended = out.contains("ENDED");
+            let states: Vec<&str> = out.lines().filter(|l| !l.starts_with("job") && *l != "ENDED").collect();
+            let up = states.len() == 2
+                && states
+                    .iter()
+                    .all(|s| ["alloc", "mix", "comp", "idle"].contains(&s.trim()));
+            if registered.is_none() && (up || ended) {
+                registered = Some(queued.elapsed());
+            }
+            if started.is_none() && (ended || out.contains("RUNNING") || out.contains("COMPLETING")) {
+                started = Some(queued.elapsed());
             }
         }
-        if let (Some(r), Some(a)) = (running, accepting) {
-            break (r, a);
+        if let (Some(r), Some(g), Some(s)) = (running, registered, started) {
+            break Times {
+                running: r,
+                registered: g,
+                started: s,
+                done: Duration::ZERO,
+            };
         }
         assert!(
             Instant::now() < deadline,
-            "workers not running ({running:?}) or the job not started ({accepting:?}): {:?}\n{}",
+            "workers not running ({running:?}), registered ({registered:?}) or the job not started \
+             ({started:?}): {:?}\n{}",
             group_nodes(pool, cluster, "worker"),
             slurm_logs(pool, &head)
         );
-        std::thread::sleep(Duration::from_millis(50));
+        std::thread::sleep(Duration::from_millis(20));
     };
     let names: Vec<String> = group_nodes(pool, cluster, "worker").into_iter().map(|n| n.0).collect();
     assert_eq!(names, ["worker-0", "worker-1"]);
@@ -325,5 +362,8 @@ fn queued_job_starts_workers(pool: &Pool, cluster: &str) -> (Duration, Duration,
     let mut lines = out.lines();
     assert_eq!(lines.next(), Some("0"), "{out}\n{}", slurm_logs(pool, &head));
     assert!(out.contains(MPI_SUM_TWO_WORKERS), "{out}");
-    (running, accepting, job_done)
+    Times {
+        done: job_done,
+        ..times
+    }
 }
