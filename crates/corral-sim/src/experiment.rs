@@ -194,6 +194,8 @@ pub struct Question1 {
     pub policies: Vec<Row>,
     /// Example decision reasons from the default policy's run.
     pub reasons: Vec<String>,
+    /// A powered host's draw with nothing to run, watts.
+    pub idle_watts: f64,
 }
 
 /// Question 2's answer.
@@ -453,6 +455,7 @@ impl Setup {
             ideal,
             policies,
             reasons,
+            idle_watts: self.model.idle_watts,
         }
     }
 

@@ -73,6 +73,21 @@ pub fn question1(q: &Question1) -> String {
         )
         .unwrap();
     }
+    if let Some(d) = q.policies.first().filter(|d| d.fragment_host_hours > 0.0) {
+        // The ideal, "every host off exactly while it has nothing to run", for
+        // the hosts this run's nodes were on: the packed ideal plus the idle draw of
+        // the busy hosts beyond ⌈busy cpus / host cpus⌉, which only moving running
+        // jobs could have emptied.
+        let placed_ideal = q.ideal.kwh + d.fragment_host_hours * q.idle_watts / 1000.0;
+        let of_placed = (q.always_on.kwh - d.kwh) / (q.always_on.kwh - placed_ideal);
+        writeln!(
+            out,
+            "Default policy against the ideal for its own placement (each host off exactly while it has nothing to run, {placed_ideal:.0} kWh): {:.0}% of that saving (target ≥ 85%): {}.",
+            of_placed * 100.0,
+            if of_placed >= 0.85 { "met" } else { "NOT met" }
+        )
+        .unwrap();
+    }
     let best = q
         .policies
         .iter()
