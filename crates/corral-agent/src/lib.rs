@@ -6,6 +6,7 @@
 //! already runs and removes what no longer belongs.
 
 mod agent;
+mod announce;
 mod control_plane;
 pub mod exec;
 pub mod exec_ws;

@@ -129,6 +129,12 @@ fn run(ctx: &Ctx<'_>, a: &NodeAssignment) -> Result<Outcome, AgentError> {
         },
     };
     ctx.runtime.start(&spec)?;
+    // Peers may have asked for this address before the node had it (its name is in
+    // their hosts files from the moment it was asked for); they hear it now rather
+    // than at their next ARP try, a second later. Without it they still get there.
+    if let Err(e) = crate::announce::announce(&spec.netns, address, mac) {
+        tracing::warn!(node = %a.id, error = %e, "cannot announce the node's address");
+    }
     Ok(Outcome::Running)
 }
 
