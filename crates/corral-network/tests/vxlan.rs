@@ -672,6 +672,33 @@ fn raw_vxlan(hosts: &[String]) -> Ipv4Addr {
     Ipv4Addr::new(10, 250, 0, 2)
 }
 
+/// A prototype of a data path without bridge and veth, for comparison: a second bare
+/// VXLAN device in each of the first two hosts, with a macvlan (bridge mode) on it
+/// moved into a namespace of its own as a node's `eth0` would be. Returns those
+/// namespaces and the second one's address.
+fn macvlan_prototype(hosts: &[String]) -> (Vec<String>, Ipv4Addr) {
+    let mut spaces = Vec::new();
+    for (i, ns) in hosts.iter().take(2).enumerate() {
+        let node = format!("{ns}-mv");
+        let script = format!(
+            "ip netns add {node} && ip -n {node} link set lo up && \
+             ip -n {ns} link add mvx type vxlan id 4001 local {} dstport {VXLAN_PORT} nolearning noudpcsum dev ul0 && \
+             ip -n {ns} link set mvx mtu {mtu} up && \
+             bridge -n {ns} fdb append 00:00:00:00:00:00 dev mvx dst {} && \
+             ip -n {ns} link add mv0 link mvx type macvlan mode bridge && ip -n {ns} link set mv0 netns {node} && \
+             ip -n {node} link set mv0 name eth0 && ip -n {node} addr add 10.251.0.{}/24 dev eth0 && \
+             ip -n {node} link set eth0 up",
+            underlay_addr(i),
+            underlay_addr(1 - i),
+            i + 1,
+            mtu = overlay_mtu(UNDERLAY_MTU),
+        );
+        spaces.push(node);
+        assert!(sh(&script), "{script}");
+    }
+    (spaces, Ipv4Addr::new(10, 251, 0, 2))
+}
+
 /// One setting of the benchmark: what it changes in each host (and node) namespace.
 struct Variant {
     name: &'static str,
@@ -735,6 +762,7 @@ fn vxlan_throughput() {
     let ns = |node: &AttachSpec| names::netns_name(&node.node_id).unwrap();
     let (h1_ns, h2_ns) = (lan.hosts[h1].clone(), lan.hosts[h2].clone());
     let raw_peer = raw_vxlan(&lan.hosts);
+    let (mv_ns, mv_peer) = macvlan_prototype(&lan.hosts);
     // For comparison with earlier runs: bridged frames skip the nft hooks.
     if std::env::var_os("VXLAN_BENCH_BR_NF_OFF").is_some() {
         for host in [&h1_ns, &h2_ns] {
@@ -752,47 +780,54 @@ fn vxlan_throughput() {
             let script = format!("H={host}; N={}; V={veth}; {}", ns(node), v.host);
             sh(&script);
         }
-        let (mut across, mut raw, mut local, mut vs_raw) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let (mut across, mut raw, mut local, mut vs_raw, mut mv) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for round in 1..=rounds {
             let underlay = iperf(&h2_ns, &h1_ns, underlay_addr(h2), seconds);
             let bare = iperf(&h2_ns, &h1_ns, raw_peer, seconds);
             let remote = iperf(&ns(&n2), &ns(&n1), n2.address, seconds);
             let near = iperf(&ns(&n3), &ns(&n1), n3.address, seconds);
+            let macvlan = iperf(&mv_ns[1], &mv_ns[0], mv_peer, seconds);
             eprintln!(
                 "{}, round {round}: host-host {:.2}, raw VXLAN {:.2}, node-node across hosts {:.2}, \
-                 node-node on one host {:.2} Gbit/s",
+                 node-node on one host {:.2}, macvlan prototype across {:.2} Gbit/s",
                 v.name,
                 underlay / 1e9,
                 bare / 1e9,
                 remote / 1e9,
-                near / 1e9
+                near / 1e9,
+                macvlan / 1e9
             );
+            mv.push(macvlan / underlay);
             across.push(remote / underlay);
             raw.push(bare / underlay);
             local.push(near / underlay);
             vs_raw.push(remote / bare);
         }
         let line = format!(
-            "| {} | {:.2} | {:.2} | {:.2} | {:.2} |",
+            "| {} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} |",
             v.name,
             median(raw),
             median(across),
             median(vs_raw),
-            median(local)
+            median(local),
+            median(mv)
         );
         eprintln!("{line}");
         table.push(line);
     }
     eprintln!(
         "\nmedian ratios, {rounds} rounds of {seconds} s:\n\
-         | setting | raw VXLAN / host-host | node-node across / host-host | across / raw VXLAN | on one host / host-host |\n\
-         | --- | --- | --- | --- | --- |"
+         | setting | raw VXLAN / host-host | node-node across / host-host | across / raw VXLAN | on one host / host-host | macvlan prototype across / host-host |\n\
+         | --- | --- | --- | --- | --- | --- |"
     );
     for line in table {
         eprintln!("{line}");
     }
     for host in [&h1_ns, &h2_ns] {
-        sh(&format!("ip -n {host} link del rawvx"));
+        sh(&format!(
+            "ip -n {host} link del rawvx; ip -n {host} link del mvx; ip netns del {host}-mv"
+        ));
         // A variant may have removed the host rules; the teardown removes elements.
         lan.on(if host == &h1_ns { h1 } else { h2 }, |net| net.ensure_host())
             .unwrap();
