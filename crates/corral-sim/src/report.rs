@@ -200,3 +200,58 @@ fn breakdown(out: &mut String, r: &Row, ideal: &Row) {
     )
     .unwrap();
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(name: &str, kwh: f64, fragment_host_hours: f64) -> Row {
+        Row {
+            name: name.into(),
+            hosts: 25,
+            host_hours: 0.0,
+            kwh,
+            mean_wait: Some(100.0),
+            p95_wait: Some(200.0),
+            cycles_per_host: 0.0,
+            web_unserved: None,
+            unfinished: 0,
+            waits: Vec::new(),
+            migrations: 0,
+            unbusy_host_hours: 0.0,
+            fragment_host_hours,
+        }
+    }
+
+    #[test]
+    fn question_1_also_judges_the_default_against_the_ideal_for_its_own_placement() {
+        // Always on 1000 kWh, packed ideal 800: the default saves 150, 75% of 200. Its
+        // 500 fragmented host-hours at 100 W would have drawn 50 kWh even in the ideal
+        // for its placement (850 kWh), so it saves 150 of 150 there.
+        let q = Question1 {
+            always_on: row("always on", 1000.0, 0.0),
+            ideal: row("ideal", 800.0, 0.0),
+            policies: vec![row("default", 850.0, 500.0)],
+            reasons: Vec::new(),
+            idle_watts: 100.0,
+        };
+        let text = question1(&q);
+        assert!(text.contains("75% of the ideal saving (target ≥ 85%)"), "{text}");
+        assert!(
+            text.contains("ideal for its own placement (each host off exactly while it has nothing to run, 850 kWh): 100% of that saving (target ≥ 85%): met."),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn without_fragmentation_the_two_ideals_are_one() {
+        let q = Question1 {
+            always_on: row("always on", 1000.0, 0.0),
+            ideal: row("ideal", 800.0, 0.0),
+            policies: vec![row("default", 850.0, 0.0)],
+            reasons: Vec::new(),
+            idle_watts: 100.0,
+        };
+        assert!(!question1(&q).contains("own placement"));
+    }
+}
