@@ -163,6 +163,25 @@ impl Row {
         }
     }
 
+    /// A computed ideal: hosts, energy and powered time only; no jobs ran in it.
+    pub fn ideal(name: &str, hosts: u32, joules: f64, host_seconds: f64) -> Row {
+        Row {
+            name: name.to_string(),
+            hosts,
+            host_hours: host_seconds / 3600.0,
+            kwh: joules / JOULES_PER_KWH,
+            mean_wait: None,
+            p95_wait: None,
+            cycles_per_host: 0.0,
+            web_unserved: None,
+            unfinished: 0,
+            waits: Vec::new(),
+            migrations: 0,
+            unbusy_host_hours: 0.0,
+            fragment_host_hours: 0.0,
+        }
+    }
+
     fn sum(name: &str, rows: &[Row]) -> Row {
         let waits: Vec<u64> = rows.iter().flat_map(|r| r.waits.iter().copied()).collect();
         Row {
@@ -433,17 +452,7 @@ impl Setup {
         let on = outcomes.remove(0);
         let always_on = Row::from_outcome("always on", &on);
         let (joules, host_seconds) = ideal::ideal(&on.busy, on.end, self.host_cpus as f64, &self.model);
-        let ideal = Row {
-            name: "ideal".into(),
-            host_hours: host_seconds / 3600.0,
-            kwh: joules / JOULES_PER_KWH,
-            mean_wait: None,
-            p95_wait: None,
-            cycles_per_host: 0.0,
-            unbusy_host_hours: 0.0,
-            fragment_host_hours: 0.0,
-            ..always_on.clone()
-        };
+        let ideal = Row::ideal("ideal", always_on.hosts, joules, host_seconds);
         let reasons = outcomes.first().map(|o| o.reasons.clone()).unwrap_or_default();
         let policies = policies
             .iter()
@@ -486,21 +495,12 @@ impl Setup {
         let mix_busy = ideal::merge(&lines);
         let (joules, host_seconds) = ideal::ideal(&mix_busy, end, self.host_cpus as f64, &self.model);
         let peak = mix_busy.iter().map(|b| b.1).fold(0.0, f64::max);
-        let ideal = Row {
-            name: "ideal for the mix".into(),
-            hosts: (peak / self.host_cpus as f64 - 1e-9).ceil() as u32,
-            host_hours: host_seconds / 3600.0,
-            kwh: joules / JOULES_PER_KWH,
-            mean_wait: None,
-            p95_wait: None,
-            cycles_per_host: 0.0,
-            web_unserved: None,
-            unfinished: 0,
-            waits: Vec::new(),
-            migrations: 0,
-            unbusy_host_hours: 0.0,
-            fragment_host_hours: 0.0,
-        };
+        let ideal = Row::ideal(
+            "ideal for the mix",
+            (peak / self.host_cpus as f64 - 1e-9).ceil() as u32,
+            joules,
+            host_seconds,
+        );
 
         let searches: Vec<Search> = [Borrow::Dedicated, Borrow::Pool]
             .iter()

@@ -204,22 +204,13 @@ fn breakdown(out: &mut String, r: &Row, ideal: &Row) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use corral_policy::energy::JOULES_PER_KWH;
 
     fn row(name: &str, kwh: f64, fragment_host_hours: f64) -> Row {
         Row {
-            name: name.into(),
-            hosts: 25,
-            host_hours: 0.0,
-            kwh,
             mean_wait: Some(100.0),
-            p95_wait: Some(200.0),
-            cycles_per_host: 0.0,
-            web_unserved: None,
-            unfinished: 0,
-            waits: Vec::new(),
-            migrations: 0,
-            unbusy_host_hours: 0.0,
             fragment_host_hours,
+            ..Row::ideal(name, 25, kwh * JOULES_PER_KWH, 0.0)
         }
     }
 
