@@ -39,28 +39,13 @@ fn packet(address: Ipv4Addr, mac: [u8; 6]) -> [u8; 28] {
 /// namespace at `netns`. The socket is made inside the namespace by a short-lived
 /// thread, so the agent itself never changes namespace.
 pub(crate) fn announce(netns: &Path, address: Ipv4Addr, mac: [u8; 6]) -> Result<(), AgentError> {
-    let ns = std::fs::File::open(netns).map_err(|source| AgentError::Io {
-        context: format!("opening {}", netns.display()),
-        source,
-    })?;
     let arp = packet(address, mac);
-    let thread = std::thread::Builder::new()
-        .name("node-announce".into())
-        .spawn(move || -> Result<(), AgentError> {
-            nix::sched::setns(&ns, nix::sched::CloneFlags::CLONE_NEWNET)
-                .map_err(|e| AgentError::Invalid(format!("cannot enter the node's network namespace: {e}")))?;
-            broadcast(&arp).map_err(|source| AgentError::Io {
-                context: "sending the node's ARP announcement".into(),
-                source,
-            })
-        })
-        .map_err(|source| AgentError::Io {
-            context: "starting a thread".into(),
+    crate::netns::run_in(netns, "node-announce", move || {
+        broadcast(&arp).map_err(|source| AgentError::Io {
+            context: "sending the node's ARP announcement".into(),
             source,
-        })?;
-    thread
-        .join()
-        .map_err(|_| AgentError::Invalid("the announcement thread panicked".into()))?
+        })
+    })
 }
 
 /// Sends `arp` to the Ethernet broadcast address out of the node interface of the

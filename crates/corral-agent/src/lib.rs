@@ -14,6 +14,7 @@ mod host_api;
 mod host_lock;
 mod hosts_file;
 pub mod metrics;
+mod netns;
 mod node_api;
 mod node_files;
 mod proc_start;

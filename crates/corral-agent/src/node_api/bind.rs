@@ -40,32 +40,16 @@ pub(crate) fn listen(netns_name: &str, netns: &Path) -> Result<TcpListener, Agen
             String::from_utf8_lossy(&out.stderr).trim()
         )));
     }
-    let ns = std::fs::File::open(netns).map_err(|source| AgentError::Io {
-        context: format!("opening {}", netns.display()),
-        source,
-    })?;
-    let thread = std::thread::Builder::new()
-        .name("node-api-bind".into())
-        .spawn(move || -> Result<TcpListener, AgentError> {
-            // This thread alone moves into the node's namespace and then ends.
-            nix::sched::setns(&ns, nix::sched::CloneFlags::CLONE_NEWNET)
-                .map_err(|e| AgentError::Invalid(format!("cannot enter the node's network namespace: {e}")))?;
-            let address: Ipv4Addr = NODE_API_ADDRESS.parse().expect("a valid constant address");
-            let listener = TcpListener::bind(SocketAddr::from((address, PORT))).map_err(|source| AgentError::Io {
-                context: format!("binding {NODE_API_ADDRESS}:{PORT} in the node"),
-                source,
-            })?;
-            listener.set_nonblocking(true).map_err(|source| AgentError::Io {
-                context: "setting the node API listener non-blocking".into(),
-                source,
-            })?;
-            Ok(listener)
-        })
-        .map_err(|source| AgentError::Io {
-            context: "starting a thread".into(),
+    crate::netns::run_in(netns, "node-api-bind", || {
+        let address: Ipv4Addr = NODE_API_ADDRESS.parse().expect("a valid constant address");
+        let listener = TcpListener::bind(SocketAddr::from((address, PORT))).map_err(|source| AgentError::Io {
+            context: format!("binding {NODE_API_ADDRESS}:{PORT} in the node"),
             source,
         })?;
-    thread
-        .join()
-        .map_err(|_| AgentError::Invalid("the node API bind thread panicked".into()))?
+        listener.set_nonblocking(true).map_err(|source| AgentError::Io {
+            context: "setting the node API listener non-blocking".into(),
+            source,
+        })?;
+        Ok(listener)
+    })
 }
