@@ -11,33 +11,51 @@ use ipnet::Ipv4Net;
 use crate::names::NODE_IFNAME;
 use crate::NetworkError;
 
-/// Lines that make a segment's bridge exist, with gateway address and MTU, up, and
-/// its subnet in the segment's own routing table `table`.
+/// Lines that make a segment's gateway link exist on its VXLAN device `lower` (a
+/// macvlan in bridge mode, so it talks to the nodes' macvlans without leaving the
+/// host), with the gateway's MAC, address and MTU, up, and the subnet in the
+/// segment's own routing table `table`.
 ///
 /// The main table keeps the kernel's prefix route too: the host reaches nodes by it,
-/// and when two segments share a subnet it holds one route per bridge, of which the
-/// first added wins. Replies to nodes' egress are routed by their mark through the
-/// segment's table instead, so they always find their own bridge; so is what the host
-/// sends from a socket bound to the bridge (`corral ssh` binds one), by [`oif_rule_spec`].
-pub fn bridge_lines(
-    bridge: &str,
-    exists: bool,
-    gateway: Ipv4Addr,
-    subnet: Ipv4Net,
-    mtu: u32,
-    table: u32,
-) -> Vec<String> {
+/// and when two segments share a subnet it holds one route per gateway link, of which
+/// the first added wins. Replies to nodes' egress are routed by their mark through the
+/// segment's table instead, so they always find their own segment; so is what the host
+/// sends from a socket bound to the gateway link (`corral ssh` binds one), by
+/// [`oif_rule_spec`].
+pub fn gateway_lines(link: &str, lower: &str, exists: bool, gw: &Gateway) -> Vec<String> {
     let mut lines = Vec::new();
     if !exists {
-        lines.push(format!("link add {bridge} type bridge"));
+        lines.push(format!("link add {link} link {lower} type macvlan mode bridge"));
     }
-    lines.push(format!("link set {bridge} mtu {mtu} up"));
-    lines.push(format!("addr replace {gateway}/{} dev {bridge}", subnet.prefix_len()));
+    let mtu = gw.mtu;
+    lines.push(format!("link set {link} address {} mtu {mtu} up", mac_text(gw.mac)));
     lines.push(format!(
-        "route replace {} dev {bridge} table {table} scope link src {gateway}",
-        subnet.trunc()
+        "addr replace {}/{} dev {link}",
+        gw.address,
+        gw.subnet.prefix_len()
+    ));
+    lines.push(format!(
+        "route replace {} dev {link} table {} scope link src {}",
+        gw.subnet.trunc(),
+        gw.table,
+        gw.address
     ));
     lines
+}
+
+/// What a segment's gateway link carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Gateway {
+    /// The gateway address.
+    pub address: Ipv4Addr,
+    /// The segment's subnet.
+    pub subnet: Ipv4Net,
+    /// The gateway MAC (see [`crate::names::gateway_mac`]).
+    pub mac: [u8; 6],
+    /// The segment MTU.
+    pub mtu: u32,
+    /// The segment's routing table.
+    pub table: u32,
 }
 
 /// The routing rule sending packets marked `mark` to `table`, as an `ip` line after
@@ -50,12 +68,12 @@ pub fn rule_spec(mark: u32, table: u32) -> String {
     )
 }
 
-/// The routing rule sending what the host itself sends out of `bridge` (a socket bound
+/// The routing rule sending what the host itself sends out of gateway link `link` (a socket bound
 /// to it, as `corral ssh` binds one) to `table`, as an `ip` line after `rule add` /
 /// `rule del`: the main table's route for a subnet two segments share names only one
-/// bridge, and a lookup restricted to another bridge would find no route there.
-pub fn oif_rule_spec(bridge: &str, table: u32) -> String {
-    format!("oif {bridge} lookup {table} pref {}", crate::names::RULE_PRIORITY)
+/// link, and a lookup restricted to another link would find no route there.
+pub fn oif_rule_spec(link: &str, table: u32) -> String {
+    format!("oif {link} lookup {table} pref {}", crate::names::RULE_PRIORITY)
 }
 
 /// A routing rule, as far as Corral cares: its table, priority and output device.
@@ -113,17 +131,31 @@ fn run_json(args: &[&str]) -> Result<serde_json::Value, NetworkError> {
     })
 }
 
-/// A line that creates a node's veth pair, the node end already inside its namespace.
-pub fn veth_add_line(host: &str, bridge: &str, netns: &str, mac: [u8; 6], mtu: u32) -> String {
+/// A line that creates a node's link: a macvlan (bridge mode) on the segment's VXLAN
+/// device `lower`, made straight inside the node's namespace as its `eth0`.
+pub fn macvlan_add_line(lower: &str, netns: &str, mac: [u8; 6], mtu: u32) -> String {
     format!(
-        "link add {host} mtu {mtu} master {bridge} up type veth peer name {NODE_IFNAME} address {} mtu {mtu} netns {netns}",
+        "link add link {lower} name {NODE_IFNAME} netns {netns} address {} mtu {mtu} type macvlan mode bridge",
         mac_text(mac)
     )
 }
 
-/// A line that re-enslaves an existing host-side veth and brings it up.
-pub fn veth_set_line(host: &str, bridge: &str, mtu: u32) -> String {
-    format!("link set {host} master {bridge} mtu {mtu} up")
+/// Every link of the calling thread's namespace with its details (`ip -d -j link
+/// show`), by name.
+pub fn link_details() -> Result<std::collections::BTreeMap<String, serde_json::Value>, NetworkError> {
+    let json = run_json(&["-d", "-j", "link", "show"])?;
+    Ok(json
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|link| Some((link["ifname"].as_str()?.to_string(), link.clone())))
+        .collect())
+}
+
+/// The kind of a link from its details (`vxlan`, `macvlan`, `bridge`, …); none for a
+/// plain device.
+pub fn kind(details: &serde_json::Value) -> Option<&str> {
+    details["linkinfo"]["info_kind"].as_str()
 }
 
 /// Lines, run inside the node's namespace, that configure its interface and route.
@@ -152,11 +184,6 @@ pub fn links() -> Result<BTreeSet<String>, NetworkError> {
         source,
     })?;
     Ok(parse_net_dev(&text))
-}
-
-/// Whether interface `name` exists in the calling thread's namespace.
-pub fn link_exists(name: &str) -> Result<bool, NetworkError> {
-    Ok(links()?.contains(name))
 }
 
 /// State of a named namespace file under /run/netns.
@@ -209,20 +236,34 @@ mod tests {
     }
 
     #[test]
-    fn bridge_is_added_only_when_missing() {
-        let gw = "10.1.0.1".parse().unwrap();
-        let lines = bridge_lines("cb-7", false, gw, net("10.1.0.0/24"), 1450, 0x0100_0007);
+    fn gateway_link_is_added_only_when_missing() {
+        let gw = Gateway {
+            address: "10.1.0.1".parse().unwrap(),
+            subnet: net("10.1.0.0/24"),
+            mac: [2, 0xcb, 0, 0, 7, 1],
+            mtu: 1450,
+            table: 0x0100_0007,
+        };
+        let lines = gateway_lines("cb-7", "cx-7", false, &gw);
         assert_eq!(
             lines,
             [
-                "link add cb-7 type bridge",
-                "link set cb-7 mtu 1450 up",
+                "link add cb-7 link cx-7 type macvlan mode bridge",
+                "link set cb-7 address 02:cb:00:00:07:01 mtu 1450 up",
                 "addr replace 10.1.0.1/24 dev cb-7",
                 "route replace 10.1.0.0/24 dev cb-7 table 16777223 scope link src 10.1.0.1"
             ]
         );
-        let again = bridge_lines("cb-7", true, gw, net("10.1.0.0/24"), 1450, 0x0100_0007);
+        let again = gateway_lines("cb-7", "cx-7", true, &gw);
         assert_eq!(again.len(), 3);
+    }
+
+    #[test]
+    fn node_links_are_made_in_their_namespace() {
+        assert_eq!(
+            macvlan_add_line("cx-7", "corral-n1", [2, 0, 0, 0, 0, 9], 1450),
+            "link add link cx-7 name eth0 netns corral-n1 address 02:00:00:00:00:09 mtu 1450 type macvlan mode bridge"
+        );
     }
 
     #[test]
@@ -262,16 +303,6 @@ mod tests {
                     oif: None
                 }
             ]
-        );
-    }
-
-    #[test]
-    fn veth_is_created_straight_into_the_namespace() {
-        let line = veth_add_line("cv0123456789", "cb-7", "corral-n1", [2, 0, 0, 0, 0xab, 1], 1450);
-        assert_eq!(
-            line,
-            "link add cv0123456789 mtu 1450 master cb-7 up type veth peer name eth0 \
-             address 02:00:00:00:ab:01 mtu 1450 netns corral-n1"
         );
     }
 

@@ -2,17 +2,16 @@
 
 use std::path::PathBuf;
 
-use sha2::{Digest, Sha256};
-
 use crate::NetworkError;
 
 /// Largest VNI: VXLAN ids are 24 bits.
 pub const MAX_VNI: u32 = 0x00ff_ffff;
 
-/// Prefix of every segment bridge; the nftables rules match on it.
-pub const BRIDGE_PREFIX: &str = "cb-";
+/// Prefix of every segment's gateway link (the host's macvlan on the segment's VXLAN
+/// device, holding the gateway address); the nftables rules match on it.
+pub const GATEWAY_PREFIX: &str = "cb-";
 
-/// Prefix of every segment's VXLAN device, enslaved to the segment's bridge.
+/// Prefix of every segment's VXLAN device, the lower device of its macvlans.
 pub const VXLAN_PREFIX: &str = "cx-";
 
 /// UDP port of VXLAN on the underlay (IANA).
@@ -27,18 +26,24 @@ pub const NETNS_DIR: &str = "/run/netns";
 /// Name of the node's interface inside its namespace.
 pub const NODE_IFNAME: &str = "eth0";
 
-/// Hex digits of the node-id hash in the host-side veth name (15-char limit).
-const VETH_HASH_HEX: usize = 10;
-
-/// The bridge anchoring segment `vni`, e.g. `cb-4097`.
-pub fn bridge_name(vni: u32) -> Result<String, NetworkError> {
+/// The host's gateway link of segment `vni`, e.g. `cb-4097`.
+pub fn gateway_name(vni: u32) -> Result<String, NetworkError> {
     check_vni(vni)?;
-    Ok(format!("{BRIDGE_PREFIX}{vni}"))
+    Ok(format!("{GATEWAY_PREFIX}{vni}"))
 }
 
-/// The VNI of a bridge name, if it is one of ours.
-pub fn vni_of_bridge(name: &str) -> Option<u32> {
-    vni_after(BRIDGE_PREFIX, name)
+/// The MAC of segment `vni`'s gateway, the same on every host: a node that moves keeps
+/// a valid neighbour entry for its gateway. Node MACs start `02:` too but are hashes
+/// of node ids; the fixed last byte keeps this one recognisable.
+pub fn gateway_mac(vni: u32) -> Result<[u8; 6], NetworkError> {
+    check_vni(vni)?;
+    let [_, a, b, c] = vni.to_be_bytes();
+    Ok([0x02, 0xcb, a, b, c, 0x01])
+}
+
+/// The VNI of a gateway link name, if it is one of ours.
+pub fn vni_of_gateway(name: &str) -> Option<u32> {
+    vni_after(GATEWAY_PREFIX, name)
 }
 
 /// The VXLAN device stretching segment `vni` over hosts, e.g. `cx-4097`.
@@ -77,7 +82,7 @@ pub fn segment_mark(vni: u32) -> Result<u32, NetworkError> {
     Ok(MARK_FLAG | vni)
 }
 
-/// The routing table of segment `vni`: its subnet on its bridge (the same number as
+/// The routing table of segment `vni`: its subnet on its gateway link (the same number as
 /// its mark, above the kernel's reserved tables 253–255).
 pub fn route_table(vni: u32) -> Result<u32, NetworkError> {
     segment_mark(vni)
@@ -86,13 +91,6 @@ pub fn route_table(vni: u32) -> Result<u32, NetworkError> {
 /// The VNI of a routing table, if it is one of ours.
 pub fn vni_of_table(table: u32) -> Option<u32> {
     (table & !MAX_VNI == MARK_FLAG).then_some(table & MAX_VNI)
-}
-
-/// The host-side veth of a node: node ids are longer than 15 chars, so hash them.
-pub fn veth_name(node_id: &str) -> Result<String, NetworkError> {
-    check_node_id(node_id)?;
-    let digest = hex::encode(Sha256::digest(node_id.as_bytes()));
-    Ok(format!("cv{}", &digest[..VETH_HASH_HEX]))
 }
 
 /// The prefix of node namespace names in this process.
@@ -153,18 +151,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn bridge_names_fit_and_round_trip() {
-        let name = bridge_name(MAX_VNI).unwrap();
+    fn gateway_names_fit_and_round_trip() {
+        let name = gateway_name(MAX_VNI).unwrap();
         assert_eq!(name, "cb-16777215");
         assert!(name.len() <= 15);
-        assert_eq!(vni_of_bridge(&name), Some(MAX_VNI));
-        assert!(bridge_name(MAX_VNI + 1).is_err());
+        assert_eq!(vni_of_gateway(&name), Some(MAX_VNI));
+        assert!(gateway_name(MAX_VNI + 1).is_err());
     }
 
     #[test]
-    fn foreign_bridge_names_are_not_ours() {
+    fn foreign_gateway_names_are_not_ours() {
         for name in ["cb-", "cb-x", "cb-+1", "cb-007", "cb-99999999", "br0", "cv12"] {
-            assert_eq!(vni_of_bridge(name), None, "{name}");
+            assert_eq!(vni_of_gateway(name), None, "{name}");
         }
     }
 
@@ -174,7 +172,7 @@ mod tests {
         assert_eq!(name, "cx-16777215");
         assert_eq!(vni_of_vxlan(&name), Some(MAX_VNI));
         assert_eq!(vni_of_vxlan("cb-5"), None);
-        assert_eq!(vni_of_bridge("cx-5"), None);
+        assert_eq!(vni_of_gateway("cx-5"), None);
         assert!(vxlan_name(MAX_VNI + 1).is_err());
     }
 
@@ -190,12 +188,10 @@ mod tests {
     }
 
     #[test]
-    fn veth_names_are_short_stable_and_distinct() {
-        let a = veth_name("c1-worker-0-with-a-long-suffix").unwrap();
-        assert_eq!(a.len(), 12);
-        assert!(a.starts_with("cv"));
-        assert_eq!(a, veth_name("c1-worker-0-with-a-long-suffix").unwrap());
-        assert_ne!(a, veth_name("c1-worker-1-with-a-long-suffix").unwrap());
+    fn gateway_macs_are_unicast_and_carry_the_vni() {
+        assert_eq!(gateway_mac(0x0a0b0c).unwrap(), [0x02, 0xcb, 0x0a, 0x0b, 0x0c, 0x01]);
+        assert_eq!(gateway_mac(MAX_VNI).unwrap()[0] & 1, 0);
+        assert!(gateway_mac(MAX_VNI + 1).is_err());
     }
 
     #[test]
@@ -209,7 +205,7 @@ mod tests {
     #[test]
     fn unsafe_node_ids_are_refused() {
         for id in ["", "..", ".hidden", "a/b", "a b", "a;b"] {
-            assert!(veth_name(id).is_err(), "{id:?}");
+            assert!(netns_name(id).is_err(), "{id:?}");
         }
     }
 }

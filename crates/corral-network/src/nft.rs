@@ -10,16 +10,24 @@ use ipnet::Ipv4Net;
 use serde_json::Value;
 
 use crate::cmd;
-use crate::names::{BRIDGE_PREFIX, MARK_FLAG, VXLAN_PORT, VXLAN_PREFIX};
+use crate::names::{self, GATEWAY_PREFIX, MARK_FLAG, VXLAN_PORT};
 use crate::NetworkError;
 
 /// The table Corral owns, in the agent's network namespace.
 pub const TABLE: &str = "inet corral";
 
-/// The bridge-family table Corral owns: frames on segment bridges themselves.
-pub const BRIDGE_TABLE: &str = "bridge corral";
+/// The netdev-family table Corral owns: a chain per segment on its VXLAN device's
+/// egress (see [`guard_script`]).
+pub const NETDEV_TABLE: &str = "netdev corral";
 
-/// Map from a segment's bridge to its conntrack zone.
+/// The bridge-family table earlier versions kept (the gateway guard, when segments
+/// were bridges); removed when the host rules are installed.
+const LEGACY_BRIDGE_TABLE: &str = "bridge corral";
+
+/// Prefix of the guard chains in [`NETDEV_TABLE`], followed by the VNI.
+const GUARD_PREFIX: &str = "out-";
+
+/// Map from a segment's gateway link to its conntrack zone.
 ///
 /// Two segments may use the same subnet: their nodes' connections are tracked in
 /// separate zones so identical address pairs never share an entry. Traffic within a
@@ -28,19 +36,19 @@ pub const BRIDGE_TABLE: &str = "bridge corral";
 /// entry and the masquerade never hands two segments the same outside port.
 pub const ZONES: &str = "zones";
 
-/// Map from a segment's bridge to its mark (see [`crate::names::segment_mark`]):
+/// Map from a segment's gateway link to its mark (see [`crate::names::segment_mark`]):
 /// connections its nodes open carry it as conntrack mark, their replies as packet mark,
 /// which routes them by the segment's own table.
 pub const MARKS: &str = "marks";
 
-/// Set of `bridge . subnet`: what counts as traffic inside a segment.
+/// Set of `link . subnet`: what counts as traffic inside a segment.
 pub const SEGMENT_NETS: &str = "segment_nets";
 
-/// Set of `bridge . bridge` pairs: traffic that stays in one segment.
+/// Set of `gateway . gateway` pairs: routed traffic that stays in one segment.
 ///
-/// With br_netfilter loaded, bridged frames cross the inet forward hook with the bridge
-/// as both iif and oif, and nft cannot compare two interfaces; listing the pairs that
-/// are allowed keeps such traffic flowing without per-segment rules.
+/// nft cannot compare two interfaces; listing the pairs that are allowed keeps such
+/// traffic (rare since segments are macvlans: nodes reach each other without the
+/// host's routing) flowing without per-segment rules.
 pub const SAME_BRIDGE: &str = "same_bridge";
 
 /// Set of addresses nodes may never send to: the other hosts of the pool and the
@@ -61,44 +69,44 @@ pub struct TableState {
     pub zones: BTreeMap<String, u16>,
     /// Bridge → mark.
     pub marks: BTreeMap<String, u32>,
-    /// `(bridge, subnet)` elements of [`SEGMENT_NETS`], the subnet as nft prints it.
+    /// `(link, subnet)` elements of [`SEGMENT_NETS`], the subnet as nft prints it.
     pub nets: Vec<(String, String)>,
-    /// Bridges with a same-bridge pair.
+    /// Gateway links with a same-link pair.
     pub same_bridge: BTreeSet<String>,
 }
 
 impl TableState {
-    /// Every bridge some element names.
-    pub fn bridges(&self) -> BTreeSet<String> {
+    /// Every link some element names.
+    pub fn links(&self) -> BTreeSet<String> {
         let mut all: BTreeSet<String> = self.zones.keys().chain(self.marks.keys()).cloned().collect();
         all.extend(self.nets.iter().map(|(b, _)| b.clone()));
         all.extend(self.same_bridge.iter().cloned());
         all
     }
 
-    /// Describes the elements naming `bridge`, for leftovers.
-    pub fn describe(&self, bridge: &str) -> Vec<String> {
+    /// Describes the elements naming `link`, for leftovers.
+    pub fn describe(&self, link: &str) -> Vec<String> {
         let mut found = Vec::new();
-        if let Some(zone) = self.zones.get(bridge) {
-            found.push(format!("nft element {ZONES} {bridge} : {zone}"));
+        if let Some(zone) = self.zones.get(link) {
+            found.push(format!("nft element {ZONES} {link} : {zone}"));
         }
-        if let Some(mark) = self.marks.get(bridge) {
-            found.push(format!("nft element {MARKS} {bridge} : {mark:#x}"));
+        if let Some(mark) = self.marks.get(link) {
+            found.push(format!("nft element {MARKS} {link} : {mark:#x}"));
         }
-        for (_, net) in self.nets.iter().filter(|(b, _)| b == bridge) {
-            found.push(format!("nft element {SEGMENT_NETS} {bridge} . {net}"));
+        for (_, net) in self.nets.iter().filter(|(b, _)| b == link) {
+            found.push(format!("nft element {SEGMENT_NETS} {link} . {net}"));
         }
-        if self.same_bridge.contains(bridge) {
-            found.push(format!("nft element {SAME_BRIDGE} {bridge}"));
+        if self.same_bridge.contains(link) {
+            found.push(format!("nft element {SAME_BRIDGE} {link}"));
         }
         found
     }
 
-    /// The zone of `bridge`: the one it has, else a free one picked from its VNI, so a
+    /// The zone of `link`: the one it has, else a free one picked from its VNI, so a
     /// zone freed by a removed segment is seldom handed straight to another (its
     /// conntrack entries time out meanwhile). None when all zones are taken.
-    pub fn zone_for(&self, bridge: &str, vni: u32) -> Option<u16> {
-        if let Some(&zone) = self.zones.get(bridge) {
+    pub fn zone_for(&self, link: &str, vni: u32) -> Option<u16> {
+        if let Some(&zone) = self.zones.get(link) {
             return Some(zone);
         }
         let used: BTreeSet<u16> = self.zones.values().copied().collect();
@@ -124,7 +132,7 @@ pub fn preamble() -> String {
 /// The whole host setup in one transaction: chains are flushed and refilled, so the
 /// rules converge, while the sets (the registered segments) are left alone.
 pub fn host_script() -> String {
-    let any = format!("\"{BRIDGE_PREFIX}*\"");
+    let any = format!("\"{GATEWAY_PREFIX}*\"");
     let mut script = preamble();
     for (chain, hook) in [
         ("raw_prerouting", "type filter hook prerouting priority raw"),
@@ -147,12 +155,6 @@ pub fn host_script() -> String {
         // packet on both hosts); what nodes send to the port stays tracked and dropped.
         format!("raw_prerouting iifname != {any} udp dport {VXLAN_PORT} notrack"),
         format!("raw_output udp dport {VXLAN_PORT} notrack"),
-        // Frames bridged between a segment's own nodes (on this host or through its
-        // VXLAN device) need no connection tracking: no rule matches their state and
-        // nothing NATs them, yet br_netfilter would track every one, an entry per
-        // flow per host on its path. What is addressed to the host (the gateway) is
-        // still tracked, so replies to it and the zones below keep working.
-        format!("raw_prerouting iifname . ip daddr @{SEGMENT_NETS} fib daddr type != local notrack accept"),
         // Each segment's connections live in its own conntrack zone (see ZONES).
         format!("raw_prerouting iifname . ip daddr @{SEGMENT_NETS} ct zone set iifname map @{ZONES}"),
         format!("raw_prerouting iifname . ip daddr != @{SEGMENT_NETS} ct original zone set iifname map @{ZONES}"),
@@ -164,7 +166,7 @@ pub fn host_script() -> String {
         format!("mark_prerouting iifname != {any} ct direction reply ct mark {ours} meta mark set ct mark"),
         // Nodes cannot send VXLAN into the underlay: a forged VNI would land them in
         // another cluster's segment on another host. Their own VXLAN inside their
-        // segment (bridged, out a bridge) stays theirs.
+        // segment (node to node, never through the host) stays theirs.
         format!("forward iifname {any} oifname != {any} udp dport {VXLAN_PORT} drop"),
         // Nodes cannot reach the pool's other hosts or its server (their own host is
         // covered by the input chain). Nothing from those may open a connection to a
@@ -185,27 +187,54 @@ pub fn host_script() -> String {
     for rule in rules {
         script += &format!("add rule {TABLE} {rule}\n");
     }
-    script + &bridge_script()
+    script += &format!("add table {LEGACY_BRIDGE_TABLE}\ndelete table {LEGACY_BRIDGE_TABLE}\n");
+    script + &format!("add table {NETDEV_TABLE}\n")
 }
 
-/// The host never speaks into a stretched segment: every host's bridge carries the same
-/// gateway address, so its ARP replies (and anything else it sends) stay on its own
-/// nodes; what crosses the VXLAN device comes from nodes only.
-fn bridge_script() -> String {
-    let vxlans = format!("\"{VXLAN_PREFIX}*\"");
-    format!(
-        "add table {BRIDGE_TABLE}\n\
-         add chain {BRIDGE_TABLE} output {{ type filter hook output priority filter; policy accept; }}\n\
-         flush chain {BRIDGE_TABLE} output\n\
-         add rule {BRIDGE_TABLE} output oifname {vxlans} drop\n"
-    )
+/// The guard of segment `vni`: the host never speaks into a stretched segment. Every
+/// host's gateway link carries the same address and MAC, so its ARP replies (and
+/// anything else it sends) must stay with its own nodes: frames from the gateway MAC
+/// are dropped on the way out of the VXLAN device, and what crosses it comes from
+/// nodes only. Idempotent.
+pub fn guard_script(vni: u32) -> Result<String, NetworkError> {
+    let chain = format!("{GUARD_PREFIX}{vni}");
+    let device = names::vxlan_name(vni)?;
+    let mac = crate::ip::mac_text(names::gateway_mac(vni)?);
+    Ok(format!(
+        "add table {NETDEV_TABLE}\n\
+         add chain {NETDEV_TABLE} {chain} {{ type filter hook egress device \"{device}\" priority filter; policy accept; }}\n\
+         flush chain {NETDEV_TABLE} {chain}\n\
+         add rule {NETDEV_TABLE} {chain} ether saddr {mac} drop\n"
+    ))
 }
 
-/// What one segment registers: its bridge's zone, mark, subnet and same-bridge pair.
+/// Removes the guard of segment `vni` (which must exist: see [`list_guards`]).
+pub fn unguard_script(vni: u32) -> String {
+    let chain = format!("{GUARD_PREFIX}{vni}");
+    format!("flush chain {NETDEV_TABLE} {chain}\ndelete chain {NETDEV_TABLE} {chain}\n")
+}
+
+/// VNIs of the segments with a guard chain; empty when the table was never made.
+pub fn list_guards() -> Result<BTreeSet<u32>, NetworkError> {
+    let json = list_json(&["-j", "list", "table", "netdev", "corral"])?;
+    Ok(parse_guards(&json))
+}
+
+fn parse_guards(json: &Value) -> BTreeSet<u32> {
+    json["nftables"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|item| item["chain"]["name"].as_str())
+        .filter_map(|name| name.strip_prefix(GUARD_PREFIX)?.parse().ok())
+        .collect()
+}
+
+/// What one segment registers: its link's zone, mark, subnet and same-link pair.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SegmentElements<'a> {
-    /// The segment's bridge.
-    pub bridge: &'a str,
+    /// The segment's link.
+    pub link: &'a str,
     /// Its subnet.
     pub subnet: Ipv4Net,
     /// Its conntrack zone.
@@ -214,42 +243,42 @@ pub struct SegmentElements<'a> {
     pub mark: u32,
 }
 
-/// Registers a segment, replacing elements of its bridge that differ (a moved subnet).
+/// Registers a segment, replacing elements of its link that differ (a moved subnet).
 pub fn segment_script(seg: &SegmentElements<'_>, current: &TableState) -> String {
-    let bridge = seg.bridge;
+    let link = seg.link;
     let value = seg.subnet.trunc().to_string();
     let mut script = preamble();
-    for (_, net) in current.nets.iter().filter(|(b, n)| b == bridge && *n != value) {
-        script += &format!("delete element {TABLE} {SEGMENT_NETS} {{ \"{bridge}\" . {net} }}\n");
+    for (_, net) in current.nets.iter().filter(|(b, n)| b == link && *n != value) {
+        script += &format!("delete element {TABLE} {SEGMENT_NETS} {{ \"{link}\" . {net} }}\n");
     }
-    if let Some(zone) = current.zones.get(bridge).filter(|&&z| z != seg.zone) {
-        script += &format!("delete element {TABLE} {ZONES} {{ \"{bridge}\" : {zone} }}\n");
+    if let Some(zone) = current.zones.get(link).filter(|&&z| z != seg.zone) {
+        script += &format!("delete element {TABLE} {ZONES} {{ \"{link}\" : {zone} }}\n");
     }
-    if let Some(mark) = current.marks.get(bridge).filter(|&&m| m != seg.mark) {
-        script += &format!("delete element {TABLE} {MARKS} {{ \"{bridge}\" : {mark:#x} }}\n");
+    if let Some(mark) = current.marks.get(link).filter(|&&m| m != seg.mark) {
+        script += &format!("delete element {TABLE} {MARKS} {{ \"{link}\" : {mark:#x} }}\n");
     }
-    script += &format!("add element {TABLE} {ZONES} {{ \"{bridge}\" : {} }}\n", seg.zone);
-    script += &format!("add element {TABLE} {MARKS} {{ \"{bridge}\" : {:#x} }}\n", seg.mark);
-    script += &format!("add element {TABLE} {SEGMENT_NETS} {{ \"{bridge}\" . {value} }}\n");
-    script += &format!("add element {TABLE} {SAME_BRIDGE} {{ {} }}\n", pair(bridge));
+    script += &format!("add element {TABLE} {ZONES} {{ \"{link}\" : {} }}\n", seg.zone);
+    script += &format!("add element {TABLE} {MARKS} {{ \"{link}\" : {:#x} }}\n", seg.mark);
+    script += &format!("add element {TABLE} {SEGMENT_NETS} {{ \"{link}\" . {value} }}\n");
+    script += &format!("add element {TABLE} {SAME_BRIDGE} {{ {} }}\n", pair(link));
     script
 }
 
 /// Unregisters a segment: deletes exactly the elements a listing showed (deleting a
 /// missing element would fail the whole transaction). Empty when nothing is left.
-pub fn remove_script(bridge: &str, current: &TableState) -> String {
+pub fn remove_script(link: &str, current: &TableState) -> String {
     let mut script = String::new();
-    if let Some(zone) = current.zones.get(bridge) {
-        script += &format!("delete element {TABLE} {ZONES} {{ \"{bridge}\" : {zone} }}\n");
+    if let Some(zone) = current.zones.get(link) {
+        script += &format!("delete element {TABLE} {ZONES} {{ \"{link}\" : {zone} }}\n");
     }
-    if let Some(mark) = current.marks.get(bridge) {
-        script += &format!("delete element {TABLE} {MARKS} {{ \"{bridge}\" : {mark:#x} }}\n");
+    if let Some(mark) = current.marks.get(link) {
+        script += &format!("delete element {TABLE} {MARKS} {{ \"{link}\" : {mark:#x} }}\n");
     }
-    for (_, net) in current.nets.iter().filter(|(b, _)| b == bridge) {
-        script += &format!("delete element {TABLE} {SEGMENT_NETS} {{ \"{bridge}\" . {net} }}\n");
+    for (_, net) in current.nets.iter().filter(|(b, _)| b == link) {
+        script += &format!("delete element {TABLE} {SEGMENT_NETS} {{ \"{link}\" . {net} }}\n");
     }
-    if current.same_bridge.contains(bridge) {
-        script += &format!("delete element {TABLE} {SAME_BRIDGE} {{ {} }}\n", pair(bridge));
+    if current.same_bridge.contains(link) {
+        script += &format!("delete element {TABLE} {SAME_BRIDGE} {{ {} }}\n", pair(link));
     }
     script
 }
@@ -272,17 +301,20 @@ pub fn apply_host() -> Result<(), NetworkError> {
 
 /// The segment elements of the table; empty when the table was never made.
 pub fn list_table() -> Result<TableState, NetworkError> {
-    let args = ["-j", "list", "table", "inet", "corral"];
-    let text = match cmd::run("nft", &args, None) {
+    Ok(parse_table(&list_json(&["-j", "list", "table", "inet", "corral"])?))
+}
+
+/// An `nft -j` listing; `null` when what it lists does not exist.
+fn list_json(args: &[&str]) -> Result<Value, NetworkError> {
+    let text = match cmd::run("nft", args, None) {
         Ok(text) => text,
-        Err(err) if cmd::is_not_found(&err) => return Ok(TableState::default()),
+        Err(err) if cmd::is_not_found(&err) => return Ok(Value::Null),
         Err(err) => return Err(err),
     };
-    let json: Value = serde_json::from_str(&text).map_err(|err| NetworkError::Command {
+    serde_json::from_str(&text).map_err(|err| NetworkError::Command {
         command: format!("nft {}", args.join(" ")),
         message: format!("unreadable json: {err}"),
-    })?;
-    Ok(parse_table(&json))
+    })
 }
 
 fn parse_table(json: &Value) -> TableState {
@@ -295,12 +327,12 @@ fn parse_table(json: &Value) -> TableState {
         let elements = set["elem"].as_array().into_iter().flatten();
         match name {
             ZONES => state.zones.extend(elements.filter_map(|e| {
-                let (bridge, zone) = map_element(e)?;
-                Some((bridge, u16::try_from(zone).ok()?))
+                let (link, zone) = map_element(e)?;
+                Some((link, u16::try_from(zone).ok()?))
             })),
             MARKS => state.marks.extend(elements.filter_map(|e| {
-                let (bridge, mark) = map_element(e)?;
-                Some((bridge, u32::try_from(mark).ok()?))
+                let (link, mark) = map_element(e)?;
+                Some((link, u32::try_from(mark).ok()?))
             })),
             SEGMENT_NETS => state.nets.extend(elements.filter_map(net_element)),
             SAME_BRIDGE => state.same_bridge.extend(elements.filter_map(pair_bridge)),
@@ -319,7 +351,7 @@ fn map_element(elem: &Value) -> Option<(String, u64)> {
 /// A set element `{"concat": ["cb-7", {"prefix": {"addr": "10.1.0.0", "len": 24}}]}`.
 fn net_element(elem: &Value) -> Option<(String, String)> {
     let parts = elem["concat"].as_array()?;
-    let bridge = parts.first()?.as_str()?.to_string();
+    let link = parts.first()?.as_str()?.to_string();
     let val = parts.get(1)?;
     let net = match val {
         Value::String(addr) => addr.clone(),
@@ -333,7 +365,7 @@ fn net_element(elem: &Value) -> Option<(String, String)> {
         }
         _ => return None,
     };
-    Some((bridge, net))
+    Some((link, net))
 }
 
 fn pair_bridge(elem: &Value) -> Option<String> {
@@ -341,8 +373,8 @@ fn pair_bridge(elem: &Value) -> Option<String> {
     Some(parts.first()?.as_str()?.to_string())
 }
 
-fn pair(bridge: &str) -> String {
-    format!("\"{bridge}\" . \"{bridge}\"")
+fn pair(link: &str) -> String {
+    format!("\"{link}\" . \"{link}\"")
 }
 
 #[cfg(test)]
@@ -363,7 +395,7 @@ mod tests {
 
     fn elements(subnet: &str, zone: u16) -> SegmentElements<'static> {
         SegmentElements {
-            bridge: "cb-7",
+            link: "cb-7",
             subnet: subnet.parse().unwrap(),
             zone,
             mark: 0x0100_0007,
@@ -373,7 +405,7 @@ mod tests {
     #[test]
     fn host_script_keeps_sets_and_refills_chains() {
         let script = host_script();
-        assert!(!script.contains("delete table"));
+        assert!(!script.contains("delete table inet"));
         assert!(!script.contains("flush table"));
         assert!(!script.contains("flush set"));
         assert!(script.contains("flush chain inet corral forward\n"));
@@ -415,8 +447,30 @@ mod tests {
         let vxlan = script.find("input iifname \"cb-*\" udp dport 4789 drop").unwrap();
         let replies = script.find("input iifname \"cb-*\" ct state").unwrap();
         assert!(vxlan < replies);
-        assert!(script.contains("add rule bridge corral output oifname \"cx-*\" drop\n"));
-        assert!(script.contains("flush chain bridge corral output\n"));
+        assert!(script.ends_with("delete table bridge corral\nadd table netdev corral\n"));
+        assert_eq!(
+            guard_script(7).unwrap(),
+            "add table netdev corral\n\
+             add chain netdev corral out-7 { type filter hook egress device \"cx-7\" priority filter; policy accept; }\n\
+             flush chain netdev corral out-7\n\
+             add rule netdev corral out-7 ether saddr 02:cb:00:00:07:01 drop\n"
+        );
+        assert_eq!(
+            unguard_script(7),
+            "flush chain netdev corral out-7\ndelete chain netdev corral out-7\n"
+        );
+    }
+
+    #[test]
+    fn guards_are_listed_by_vni() {
+        let json: Value = serde_json::from_str(
+            r#"{"nftables": [{"metainfo": {}}, {"table": {"name": "corral"}},
+                {"chain": {"name": "out-7", "dev": "cx-7"}}, {"chain": {"name": "out-x"}},
+                {"rule": {"chain": "out-7"}}]}"#,
+        )
+        .unwrap();
+        assert_eq!(parse_guards(&json), BTreeSet::from([7]));
+        assert!(parse_guards(&Value::Null).is_empty());
     }
 
     #[test]
@@ -460,7 +514,7 @@ mod tests {
         );
         assert_eq!(remove_script("cb-9", &state()), "");
         assert_eq!(state().describe("cb-7").len(), 4);
-        assert_eq!(state().bridges().into_iter().collect::<Vec<_>>(), ["cb-7", "cb-8"]);
+        assert_eq!(state().links().into_iter().collect::<Vec<_>>(), ["cb-7", "cb-8"]);
     }
 
     #[test]

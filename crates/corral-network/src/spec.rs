@@ -7,11 +7,11 @@ use ipnet::Ipv4Net;
 /// One cluster's segment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SegmentSpec {
-    /// 24-bit segment id; the bridge is named after it.
+    /// 24-bit segment id; its links are named after it.
     pub vni: u32,
     /// Subnet.
     pub subnet: Ipv4Net,
-    /// Gateway address on the host's bridge.
+    /// Gateway address on the host's gateway link.
     pub gateway: Ipv4Addr,
     /// MTU of the segment.
     pub mtu: u32,

@@ -1,6 +1,7 @@
 //! Bytes through nodes' links, read from the kernel's per-namespace interface counters.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 
 use crate::NetworkError;
 
@@ -14,11 +15,10 @@ pub struct Traffic {
 }
 
 /// The counters of every interface of this process's network namespace, by name, as
-/// (received, sent) bytes. `/proc/self/net/dev` rather than sysfs: sysfs shows the
-/// namespace it was mounted in, which is not ours when the agent runs under
-/// `nsenter --net` (test hosts).
-pub(crate) fn interface_bytes() -> Result<HashMap<String, (u64, u64)>, NetworkError> {
-    let path = "/proc/self/net/dev";
+/// (received, sent) bytes. `/proc/thread-self/net/dev` rather than sysfs: sysfs shows
+/// the namespace it was mounted in, and /proc/self the main thread's.
+fn interface_bytes() -> Result<HashMap<String, (u64, u64)>, NetworkError> {
+    let path = "/proc/thread-self/net/dev";
     let text = std::fs::read_to_string(path).map_err(|source| NetworkError::Io {
         context: format!("read {path}"),
         source,
@@ -38,13 +38,32 @@ fn parse_net_dev(text: &str) -> HashMap<String, (u64, u64)> {
         .collect()
 }
 
-/// What the node sees through its veth, from the host end's counters: what the
-/// host end received the node sent, and the other way round.
-pub(crate) fn node_side(host_end: (u64, u64)) -> Traffic {
-    Traffic {
-        rx_bytes: host_end.1,
-        tx_bytes: host_end.0,
-    }
+/// The counters of interface `ifname` inside each named namespace, as the node sees
+/// them. One thread visits the namespaces in turn (entering a namespace is a system
+/// call; the agent's own threads stay where they are); a namespace that cannot be
+/// entered or has no such interface is left out.
+pub(crate) fn read_in_namespaces(netns: &[(String, PathBuf)], ifname: &str) -> HashMap<String, Traffic> {
+    let netns = netns.to_vec();
+    let ifname = ifname.to_string();
+    let visit = move || {
+        let mut out = HashMap::new();
+        for (id, path) in netns {
+            let Ok(file) = std::fs::File::open(&path) else { continue };
+            if nix::sched::setns(&file, nix::sched::CloneFlags::CLONE_NEWNET).is_err() {
+                continue;
+            }
+            if let Some(&(rx_bytes, tx_bytes)) = interface_bytes().ok().as_ref().and_then(|c| c.get(&ifname)) {
+                out.insert(id, Traffic { rx_bytes, tx_bytes });
+            }
+        }
+        out
+    };
+    std::thread::Builder::new()
+        .name("node-counters".into())
+        .spawn(visit)
+        .ok()
+        .and_then(|thread| thread.join().ok())
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -63,12 +82,5 @@ cv0123456789:     700       7    0    0    0     0          0         0     1234
         assert_eq!(m.len(), 2);
         assert_eq!(m["lo"], (5829397, 5829397));
         assert_eq!(m["cv0123456789"], (700, 1234));
-    }
-
-    #[test]
-    fn the_node_receives_what_the_host_end_sends() {
-        let t = node_side((700, 1234));
-        assert_eq!(t.rx_bytes, 1234);
-        assert_eq!(t.tx_bytes, 700);
     }
 }

@@ -23,15 +23,16 @@ pub fn overlay_mtu(underlay_mtu: u32) -> u32 {
     underlay_mtu.saturating_sub(VXLAN_OVERHEAD)
 }
 
-/// The settings a segment's VXLAN device is created with; any change means re-creating.
+/// The settings a segment's VXLAN device is created with; any change means re-creating
+/// it, which takes every macvlan on it (the nodes' links) along.
+///
+/// The device names no local address or underlay interface: the kernel picks them by
+/// route for each peer, so a host whose underlay address changes keeps the device and
+/// its nodes keep their links.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeviceConfig {
     /// The segment's VNI.
     pub vni: u32,
-    /// Source address of the encapsulated packets.
-    pub local: Ipv4Addr,
-    /// Underlay interface the device is pinned to.
-    pub device: Option<String>,
     /// UDP destination port.
     pub port: u16,
     /// Whether the device learns remote MACs from traffic (never, for us).
@@ -42,12 +43,10 @@ pub struct DeviceConfig {
 }
 
 impl DeviceConfig {
-    /// The config for segment `vni` over `underlay`.
-    pub fn new(vni: u32, underlay: &Underlay) -> Self {
+    /// The config for segment `vni`.
+    pub fn new(vni: u32) -> Self {
         Self {
             vni,
-            local: underlay.local,
-            device: underlay.device.clone(),
             port: VXLAN_PORT,
             learning: false,
             udp_csum: false,
@@ -56,19 +55,14 @@ impl DeviceConfig {
 
     /// The `ip` line creating the device.
     pub fn add_line(&self, name: &str) -> String {
-        let mut line = format!(
-            "link add {name} type vxlan id {} local {} dstport {} nolearning noudpcsum",
-            self.vni, self.local, self.port
-        );
-        if let Some(dev) = &self.device {
-            line += &format!(" dev {dev}");
-        }
-        line
+        format!(
+            "link add {name} type vxlan id {} dstport {} nolearning noudpcsum",
+            self.vni, self.port
+        )
     }
 
-    /// The config of an existing device, from `ip -d -j link show dev NAME`.
-    pub fn parse(json: &Value) -> Option<Self> {
-        let link = json.as_array()?.first()?;
+    /// The config of an existing device, from its entry in `ip -d -j link show`.
+    pub fn parse(link: &Value) -> Option<Self> {
         let info = &link["linkinfo"];
         if info["info_kind"].as_str()? != "vxlan" {
             return None;
@@ -76,8 +70,6 @@ impl DeviceConfig {
         let data = &info["info_data"];
         Some(Self {
             vni: u32::try_from(data["id"].as_u64()?).ok()?,
-            local: data["local"].as_str()?.parse().ok()?,
-            device: data["link"].as_str().map(str::to_string),
             port: u16::try_from(data["port"].as_u64()?).ok()?,
             learning: data["learning"].as_bool()?,
             udp_csum: data["udp_csum"].as_bool()?,
@@ -85,9 +77,13 @@ impl DeviceConfig {
     }
 }
 
-/// The `ip` line that enslaves the device to its bridge with the segment MTU, up.
-pub fn set_line(name: &str, bridge: &str, mtu: u32) -> String {
-    format!("link set {name} master {bridge} mtu {mtu} up")
+/// The `ip` lines that give the device the segment MTU and bring it up. It gets no
+/// IPv6 link-local address: nothing of the host's own should cross the tunnel.
+pub fn set_lines(name: &str, mtu: u32) -> [String; 2] {
+    [
+        format!("link set {name} addrgenmode none"),
+        format!("link set {name} mtu {mtu} up"),
+    ]
 }
 
 /// The forwarding state the server wants on one host for one segment.
@@ -125,10 +121,9 @@ impl Wanted {
 /// What a device's forwarding database holds.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Fdb {
-    /// Remote entries (the device's own): MAC → destination hosts.
+    /// Remote entries: MAC → destination hosts. (The listing also shows the MACs of
+    /// the macvlans on the device, without a destination; those are not ours to edit.)
     pub remote: BTreeMap<[u8; 6], BTreeSet<Ipv4Addr>>,
-    /// MACs the bridge learned behind the device.
-    pub learned: BTreeSet<[u8; 6]>,
 }
 
 impl Fdb {
@@ -141,8 +136,6 @@ impl Fdb {
             };
             if let Some(dst) = entry["dst"].as_str().and_then(|d| d.parse().ok()) {
                 fdb.remote.entry(mac).or_default().insert(dst);
-            } else if entry["master"].is_string() && entry["state"] != "permanent" {
-                fdb.learned.insert(mac);
             }
         }
         fdb
@@ -169,16 +162,6 @@ impl Fdb {
         let gone = self.stale_macs(wanted);
         lines.extend(gone.iter().map(|&mac| format!("fdb del {} dev {dev}", mac_text(mac))));
         lines
-    }
-
-    /// `bridge` lines dropping what the bridge learned behind the device for MACs that
-    /// are no longer remote (the node came here), so frames reach it at once.
-    pub fn forget_lines(&self, dev: &str, wanted: &Wanted) -> Vec<String> {
-        self.stale_macs(wanted)
-            .into_iter()
-            .filter(|mac| self.learned.contains(mac))
-            .map(|mac| format!("fdb del {} dev {dev} master", mac_text(mac)))
-            .collect()
     }
 
     fn mac_lines(&self, dev: &str, mac: [u8; 6], host: Ipv4Addr) -> Vec<String> {
@@ -292,42 +275,39 @@ mod tests {
 
     #[test]
     fn device_line_has_no_group_and_no_learning() {
-        let mut config = DeviceConfig::new(7, &underlay(1500));
+        let config = DeviceConfig::new(7);
         assert_eq!(
             config.add_line("cx-7"),
-            "link add cx-7 type vxlan id 7 local 192.168.77.1 dstport 4789 nolearning noudpcsum"
+            "link add cx-7 type vxlan id 7 dstport 4789 nolearning noudpcsum"
         );
-        config.device = Some("eth1".into());
-        assert!(config.add_line("cx-7").ends_with(" noudpcsum dev eth1"));
-        assert_eq!(set_line("cx-7", "cb-7", 1450), "link set cx-7 master cb-7 mtu 1450 up");
+        assert_eq!(set_lines("cx-7", 1450)[1], "link set cx-7 mtu 1450 up");
     }
 
     #[test]
     fn device_config_is_read_back() {
         let json: Value = serde_json::from_str(
-            r#"[{"ifname": "cx-7", "linkinfo": {"info_kind": "vxlan", "info_data": {
+            r#"{"ifname": "cx-7", "linkinfo": {"info_kind": "vxlan", "info_data": {
                 "id": 7, "local": "192.168.77.1", "link": "eth1", "port": 4789,
-                "learning": false, "udp_csum": false}}}]"#,
+                "learning": false, "udp_csum": false}}}"#,
         )
         .unwrap();
-        let mut wanted = DeviceConfig::new(7, &underlay(1500));
-        wanted.device = Some("eth1".into());
-        assert_eq!(DeviceConfig::parse(&json), Some(wanted));
-        let bridge: Value = serde_json::from_str(r#"[{"linkinfo": {"info_kind": "bridge"}}]"#).unwrap();
+        // A device made by an earlier version, with an address and link, is kept.
+        assert_eq!(DeviceConfig::parse(&json), Some(DeviceConfig::new(7)));
+        let bridge: Value = serde_json::from_str(r#"{"linkinfo": {"info_kind": "bridge"}}"#).unwrap();
         assert_eq!(DeviceConfig::parse(&bridge), None);
     }
 
     #[test]
-    fn fdb_listing_separates_remote_and_learned() {
+    fn fdb_listing_keeps_remote_entries_only() {
         let fdb = fdb(r#"[
-            {"mac": "6a:b9:c6:8b:37:36", "flags": [], "master": "cb-7", "state": "permanent"},
-            {"mac": "02:00:00:00:00:02", "flags": [], "master": "cb-7"},
+            {"mac": "02:cb:00:00:07:01", "flags": ["self"], "state": "permanent"},
+            {"mac": "02:00:00:00:00:02", "flags": ["self"], "state": "permanent"},
             {"mac": "02:00:00:00:00:01", "dst": "192.168.77.2", "flags": ["self"]},
             {"mac": "00:00:00:00:00:00", "dst": "192.168.77.2", "flags": ["self"]},
             {"mac": "00:00:00:00:00:00", "dst": "192.168.77.3", "flags": ["self"]}]"#);
         assert_eq!(fdb.remote[&ZERO_MAC], BTreeSet::from([B, C]));
         assert_eq!(fdb.remote[&M1], BTreeSet::from([B]));
-        assert_eq!(fdb.learned, BTreeSet::from([M2]));
+        assert_eq!(fdb.remote.len(), 2);
     }
 
     #[test]
@@ -360,7 +340,6 @@ mod tests {
         let fdb = fdb(r#"[
             {"mac": "02:00:00:00:00:01", "dst": "192.168.77.2"},
             {"mac": "02:00:00:00:00:02", "dst": "192.168.77.2"},
-            {"mac": "02:00:00:00:00:02", "master": "cb-7"},
             {"mac": "00:00:00:00:00:00", "dst": "192.168.77.2"}]"#);
         assert_eq!(
             fdb.lines("cx-7", &wanted),
@@ -370,10 +349,6 @@ mod tests {
                 "fdb replace 02:00:00:00:00:01 dev cx-7 dst 192.168.77.3",
                 "fdb del 02:00:00:00:00:02 dev cx-7",
             ]
-        );
-        assert_eq!(
-            fdb.forget_lines("cx-7", &wanted),
-            ["fdb del 02:00:00:00:00:02 dev cx-7 master"]
         );
     }
 

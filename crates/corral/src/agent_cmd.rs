@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use corral_agent::{Agent, AgentConfig, Credentials, HttpControlPlane};
 use corral_image::ImageStore;
-use corral_network::BridgeNetwork;
+use corral_network::MacvlanNetwork;
 use corral_runtime::crun::{self, Crun};
 
 /// Options of the host agent.
@@ -116,7 +116,7 @@ pub fn build(
             address,
         },
         runtime,
-        Arc::new(BridgeNetwork::new()),
+        Arc::new(MacvlanNetwork::new()),
         images,
     ))
 }

@@ -11,7 +11,7 @@ use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use corral_network::{leftovers, names, AttachSpec, BridgeNetwork, Network, SegmentSpec};
+use corral_network::{leftovers, names, AttachSpec, MacvlanNetwork, Network, SegmentSpec};
 use nix::sched::{setns, CloneFlags};
 
 /// Segments per test process before the derived subnets could repeat.
@@ -49,7 +49,7 @@ macro_rules! require_root {
 
 /// Owns what a test creates and removes it on drop, pass or fail.
 struct Lab {
-    net: BridgeNetwork,
+    net: MacvlanNetwork,
     tag: String,
     segments: Vec<SegmentSpec>,
     nodes: Vec<String>,
@@ -61,7 +61,7 @@ impl Lab {
         // rules, sysctls and bridges the driver makes never touch the real host.
         nix::sched::unshare(CloneFlags::CLONE_NEWNET).expect("private network namespace");
         ip(&["link", "set", "lo", "up"]);
-        let net = BridgeNetwork::new();
+        let net = MacvlanNetwork::new();
         net.ensure_host().expect("ensure_host");
         Self {
             net,
@@ -341,7 +341,7 @@ fn attach_repairs_partial_state() {
     let seg = lab.segment();
     let peer = lab.attach(&seg, 2);
 
-    // Crash after `ip netns add`, before the veth.
+    // Crash after `ip netns add`, before the node's link.
     let only_ns = lab.node(&seg, 3);
     ip(&["netns", "add", &names::netns_name(&only_ns.node_id).unwrap()]);
     lab.net.attach(&seg, &only_ns).unwrap();
@@ -354,18 +354,44 @@ fn attach_repairs_partial_state() {
     assert!(ping(&stale, peer.address));
 
     // Someone removed the link; then the namespace itself.
-    ip(&["link", "del", &names::veth_name(&stale.node_id).unwrap()]);
+    let stale_ns = names::netns_name(&stale.node_id).unwrap();
+    ip(&["-n", &stale_ns, "link", "del", "eth0"]);
     lab.net.attach(&seg, &stale).unwrap();
     assert!(ping(&stale, peer.address));
     ip(&["netns", "del", &names::netns_name(&stale.node_id).unwrap()]);
     lab.net.attach(&seg, &stale).unwrap();
     assert!(ping(&stale, peer.address));
 
-    // The bridge vanished: attaching makes it again, re-attaching re-enslaves the rest.
-    ip(&["link", "del", &names::bridge_name(seg.vni).unwrap()]);
+    // The gateway link vanished (the nodes' links stay): attaching makes it again.
+    let gateway = names::gateway_name(seg.vni).unwrap();
+    ip(&["link", "del", &gateway]);
+    assert!(ping(&stale, peer.address));
+    lab.net.attach(&seg, &stale).unwrap();
+    ip(&["link", "show", &gateway]);
+
+    // The VXLAN device vanished, and every node link on it: attaching makes the
+    // segment again, re-attaching gives the others their links back.
+    ip(&["link", "del", &names::vxlan_name(seg.vni).unwrap()]);
     lab.net.attach(&seg, &stale).unwrap();
     lab.net.attach(&seg, &peer).unwrap();
     assert!(ping(&stale, peer.address));
+
+    // A node of an earlier version, on a veth: its link is replaced by a macvlan.
+    let old = lab.node(&seg, 5);
+    let old_ns = names::netns_name(&old.node_id).unwrap();
+    ip(&["netns", "add", &old_ns]);
+    ip(&[
+        "link", "add", "cvold", "type", "veth", "peer", "name", "eth0", "netns", &old_ns,
+    ]);
+    lab.net.attach(&seg, &old).unwrap();
+    assert!(ping(&old, peer.address));
+    let kind = Command::new("ip")
+        .args(["-n", &old_ns, "-d", "link", "show", "eth0"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&kind.stdout).contains("macvlan mode bridge"));
+    let links = Command::new("ip").args(["link", "show", "cvold"]).output().unwrap();
+    assert!(!links.status.success(), "the old veth went with its peer");
 }
 
 #[test]
@@ -377,8 +403,8 @@ fn removal_tolerates_missing_pieces() {
     lab.net.detach("never-attached-node").unwrap();
     lab.net.remove_segment(VNI_BASE - 1).unwrap();
 
-    // Half-removed: bridge gone, elements still there; the node's namespace gone.
-    ip(&["link", "del", &names::bridge_name(seg.vni).unwrap()]);
+    // Half-removed: gateway link gone, elements still there; the node's namespace gone.
+    ip(&["link", "del", &names::gateway_name(seg.vni).unwrap()]);
     ip(&["netns", "del", &names::netns_name(&node.node_id).unwrap()]);
     assert!(lab.net.list_segments().unwrap().contains(&seg.vni));
     lab.teardown();
@@ -512,8 +538,8 @@ fn two_segments_with_one_subnet_stay_apart_and_both_reach_out() {
     // The host reaches either segment's node at the shared address, through a socket
     // bound to that segment's bridge (as `corral ssh` binds one): red3 listens, blue3
     // does not; and blue3's own listener is met through blue's bridge only.
-    let red_bridge = names::bridge_name(red.vni).unwrap();
-    let blue_bridge = names::bridge_name(blue.vni).unwrap();
+    let red_bridge = names::gateway_name(red.vni).unwrap();
+    let blue_bridge = names::gateway_name(blue.vni).unwrap();
     let at = |port| std::net::SocketAddrV4::new(red3.address, port);
     connect_from_host(&red_bridge, at(port)).expect("host → red3 through red's bridge");
     let err = connect_from_host(&blue_bridge, at(port)).unwrap_err();
