@@ -236,12 +236,13 @@ impl Network for MacvlanNetwork {
 
     fn list_attachments(&self) -> Result<Vec<String>, NetworkError> {
         let mut ids = Vec::new();
-        for id in marked()? {
-            if ip::netns_state(&names::netns_path(&id)?)? == NetnsState::Missing {
-                // Noted before its namespace was made, which never happened.
-                unmark(&id)?;
-            } else {
+        for (id, age) in marked()? {
+            if ip::netns_state(&names::netns_path(&id)?)? != NetnsState::Missing {
                 ids.push(id);
+            } else if age > STALE_MARK {
+                // Noted before its namespace was made, which never happened (a younger
+                // note may belong to an attach under way).
+                unmark(&id)?;
             }
         }
         ids.sort();
@@ -377,8 +378,11 @@ fn unmark(id: &str) -> Result<(), NetworkError> {
     Ok(())
 }
 
-/// Node ids noted as this host's.
-fn marked() -> Result<Vec<String>, NetworkError> {
+/// How old a note without a namespace must be before it is taken for a leftover.
+const STALE_MARK: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Node ids noted as this host's, with the age of each note.
+fn marked() -> Result<Vec<(String, std::time::Duration)>, NetworkError> {
     let dir = marks_dir()?;
     let entries = match std::fs::read_dir(&dir) {
         Ok(entries) => entries,
@@ -390,10 +394,15 @@ fn marked() -> Result<Vec<String>, NetworkError> {
             })
         }
     };
+    let now = std::time::SystemTime::now();
     Ok(entries
         .filter_map(Result::ok)
-        .filter_map(|entry| entry.file_name().into_string().ok())
-        .filter(|id| names::netns_name(id).is_ok())
+        .filter_map(|entry| {
+            let id = entry.file_name().into_string().ok()?;
+            let made = entry.metadata().ok()?.modified().ok()?;
+            let age = now.duration_since(made).unwrap_or_default();
+            names::netns_name(&id).is_ok().then_some((id, age))
+        })
         .collect())
 }
 

@@ -355,6 +355,7 @@ impl Lan {
             }
             let _ = sh(&format!("ip netns del corral-{}-{id} 2>/dev/null", h.name));
         }
+        super::remove_noted_netns(&h.netns, &format!("corral-{}-", h.name));
         let _ = sh(&format!("ip netns del {} 2>/dev/null", h.netns));
     }
 }

@@ -320,7 +320,7 @@ impl Pool {
         let links = sh(&format!("ip -n {} -o link show", self.netns));
         for l in String::from_utf8_lossy(&links.stdout).lines() {
             let name = l.split(':').nth(1).unwrap_or("").trim().to_string();
-            if name.starts_with("cv") || name.starts_with("cb-") {
+            if name.starts_with("cv") || name.starts_with("cb-") || name.starts_with("cx-") {
                 found.push(format!("link {name}"));
             }
         }
@@ -367,8 +367,27 @@ impl Pool {
             }
             let _ = sh(&format!("ip netns del corral-{id} 2>/dev/null"));
         }
+        remove_noted_netns(&self.netns, "corral-");
         let _ = sh(&format!("ip netns del {} 2>/dev/null", self.netns));
     }
+}
+
+/// Removes the node namespaces the network driver noted as made by the agent in
+/// namespace `host` (its notes are keyed by that namespace's inode), and the notes: a
+/// node killed between its namespace and its runtime directory is only found there.
+/// Call before deleting `host`.
+pub fn remove_noted_netns(host: &str, prefix: &str) {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(meta) = std::fs::metadata(format!("/run/netns/{host}")) else {
+        return;
+    };
+    let notes = Path::new("/run/corral-network").join(meta.ino().to_string());
+    for entry in std::fs::read_dir(&notes).into_iter().flatten().flatten() {
+        let id = entry.file_name().to_string_lossy().into_owned();
+        let _ = sh(&format!("ip netns del {prefix}{id} 2>/dev/null"));
+    }
+    let _ = std::fs::remove_dir_all(&notes);
+    let _ = std::fs::remove_dir("/run/corral-network");
 }
 
 /// The CLI as another user than the admin, with its own config file.
