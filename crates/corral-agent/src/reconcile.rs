@@ -30,7 +30,7 @@ pub struct Ctx<'a> {
     /// The resolver config given to nodes.
     pub resolv_conf: &'a str,
     /// The segments this agent made; changes go through it one at a time: nodes of
-    /// one cluster start in parallel and must not race to create the same bridge.
+    /// one cluster start in parallel and must not race to create the same segment.
     pub segments: &'a crate::segments::Segments,
 }
 

@@ -6,7 +6,7 @@
 //! cluster that was about 0.6 s of the bring-up. Now the first node of a cluster makes
 //! the segment and the others find it here. A segment is made again when its spec
 //! changes, when it is not in the cache (after a restart of the agent), or when the
-//! driver's `attach` finds its bridge gone. Removal (`gc`) lists what the kernel holds
+//! driver's `attach` finds its links gone. Removal (`gc`) lists what the kernel holds
 //! only when a cached segment became unused or no full pass ran since start (which
 //! removes leftovers of an earlier run), instead of after every node removal.
 
@@ -24,7 +24,7 @@ struct Known {
 }
 
 /// Segment changes of one agent, one at a time: nodes of one cluster start in
-/// parallel and must not race to create the same bridge.
+/// parallel and must not race to create the same segment.
 #[derive(Debug, Default)]
 pub struct Segments {
     known: Mutex<Known>,

@@ -161,8 +161,7 @@ impl Network for MacvlanNetwork {
     fn attach(&self, seg: &SegmentSpec, node: &AttachSpec) -> Result<PathBuf, NetworkError> {
         check_segment(seg)?;
         check_address(seg, node)?;
-        let links = ip::links()?;
-        if !links.contains(&names::gateway_name(seg.vni)?) || !links.contains(&names::vxlan_name(seg.vni)?) {
+        if !segment_made(seg.vni)? {
             self.ensure_segment(seg)?;
         }
         // The kernel tears a deleted namespace down asynchronously: right after
@@ -204,11 +203,10 @@ impl Network for MacvlanNetwork {
             vxlan::check_underlay(underlay, seg.mtu)?;
         }
         let wanted = Wanted::new(underlay.local, peers)?;
-        let name = names::vxlan_name(seg.vni)?;
-        let links = ip::links()?;
-        if !links.contains(&name) || !links.contains(&names::gateway_name(seg.vni)?) {
+        if !segment_made(seg.vni)? {
             self.ensure_segment(seg)?;
         }
+        let name = names::vxlan_name(seg.vni)?;
         let fdb = read_fdb(&name)?;
         cmd::bridge_batch(&fdb.lines(&name, &wanted))
     }
@@ -256,6 +254,12 @@ impl Network for MacvlanNetwork {
             .collect::<Result<Vec<_>, NetworkError>>()?;
         Ok(traffic::read_in_namespaces(&paths, NODE_IFNAME))
     }
+}
+
+/// Whether segment `vni`'s VXLAN device and gateway link both exist (cheap: procfs).
+fn segment_made(vni: u32) -> Result<bool, NetworkError> {
+    let links = ip::links()?;
+    Ok(links.contains(&names::gateway_name(vni)?) && links.contains(&names::vxlan_name(vni)?))
 }
 
 /// One node's link, with the names it lives under.

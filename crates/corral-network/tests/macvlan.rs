@@ -1,10 +1,11 @@
 //! Root-only tests against the real kernel. Each test makes its own segments (random
 //! VNIs in a high range, subnets derived from them) and nodes, removes them through a
 //! Drop guard even when it fails, and sends traffic only between its own namespaces and
-//! the host end of its own bridges.
+//! the gateway links of its own segments.
 
-use std::collections::hash_map::RandomState;
-use std::hash::{BuildHasher, Hasher};
+#[macro_use]
+mod common;
+
 use std::io::ErrorKind;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::process::Command;
@@ -20,32 +21,6 @@ const SLOTS: u32 = 4096;
 const VNI_BASE: u32 = 0x00f0_0000;
 
 static NEXT: AtomicU32 = AtomicU32::new(0);
-
-fn random_u32() -> u32 {
-    let mut hasher = RandomState::new().build_hasher();
-    hasher.write_u128(std::time::UNIX_EPOCH.elapsed().unwrap().as_nanos());
-    hasher.write_u32(std::process::id());
-    hasher.finish() as u32
-}
-
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .map(|s| {
-            s.lines()
-                .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
-        })
-        .unwrap_or(false)
-}
-
-/// Skips (passes) when not root, so `cargo test` stays usable without privileges.
-macro_rules! require_root {
-    () => {
-        if !is_root() {
-            eprintln!("skipped: needs root");
-            return;
-        }
-    };
-}
 
 /// Owns what a test creates and removes it on drop, pass or fail.
 struct Lab {
@@ -65,7 +40,7 @@ impl Lab {
         net.ensure_host().expect("ensure_host");
         Self {
             net,
-            tag: format!("{:08x}", random_u32()),
+            tag: format!("{:08x}", common::random_u32()),
             segments: Vec::new(),
             nodes: Vec::new(),
         }
@@ -74,7 +49,7 @@ impl Lab {
     /// A fresh segment: VNI and 10.224.0.0/11 subnet from one per-process slot.
     fn segment(&mut self) -> SegmentSpec {
         static BASE: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
-        let base = *BASE.get_or_init(random_u32);
+        let base = *BASE.get_or_init(common::random_u32);
         let slot = base.wrapping_add(NEXT.fetch_add(1, Ordering::SeqCst)) % SLOTS;
         let third = u8::try_from(slot % 256).unwrap();
         let second = 224 + u8::try_from(slot / 256).unwrap();

@@ -6,9 +6,10 @@
 //! and `bridge` process it spawns acts there. Everything is removed by a Drop guard,
 //! pass or fail; traffic never leaves the namespaces made here.
 
-use std::collections::hash_map::RandomState;
+#[macro_use]
+mod common;
+
 use std::collections::BTreeMap;
-use std::hash::{BuildHasher, Hasher};
 use std::net::{Ipv4Addr, UdpSocket};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -23,32 +24,6 @@ const UNDERLAY_MTU: u32 = 1500;
 const SUBNET: &str = "10.77.0.0/24";
 /// The VXLAN UDP port.
 const VXLAN_PORT: u16 = names::VXLAN_PORT;
-
-fn random_u32() -> u32 {
-    let mut hasher = RandomState::new().build_hasher();
-    hasher.write_u128(std::time::UNIX_EPOCH.elapsed().unwrap().as_nanos());
-    hasher.write_u32(std::process::id());
-    hasher.finish() as u32
-}
-
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .map(|s| {
-            s.lines()
-                .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
-        })
-        .unwrap_or(false)
-}
-
-/// Skips (passes) when not root, so `cargo test` stays usable without privileges.
-macro_rules! require_root {
-    () => {
-        if !is_root() {
-            eprintln!("skipped: needs root");
-            return;
-        }
-    };
-}
 
 /// A cluster segment with the shared subnet and the given VNI.
 fn segment(vni: u32) -> SegmentSpec {
@@ -85,7 +60,7 @@ impl Lan {
         ip(&["link", "add", "lan", "type", "bridge"]);
         ip(&["link", "set", "lan", "up"]);
         Self {
-            tag: format!("{:08x}", random_u32()),
+            tag: format!("{:08x}", common::random_u32()),
             hosts: Vec::new(),
             placed: Vec::new(),
             node_ids: Vec::new(),
