@@ -485,8 +485,9 @@ impl Agent {
         let me = self.clone();
         let node_id = id.to_string();
         let began = std::time::Instant::now();
+        let confirmed = self.lock().applied.contains_key(id);
         let result = tokio::task::spawn_blocking(move || match &assignment {
-            Some(a) => reconcile::converge(&me.reconcile_ctx(), a).map(|o| (o, assignment)),
+            Some(a) => reconcile::converge(&me.reconcile_ctx(), a, confirmed).map(|o| (o, assignment)),
             None => reconcile::remove(&me.reconcile_ctx(), &node_id).map(|o| (o, None)),
         })
         .await;

@@ -66,10 +66,12 @@ pub fn parse_mac(s: &str) -> Option<[u8; 6]> {
     parts.try_into().ok()
 }
 
-/// Brings a node to its desired state.
-pub fn converge(ctx: &Ctx<'_>, a: &NodeAssignment) -> Result<Outcome, AgentError> {
+/// Brings a node to its desired state. `confirmed`: this agent process has brought
+/// the node up before and nothing failed since; a running node it has not (adopted at
+/// start, or after a failed step) also gets its link checked and repaired.
+pub fn converge(ctx: &Ctx<'_>, a: &NodeAssignment, confirmed: bool) -> Result<Outcome, AgentError> {
     match a.desired {
-        DesiredState::Running => run(ctx, a),
+        DesiredState::Running => run(ctx, a, confirmed),
         DesiredState::Stopped => {
             ctx.runtime.stop(&a.id, STOP_GRACE)?;
             Ok(Outcome::Stopped)
@@ -77,7 +79,7 @@ pub fn converge(ctx: &Ctx<'_>, a: &NodeAssignment) -> Result<Outcome, AgentError
     }
 }
 
-fn run(ctx: &Ctx<'_>, a: &NodeAssignment) -> Result<Outcome, AgentError> {
+fn run(ctx: &Ctx<'_>, a: &NodeAssignment, confirmed: bool) -> Result<Outcome, AgentError> {
     let seg = segment(a)?;
     let address: Ipv4Addr = a
         .address
@@ -89,23 +91,28 @@ fn run(ctx: &Ctx<'_>, a: &NodeAssignment) -> Result<Outcome, AgentError> {
         context: format!("writing hosts file of {}", a.id),
         source,
     })?;
+    let link = AttachSpec {
+        node_id: a.id.clone(),
+        address,
+        mac,
+    };
     if let Ok(RuntimeState::Running { .. }) = ctx.runtime.state(&a.id) {
-        // Adopted or already made: the hosts file above and the credential (rotated
-        // meanwhile) are all there is to follow.
+        if !confirmed {
+            // Adopted: while no agent ran, the node's link may have been lost, or be
+            // an earlier version's (a veth); attaching again repairs it in place and
+            // leaves a sound one alone.
+            ctx.segments.ensure(ctx.network, &seg)?;
+            ctx.network.attach(&seg, &link)?;
+        }
+        // The hosts file above and the credential (rotated meanwhile) are all there
+        // is to follow.
         sync_credential(ctx, a);
         return Ok(Outcome::Running);
     }
     let manifest = ctx.images.manifest(&a.image_digest)?;
     let layers = manifest.layers.iter().map(|d| ctx.images.layer_path(d)).collect();
     ctx.segments.ensure(ctx.network, &seg)?;
-    let netns = ctx.network.attach(
-        &seg,
-        &AttachSpec {
-            node_id: a.id.clone(),
-            address,
-            mac,
-        },
-    )?;
+    let netns = ctx.network.attach(&seg, &link)?;
     let mut env = manifest.config.env.clone();
     env.extend(node_files::env_for(a));
     let spec = NodeSpec {

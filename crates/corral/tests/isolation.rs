@@ -173,6 +173,7 @@ fn restart_adopts_running_nodes_and_finishes_half_made_ones() {
     assert_eq!(pool.exec("keep/node-0", "echo here > /root/f").0, 0);
     let started: Vec<_> = (0..2).map(|i| c["nodes"][i]["started_at"].clone()).collect();
     let pid_before = pool.exec("keep/node-1", "cat /proc/1/stat").1;
+    let keep_ids = pool.node_ids();
 
     // A create acknowledged just before a crash is finished after the restart.
     pool.ok(&[
@@ -180,6 +181,15 @@ fn restart_adopts_running_nodes_and_finishes_half_made_ones() {
         "--async",
     ]);
     pool.kill9();
+    // While no agent runs, the nodes lose their links (as a node left on an earlier
+    // version's link would have none of ours); adoption attaches them again.
+    for id in &keep_ids {
+        let out = std::process::Command::new("ip")
+            .args(["-n", &format!("corral-{id}"), "link", "del", "eth0"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
     pool.restart();
 
     // The running nodes were adopted: same init, same start time, same files.
@@ -193,6 +203,9 @@ fn restart_adopts_running_nodes_and_finishes_half_made_ones() {
     }
     assert_eq!(pool.exec("keep/node-0", "cat /root/f").1.trim(), "here");
     assert_eq!(pool.exec("keep/node-1", "cat /proc/1/stat").1, pid_before);
+    wait_for("the adopted nodes to reach each other again", || {
+        pool.exec("keep/node-1", "ping -c1 -W1 node-0").0 == 0
+    });
     wait_for("the half-made cluster to run", || {
         pool.json(&["cluster", "show", "late"])["state"] == "running"
     });
