@@ -153,8 +153,9 @@ pub fn host_script() -> String {
     let rules = [
         // The underlay's VXLAN packets need no connection tracking (a lookup per
         // packet on both hosts); what nodes send to the port stays tracked and dropped.
-        format!("raw_prerouting iifname != {any} udp dport {VXLAN_PORT} notrack"),
-        format!("raw_output udp dport {VXLAN_PORT} notrack"),
+        // Nor do the zone rules below concern them: accepted here, they skip the rest.
+        format!("raw_prerouting iifname != {any} udp dport {VXLAN_PORT} notrack accept"),
+        format!("raw_output udp dport {VXLAN_PORT} notrack accept"),
         // Each segment's connections live in its own conntrack zone (see ZONES).
         format!("raw_prerouting iifname . ip daddr @{SEGMENT_NETS} ct zone set iifname map @{ZONES}"),
         format!("raw_prerouting iifname . ip daddr != @{SEGMENT_NETS} ct original zone set iifname map @{ZONES}"),
