@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export VXLAN_BENCH_VARIANTS=${VXLAN_BENCH_VARIANTS:-all}
-echo "reproduce: VXLAN_BENCH_ROUNDS=${VXLAN_BENCH_ROUNDS:-5} VXLAN_BENCH_VARIANTS=$VXLAN_BENCH_VARIANTS bench/vxlan.sh"
+echo "reproduce: VXLAN_BENCH_ROUNDS=${VXLAN_BENCH_ROUNDS:-5} VXLAN_BENCH_SECONDS=${VXLAN_BENCH_SECONDS:-2} VXLAN_BENCH_WARMUP=${VXLAN_BENCH_WARMUP:-0} VXLAN_BENCH_VARIANTS=$VXLAN_BENCH_VARIANTS bench/vxlan.sh"
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 cargo test --release --quiet -p corral-network --test vxlan -- --ignored --nocapture vxlan_throughput 2>&1 |
   grep -E "^\||^median|round"

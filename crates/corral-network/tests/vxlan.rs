@@ -565,13 +565,14 @@ fn set_segment_peers_refuses_an_mtu_the_underlay_cannot_carry() {
 }
 
 /// Runs an iperf3 client in `client_ns` against a server in `server_ns`; bits/s.
-fn iperf(server_ns: &str, client_ns: &str, to: Ipv4Addr, seconds: u32) -> f64 {
+fn iperf(server_ns: &str, client_ns: &str, to: Ipv4Addr, run: Run) -> f64 {
     let server = IperfServer::start(server_ns);
     let mut last = String::new();
     for _ in 0..20 {
         let out = Command::new("ip")
             .args(["netns", "exec", client_ns, "iperf3", "-J", "-c"])
-            .args([to.to_string(), "-t".into(), seconds.to_string()])
+            .args([to.to_string(), "-t".into(), run.seconds.to_string()])
+            .args(["-O".into(), run.warmup.to_string()])
             .output()
             .unwrap();
         // With -J, iperf3 may exit 0 and report the error in the JSON.
@@ -584,6 +585,14 @@ fn iperf(server_ns: &str, client_ns: &str, to: Ipv4Addr, seconds: u32) -> f64 {
         std::thread::sleep(Duration::from_millis(100));
     }
     panic!("iperf3 to {to} failed: {last}");
+}
+
+/// How long one iperf3 measurement runs, and the first seconds it leaves out (slow
+/// start and the congestion control's probing, which differ between the paths).
+#[derive(Clone, Copy)]
+struct Run {
+    seconds: u32,
+    warmup: u32,
 }
 
 /// An iperf3 server killed (by its own pid) when dropped.
@@ -712,7 +721,11 @@ fn vxlan_throughput() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(5);
-    let seconds = 2;
+    let env = |name: &str, default: u32| std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default);
+    let run = Run {
+        seconds: env("VXLAN_BENCH_SECONDS", 2),
+        warmup: env("VXLAN_BENCH_WARMUP", 0),
+    };
     let all = std::env::var("VXLAN_BENCH_VARIANTS").is_ok_and(|v| v == "all");
     let mut lan = Lan::new();
     let (h1, h2) = (lan.add_host(), lan.add_host());
@@ -744,11 +757,11 @@ fn vxlan_throughput() {
         let (mut across, mut raw, mut local, mut vs_raw, mut mv) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for round in 1..=rounds {
-            let underlay = iperf(&h2_ns, &h1_ns, underlay_addr(h2), seconds);
-            let bare = iperf(&h2_ns, &h1_ns, raw_peer, seconds);
-            let remote = iperf(&ns(&n2), &ns(&n1), n2.address, seconds);
-            let near = iperf(&ns(&n3), &ns(&n1), n3.address, seconds);
-            let bridged = iperf(&br_ns[1], &br_ns[0], br_peer, seconds);
+            let underlay = iperf(&h2_ns, &h1_ns, underlay_addr(h2), run);
+            let bare = iperf(&h2_ns, &h1_ns, raw_peer, run);
+            let remote = iperf(&ns(&n2), &ns(&n1), n2.address, run);
+            let near = iperf(&ns(&n3), &ns(&n1), n3.address, run);
+            let bridged = iperf(&br_ns[1], &br_ns[0], br_peer, run);
             eprintln!(
                 "{}, round {round}: host-host {:.2}, raw VXLAN {:.2}, node-node across hosts {:.2}, \
                  node-node on one host {:.2}, bridge + veth across {:.2} Gbit/s",
@@ -778,9 +791,10 @@ fn vxlan_throughput() {
         table.push(line);
     }
     eprintln!(
-        "\nmedian ratios, {rounds} rounds of {seconds} s:\n\
+        "\nmedian ratios, {rounds} rounds of {} s after {} s not counted:\n\
          | setting | raw VXLAN / host-host | node-node across / host-host | across / raw VXLAN | on one host / host-host | bridge + veth across / host-host |\n\
-         | --- | --- | --- | --- | --- | --- |"
+         | --- | --- | --- | --- | --- | --- |",
+        run.seconds, run.warmup
     );
     for line in table {
         eprintln!("{line}");
