@@ -15,6 +15,8 @@ use std::time::{Duration, Instant};
 use corral_network::{leftovers, names, AttachSpec, MacvlanNetwork, Network, SegmentSpec};
 use nix::sched::{setns, CloneFlags};
 
+use common::ip;
+
 /// Segments per test process before the derived subnets could repeat.
 const SLOTS: u32 = 4096;
 /// Test VNIs start here, far above what the server hands out in other tests.
@@ -32,10 +34,7 @@ struct Lab {
 
 impl Lab {
     fn new() -> Self {
-        // Each test thread gets a network namespace of its own, so the host-wide
-        // rules, sysctls and bridges the driver makes never touch the real host.
-        nix::sched::unshare(CloneFlags::CLONE_NEWNET).expect("private network namespace");
-        ip(&["link", "set", "lo", "up"]);
+        common::private_netns();
         let net = MacvlanNetwork::new();
         net.ensure_host().expect("ensure_host");
         Self {
@@ -538,9 +537,4 @@ fn connect_from_host(bridge: &str, to: std::net::SocketAddrV4) -> nix::Result<()
     // Bounds connect() too, should a SYN go unanswered.
     setsockopt(&fd, sockopt::SendTimeout, &nix::sys::time::TimeVal::new(2, 0))?;
     connect(fd.as_raw_fd(), &SockaddrIn::from(to))
-}
-
-fn ip(args: &[&str]) {
-    let status = Command::new("ip").args(args).status().unwrap();
-    assert!(status.success(), "ip {args:?}");
 }

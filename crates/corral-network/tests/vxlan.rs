@@ -18,6 +18,8 @@ use corral_network::{leftovers, names, overlay_mtu, AttachSpec, MacvlanNetwork, 
 use nix::sched::{setns, CloneFlags};
 use serde_json::Value;
 
+use common::ip;
+
 /// MTU of the simulated underlay.
 const UNDERLAY_MTU: u32 = 1500;
 /// The subnet every cluster of these tests gets, to show overlap does not matter.
@@ -55,8 +57,7 @@ struct Lan {
 impl Lan {
     /// Joins a private namespace and makes the LAN bridge in it.
     fn new() -> Self {
-        nix::sched::unshare(CloneFlags::CLONE_NEWNET).expect("private network namespace");
-        ip(&["link", "set", "lo", "up"]);
+        common::private_netns();
         ip(&["link", "add", "lan", "type", "bridge"]);
         ip(&["link", "set", "lan", "up"]);
         Self {
@@ -262,11 +263,6 @@ impl Drop for Lan {
 
 fn underlay_addr(host: usize) -> Ipv4Addr {
     Ipv4Addr::new(192, 168, 77, u8::try_from(host + 1).unwrap())
-}
-
-fn ip(args: &[&str]) {
-    let status = Command::new("ip").args(args).status().unwrap();
-    assert!(status.success(), "ip {args:?}");
 }
 
 /// JSON printed by `ip -n NS -j ARGS…`.
@@ -717,11 +713,8 @@ fn vxlan_throughput() {
         eprintln!("skipped: needs iperf3");
         return;
     }
-    let rounds: usize = std::env::var("VXLAN_BENCH_ROUNDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(5);
     let env = |name: &str, default: u32| std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default);
+    let rounds = env("VXLAN_BENCH_ROUNDS", 5);
     let run = Run {
         seconds: env("VXLAN_BENCH_SECONDS", 2),
         warmup: env("VXLAN_BENCH_WARMUP", 0),
