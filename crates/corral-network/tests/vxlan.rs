@@ -562,11 +562,13 @@ fn set_segment_peers_refuses_an_mtu_the_underlay_cannot_carry() {
 
 /// Runs an iperf3 client in `client_ns` against a server in `server_ns`; bits/s.
 fn iperf(server_ns: &str, client_ns: &str, to: Ipv4Addr, run: Run) -> f64 {
-    let server = IperfServer::start(server_ns);
+    let server = IperfServer::start(server_ns, run.cores.map(|c| c.server));
     let mut last = String::new();
     for _ in 0..20 {
         let out = Command::new("ip")
-            .args(["netns", "exec", client_ns, "iperf3", "-J", "-c"])
+            .args(["netns", "exec", client_ns])
+            .args(pinned(run.cores.map(|c| c.client)))
+            .args(["iperf3", "-J", "-c"])
             .args([to.to_string(), "-t".into(), run.seconds.to_string()])
             .args(["-O".into(), run.warmup.to_string()])
             .output()
@@ -589,15 +591,64 @@ fn iperf(server_ns: &str, client_ns: &str, to: Ipv4Addr, run: Run) -> f64 {
 struct Run {
     seconds: u32,
     warmup: u32,
+    /// With `VXLAN_BENCH_CORES=separate`, the cores the two ends run on.
+    cores: Option<Cores>,
+}
+
+/// The cores of a measurement's server and client (each simulated host's own core).
+#[derive(Clone, Copy)]
+struct Cores {
+    server: u32,
+    client: u32,
+}
+
+/// The `taskset` prefix that runs a command on `core`; nothing without one.
+fn pinned(core: Option<u32>) -> Vec<String> {
+    core.map(|c| vec!["taskset".into(), "-c".into(), c.to_string()])
+        .unwrap_or_default()
+}
+
+/// With `separate`, gives each of the first two hosts a core of its own, as separate
+/// machines have: the receive processing of its underlay port runs there (RPS), not on
+/// the sending host's core where a veth would otherwise leave it. Without, the kernel's
+/// default (no steering) again.
+fn cores_of_hosts(hosts: &[String], separate: bool) {
+    for (core, ns) in hosts.iter().take(2).enumerate() {
+        let mask = if separate { 1 << core } else { 0 };
+        let script = format!("ip netns exec {ns} sh -c 'echo {mask:x} > /sys/class/net/ul0/queues/rx-0/rps_cpus'");
+        assert!(sh(&script), "{script}");
+    }
+}
+
+/// How a table row names the model of the hosts' cores.
+fn model_name(separate: bool) -> &'static str {
+    if separate {
+        "a core per host"
+    } else {
+        "cores shared"
+    }
+}
+
+/// One round's ratios, each against the same round's host↔host (or as named).
+#[derive(Clone)]
+struct Sample {
+    raw: f64,
+    across: f64,
+    vs_raw: f64,
+    local: f64,
+    bridged: f64,
+    untabled: f64,
 }
 
 /// An iperf3 server killed (by its own pid) when dropped.
 struct IperfServer(Child);
 
 impl IperfServer {
-    fn start(ns: &str) -> Self {
+    fn start(ns: &str, core: Option<u32>) -> Self {
         let child = Command::new("ip")
-            .args(["netns", "exec", ns, "iperf3", "-s", "-1"])
+            .args(["netns", "exec", ns])
+            .args(pinned(core))
+            .args(["iperf3", "-s", "-1"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -704,7 +755,8 @@ const VARIANTS: &[Variant] = &[
 /// (bench/vxlan.sh). The machine is shared and noisy: rounds interleave host↔host,
 /// raw VXLAN and node↔node, every setting is measured in the same run, and the
 /// medians of the per-round ratios are reported. `VXLAN_BENCH_ROUNDS` (default 5) and
-/// `VXLAN_BENCH_VARIANTS=all` (default: as shipped only) choose how much.
+/// `VXLAN_BENCH_VARIANTS=all` (default: as shipped only) choose how much;
+/// `VXLAN_BENCH_CORES=separate` gives each of the two hosts a core of its own.
 #[test]
 #[ignore = "measurement: takes about 40 s per setting and needs iperf3"]
 fn vxlan_throughput() {
@@ -718,6 +770,12 @@ fn vxlan_throughput() {
     let run = Run {
         seconds: env("VXLAN_BENCH_SECONDS", 2),
         warmup: env("VXLAN_BENCH_WARMUP", 0),
+        cores: None,
+    };
+    let models: &[bool] = match std::env::var("VXLAN_BENCH_CORES").as_deref() {
+        Ok("shared") => &[false],
+        Ok("separate") => &[true],
+        _ => &[false, true],
     };
     let all = std::env::var("VXLAN_BENCH_VARIANTS").is_ok_and(|v| v == "all");
     let mut lan = Lan::new();
@@ -747,67 +805,87 @@ fn vxlan_throughput() {
             let script = format!("H={host}; N={}; {}", ns(node), v.host);
             sh(&script);
         }
-        let (mut across, mut raw, mut local, mut vs_raw, mut mv, mut untabled) =
-            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let mut samples: Vec<Vec<Sample>> = vec![Vec::new(); models.len()];
         for round in 1..=rounds {
-            let underlay = iperf(&h2_ns, &h1_ns, underlay_addr(h2), run);
-            let bare = iperf(&h2_ns, &h1_ns, raw_peer, run);
-            let remote = iperf(&ns(&n2), &ns(&n1), n2.address, run);
-            let near = iperf(&ns(&n3), &ns(&n1), n3.address, run);
-            let bridged = iperf(&br_ns[1], &br_ns[0], br_peer, run);
-            // What the host's firewall (conntrack active in the namespace that holds
-            // the tunnel's socket) costs the node path, in the same round.
-            let tabled =
-                [&h1_ns, &h2_ns].map(|h| sh(&format!("ip netns exec {h} nft list table inet corral >/dev/null 2>&1")));
-            for host in [&h1_ns, &h2_ns] {
-                sh(&format!(
-                    "ip netns exec {host} nft delete table inet corral 2>/dev/null"
-                ));
-            }
-            let bare_hosts = iperf(&ns(&n2), &ns(&n1), n2.address, run);
-            for (h, had) in [h1, h2].into_iter().zip(tabled) {
-                if had {
-                    lan.on(h, |net| net.ensure_host().and_then(|()| net.ensure_segment(&seg)))
-                        .unwrap();
+            for (&separate, kept) in models.iter().zip(&mut samples) {
+                cores_of_hosts(&lan.hosts, separate);
+                // Host 1 (every client) on core 0, host 2 on core 1; both ends of a
+                // measurement on one host share its core.
+                let apart = Run {
+                    cores: separate.then_some(Cores { server: 1, client: 0 }),
+                    ..run
+                };
+                let together = Run {
+                    cores: separate.then_some(Cores { server: 0, client: 0 }),
+                    ..run
+                };
+                let underlay = iperf(&h2_ns, &h1_ns, underlay_addr(h2), apart);
+                let bare = iperf(&h2_ns, &h1_ns, raw_peer, apart);
+                let remote = iperf(&ns(&n2), &ns(&n1), n2.address, apart);
+                let near = iperf(&ns(&n3), &ns(&n1), n3.address, together);
+                let bridged = iperf(&br_ns[1], &br_ns[0], br_peer, apart);
+                // What the host's firewall (conntrack active in the namespace that
+                // holds the tunnel's socket) costs the node path, in the same round.
+                let tabled = [&h1_ns, &h2_ns]
+                    .map(|h| sh(&format!("ip netns exec {h} nft list table inet corral >/dev/null 2>&1")));
+                for host in [&h1_ns, &h2_ns] {
+                    sh(&format!(
+                        "ip netns exec {host} nft delete table inet corral 2>/dev/null"
+                    ));
                 }
+                let bare_hosts = iperf(&ns(&n2), &ns(&n1), n2.address, apart);
+                for (h, had) in [h1, h2].into_iter().zip(tabled) {
+                    if had {
+                        lan.on(h, |net| net.ensure_host().and_then(|()| net.ensure_segment(&seg)))
+                            .unwrap();
+                    }
+                }
+                eprintln!(
+                    "{}, {}, round {round}: host-host {:.2}, raw VXLAN {:.2}, node-node across hosts {:.2}, \
+                     node-node on one host {:.2}, bridge + veth across {:.2}, \
+                     node-node across without the hosts' inet table {:.2} Gbit/s",
+                    v.name,
+                    model_name(separate),
+                    underlay / 1e9,
+                    bare / 1e9,
+                    remote / 1e9,
+                    near / 1e9,
+                    bridged / 1e9,
+                    bare_hosts / 1e9
+                );
+                kept.push(Sample {
+                    raw: bare / underlay,
+                    across: remote / underlay,
+                    vs_raw: remote / bare,
+                    local: near / underlay,
+                    bridged: bridged / underlay,
+                    untabled: remote / bare_hosts,
+                });
             }
-            eprintln!(
-                "{}, round {round}: host-host {:.2}, raw VXLAN {:.2}, node-node across hosts {:.2}, \
-                 node-node on one host {:.2}, bridge + veth across {:.2}, \
-                 node-node across without the hosts' inet table {:.2} Gbit/s",
-                v.name,
-                underlay / 1e9,
-                bare / 1e9,
-                remote / 1e9,
-                near / 1e9,
-                bridged / 1e9,
-                bare_hosts / 1e9
-            );
-            untabled.push(remote / bare_hosts);
-            mv.push(bridged / underlay);
-            across.push(remote / underlay);
-            raw.push(bare / underlay);
-            local.push(near / underlay);
-            vs_raw.push(remote / bare);
         }
-        let line = format!(
-            "| {} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} |",
-            v.name,
-            median(raw),
-            median(across),
-            median(vs_raw),
-            median(local),
-            median(mv),
-            median(untabled)
-        );
-        eprintln!("{line}");
-        table.push(line);
+        for (&separate, kept) in models.iter().zip(samples) {
+            let m = |f: fn(&Sample) -> f64| median(kept.iter().map(f).collect());
+            let line = format!(
+                "| {}, {} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} |",
+                v.name,
+                model_name(separate),
+                m(|s| s.raw),
+                m(|s| s.across),
+                m(|s| s.vs_raw),
+                m(|s| s.local),
+                m(|s| s.bridged),
+                m(|s| s.untabled)
+            );
+            eprintln!("{line}");
+            table.push(line);
+        }
     }
+    cores_of_hosts(&lan.hosts, false);
     eprintln!(
         "\nmedian ratios, {rounds} rounds of {} s after {} s not counted:\n\
-         | setting | raw VXLAN / host-host | node-node across / host-host | across / raw VXLAN | on one host / host-host | bridge + veth across / host-host | across / across without the inet table |\n\
+         | setting, cores | raw VXLAN / host-host | node-node across / host-host | across / raw VXLAN | on one host / host-host | bridge + veth across / host-host | across / across without the inet table |\n\
          | --- | --- | --- | --- | --- | --- | --- |",
-        run.seconds, run.warmup
+        run.seconds, run.warmup,
     );
     for line in table {
         eprintln!("{line}");
