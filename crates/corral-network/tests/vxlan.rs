@@ -591,7 +591,7 @@ fn iperf(server_ns: &str, client_ns: &str, to: Ipv4Addr, run: Run) -> f64 {
 struct Run {
     seconds: u32,
     warmup: u32,
-    /// With `VXLAN_BENCH_CORES=separate`, the cores the two ends run on.
+    /// The cores the two ends run on; none when the hosts share the machine's cores.
     cores: Option<Cores>,
 }
 
@@ -608,24 +608,50 @@ fn pinned(core: Option<u32>) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// With `separate`, gives each of the first two hosts a core of its own, as separate
-/// machines have: the receive processing of its underlay port runs there (RPS), not on
-/// the sending host's core where a veth would otherwise leave it. Without, the kernel's
-/// default (no steering) again.
-fn cores_of_hosts(hosts: &[String], separate: bool) {
-    for (core, ns) in hosts.iter().take(2).enumerate() {
-        let mask = if separate { 1 << core } else { 0 };
-        let script = format!("ip netns exec {ns} sh -c 'echo {mask:x} > /sys/class/net/ul0/queues/rx-0/rps_cpus'");
-        assert!(sh(&script), "{script}");
-    }
+/// How the two simulated hosts use the machine's two cores.
+#[derive(Clone, Copy)]
+enum CoreModel {
+    /// Both hosts on both cores: a veth runs the receiving host's stack on the
+    /// sender's core, which no pair of machines does.
+    Shared,
+    /// Host 1 on core 0, host 2 on core 1, as separate machines: each host's iperf3
+    /// is pinned there and its underlay port's receive processing steered there (RPS).
+    PerHost,
 }
 
-/// How a table row names the model of the hosts' cores.
-fn model_name(separate: bool) -> &'static str {
-    if separate {
-        "a core per host"
-    } else {
-        "cores shared"
+impl CoreModel {
+    /// How a table row names the model.
+    fn name(self) -> &'static str {
+        match self {
+            Self::Shared => "cores shared",
+            Self::PerHost => "a core per host",
+        }
+    }
+
+    /// Steers (or, shared, stops steering) the first two hosts' underlay receive
+    /// processing to their own cores.
+    fn apply(self, hosts: &[String]) {
+        for (core, ns) in hosts.iter().take(2).enumerate() {
+            let mask = match self {
+                Self::Shared => 0,
+                Self::PerHost => 1 << core,
+            };
+            let script = format!("ip netns exec {ns} sh -c 'echo {mask:x} > /sys/class/net/ul0/queues/rx-0/rps_cpus'");
+            assert!(sh(&script), "{script}");
+        }
+    }
+
+    /// `run` for a measurement whose client is on host 1 (index 0) and whose server
+    /// is on `server_host`.
+    fn run(self, run: Run, server_host: usize) -> Run {
+        let cores = match self {
+            Self::Shared => None,
+            Self::PerHost => Some(Cores {
+                server: u32::try_from(server_host).unwrap(),
+                client: 0,
+            }),
+        };
+        Run { cores, ..run }
     }
 }
 
@@ -756,7 +782,8 @@ const VARIANTS: &[Variant] = &[
 /// raw VXLAN and node↔node, every setting is measured in the same run, and the
 /// medians of the per-round ratios are reported. `VXLAN_BENCH_ROUNDS` (default 5) and
 /// `VXLAN_BENCH_VARIANTS=all` (default: as shipped only) choose how much;
-/// `VXLAN_BENCH_CORES=separate` gives each of the two hosts a core of its own.
+/// `VXLAN_BENCH_CORES=shared|separate` measures only one of the [`CoreModel`]s
+/// (default both, interleaved in every round).
 #[test]
 #[ignore = "measurement: takes about 40 s per setting and needs iperf3"]
 fn vxlan_throughput() {
@@ -772,10 +799,10 @@ fn vxlan_throughput() {
         warmup: env("VXLAN_BENCH_WARMUP", 0),
         cores: None,
     };
-    let models: &[bool] = match std::env::var("VXLAN_BENCH_CORES").as_deref() {
-        Ok("shared") => &[false],
-        Ok("separate") => &[true],
-        _ => &[false, true],
+    let models: &[CoreModel] = match std::env::var("VXLAN_BENCH_CORES").as_deref() {
+        Ok("shared") => &[CoreModel::Shared],
+        Ok("separate") => &[CoreModel::PerHost],
+        _ => &[CoreModel::Shared, CoreModel::PerHost],
     };
     let all = std::env::var("VXLAN_BENCH_VARIANTS").is_ok_and(|v| v == "all");
     let mut lan = Lan::new();
@@ -807,18 +834,11 @@ fn vxlan_throughput() {
         }
         let mut samples: Vec<Vec<Sample>> = vec![Vec::new(); models.len()];
         for round in 1..=rounds {
-            for (&separate, kept) in models.iter().zip(&mut samples) {
-                cores_of_hosts(&lan.hosts, separate);
-                // Host 1 (every client) on core 0, host 2 on core 1; both ends of a
-                // measurement on one host share its core.
-                let apart = Run {
-                    cores: separate.then_some(Cores { server: 1, client: 0 }),
-                    ..run
-                };
-                let together = Run {
-                    cores: separate.then_some(Cores { server: 0, client: 0 }),
-                    ..run
-                };
+            for (&model, kept) in models.iter().zip(&mut samples) {
+                model.apply(&lan.hosts);
+                // Every client is on host 1; the servers on host 2, but for the two
+                // nodes on one host.
+                let (apart, together) = (model.run(run, h2), model.run(run, h1));
                 let underlay = iperf(&h2_ns, &h1_ns, underlay_addr(h2), apart);
                 let bare = iperf(&h2_ns, &h1_ns, raw_peer, apart);
                 let remote = iperf(&ns(&n2), &ns(&n1), n2.address, apart);
@@ -845,7 +865,7 @@ fn vxlan_throughput() {
                      node-node on one host {:.2}, bridge + veth across {:.2}, \
                      node-node across without the hosts' inet table {:.2} Gbit/s",
                     v.name,
-                    model_name(separate),
+                    model.name(),
                     underlay / 1e9,
                     bare / 1e9,
                     remote / 1e9,
@@ -863,12 +883,12 @@ fn vxlan_throughput() {
                 });
             }
         }
-        for (&separate, kept) in models.iter().zip(samples) {
+        for (&model, kept) in models.iter().zip(samples) {
             let m = |f: fn(&Sample) -> f64| median(kept.iter().map(f).collect());
             let line = format!(
                 "| {}, {} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} |",
                 v.name,
-                model_name(separate),
+                model.name(),
                 m(|s| s.raw),
                 m(|s| s.across),
                 m(|s| s.vs_raw),
@@ -880,7 +900,7 @@ fn vxlan_throughput() {
             table.push(line);
         }
     }
-    cores_of_hosts(&lan.hosts, false);
+    CoreModel::Shared.apply(&lan.hosts);
     eprintln!(
         "\nmedian ratios, {rounds} rounds of {} s after {} s not counted:\n\
          | setting, cores | raw VXLAN / host-host | node-node across / host-host | across / raw VXLAN | on one host / host-host | bridge + veth across / host-host | across / across without the inet table |\n\
